@@ -1,0 +1,41 @@
+"""The plain request/response pair handed between the ASGI app and the handlers it routes to.
+
+Handlers (the AWS API, the Graph API simulator, the sandbox) are synchronous functions
+`(HttpRequest) -> HttpResponse`; the app runs them in worker threads because they touch the store
+and may call Meta over HTTP on this same server.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+
+@dataclass
+class HttpRequest:
+    method: str
+    path: str  # percent-decoded path, as ASGI gives it
+    query_string: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)  # lowercase names
+    body: bytes = b""
+    raw_path: bytes = b""  # as sent on the wire (SigV4 signs this form)
+
+    def query(self) -> dict[str, str]:
+        return dict(parse_qsl(self.query_string.decode("latin-1"), keep_blank_values=True))
+
+    def json(self) -> Any:
+        return json.loads(self.body) if self.body.strip() else {}
+
+
+@dataclass
+class HttpResponse:
+    status: int
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
+
+
+def json_response(status: int, payload: Any, extra_headers: list[tuple[bytes, bytes]] | None = None) -> HttpResponse:
+    headers = [(b"content-type", b"application/json")] + (extra_headers or [])
+    return HttpResponse(status, headers, json.dumps(payload).encode())

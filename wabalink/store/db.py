@@ -1,0 +1,141 @@
+"""The store: one SQLAlchemy engine (SQLite file by default, PostgreSQL by URL), versioned
+migrations, and transactions.
+
+Every change that touches several rows runs inside one `store.transaction()`, so a crash or a kill
+at any moment leaves the whole change or none of it. On SQLite, write transactions start with
+`BEGIN IMMEDIATE`: two writers then queue on the busy timeout instead of failing when both try to
+upgrade a read lock.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, create_engine, event, select, text
+
+from wabalink.store import schema
+
+DEFAULT_STATE_DIR = ".wabalink"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def default_database_url(state_dir: str | os.PathLike[str] | None = None) -> str:
+    folder = Path(state_dir or os.environ.get("WABALINK_STATE_DIR", DEFAULT_STATE_DIR))
+    folder.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{folder / 'wabalink.db'}"
+
+
+def _sqlalchemy_url(url: str) -> str:
+    # Users write plain postgresql:// URLs; psycopg 3 is the driver we ship.
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+class Store:
+    """Owns the engine. `transaction()` for writes, `read()` for reads."""
+
+    def __init__(self, url: str, *, pool_size: int = 8) -> None:
+        self.url = url
+        sa_url = _sqlalchemy_url(url)
+        self.is_sqlite = sa_url.startswith("sqlite")
+        if self.is_sqlite:
+            in_memory = sa_url in ("sqlite://", "sqlite:///:memory:")
+            self.engine: Engine = create_engine(
+                sa_url,
+                pool_size=pool_size if not in_memory else 1,
+                max_overflow=pool_size,
+                connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            )
+            _configure_sqlite(self.engine)
+        else:
+            self.engine = create_engine(sa_url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One atomic write transaction; commits on success, rolls back on any exception."""
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(sqlite_begin="BEGIN IMMEDIATE") if self.is_sqlite else conn
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only snapshot (one transaction, rolled back at the end)."""
+        with self.engine.connect() as conn:
+            yield conn
+            conn.rollback()
+
+    def migrate(self) -> int:
+        """Bring the schema to the latest version; returns that version. Safe to run from
+        several replicas at once (PostgreSQL: advisory lock; SQLite: write lock)."""
+        with self.transaction() as conn:
+            if not self.is_sqlite:
+                conn.execute(text("SELECT pg_advisory_xact_lock(7254031)"))
+            schema.schema_version.create(conn, checkfirst=True)
+            current = conn.execute(select(schema.schema_version.c.version).order_by(
+                schema.schema_version.c.version.desc()).limit(1)).scalar() or 0
+            for version, step in MIGRATIONS:
+                if version > current:
+                    step(conn)
+                    conn.execute(schema.schema_version.insert().values(version=version, applied_at=time.time()))
+                    current = version
+            return current
+
+    def integrity_check(self) -> str:
+        """SQLite's own integrity check ('ok' when sound); PostgreSQL answers 'ok' if reachable."""
+        with self.engine.connect() as conn:
+            if self.is_sqlite:
+                return str(conn.exec_driver_sql("PRAGMA integrity_check").scalar())
+            conn.execute(text("SELECT 1"))
+            return "ok"
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        # Let SQLAlchemy, not the sqlite3 module, decide where transactions begin.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL survives a process kill
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql(conn.get_execution_options().get("sqlite_begin", "BEGIN"))
+
+
+# --- versioned migrations ---------------------------------------------------------------------
+# Append new steps; never edit a released one.
+
+def _v1_initial(conn: Connection) -> None:
+    tables = [t for t in schema.metadata.sorted_tables if t.name != "schema_version"]
+    schema.metadata.create_all(conn, tables=tables)
+    conn.execute(schema.meta_faults.insert().values(id=1, fail_next_calls=0, fail_status=500, latency_ms=0))
+
+
+MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
+    (1, _v1_initial),
+]
+
+LATEST_VERSION = MIGRATIONS[-1][0]
+
+
+def open_store(url: str | None = None) -> Store:
+    store = Store(url or default_database_url())
+    store.migrate()
+    return store
+
+
+__all__ = ["Store", "open_store", "default_database_url", "LATEST_VERSION"]
