@@ -1,0 +1,95 @@
+"""`wabalink serve`: the API, the Meta simulator and its sandbox on one port."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import json
+import logging
+import sys
+import time
+
+from wabalink.config import Settings
+
+# LogRecord attributes that are not ours: everything else passed in `extra` is a structured field.
+_STANDARD_RECORD_FIELDS = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
+
+
+class JsonLogFormatter(logging.Formatter):
+    """One JSON object per line. Callers log ids, names and outcomes, never request values, so no
+    secret (access token, in-progress token, PIN) can reach a log line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {"time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)),
+                 "level": record.levelname.lower(), "logger": record.name, "message": record.getMessage()}
+        entry.update({key: value for key, value in record.__dict__.items() if key not in _STANDARD_RECORD_FIELDS})
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+def configure_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonLogFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def build_parser() -> argparse.ArgumentParser:
+    defaults = Settings.from_env()
+    parser = argparse.ArgumentParser(prog="wabalink serve", description=__doc__)
+    parser.add_argument("--host", default=defaults.host)
+    parser.add_argument("--port", type=int, default=defaults.port)
+    parser.add_argument("--database", default=defaults.database_url, metavar="URL",
+                        help="sqlite:///path.db (default: .wabalink/wabalink.db) or postgresql://...")
+    parser.add_argument("--auth", choices=["permissive", "strict"], default=defaults.auth_mode)
+    parser.add_argument("--credentials", default=defaults.credentials_file, metavar="FILE",
+                        help="strict mode: the access keys, their secrets and accounts")
+    parser.add_argument("--associate-token-lifetime", type=int, default=defaults.associate_token_lifetime_seconds,
+                        metavar="SECONDS", help="how long a phase-1 associateInProgressToken stays usable")
+    parser.add_argument("--waba-quota", type=int, default=defaults.waba_quota_per_region, metavar="N",
+                        help="linked WABAs allowed per account and region")
+    parser.add_argument("--meta-graph-url", default=defaults.meta_graph_url, metavar="URL",
+                        help="Meta's Graph API base URL (default: the built-in simulator)")
+    parser.add_argument("--log-level", default=defaults.log_level, choices=["debug", "info", "warning", "error"])
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    settings = Settings.from_env()
+    settings.host, settings.port = args.host, args.port
+    settings.database_url, settings.auth_mode, settings.credentials_file = args.database, args.auth, args.credentials
+    settings.associate_token_lifetime_seconds = args.associate_token_lifetime
+    settings.waba_quota_per_region = args.waba_quota
+    settings.meta_graph_url = args.meta_graph_url
+    settings.log_level = args.log_level
+    if not is_loopback(settings.host) and settings.auth_mode != "strict":
+        print("wabalink serve: listening on a non-loopback address requires --auth strict", file=sys.stderr)
+        return 2
+    if settings.auth_mode == "strict" and not settings.credentials_file:
+        print("wabalink serve: --auth strict needs --credentials FILE", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level)
+
+    import uvicorn
+
+    from wabalink.server.app import WabalinkApp
+
+    app = WabalinkApp(settings)
+    logging.getLogger("wabalink.server").info("listening", extra={
+        "host": settings.host, "port": settings.port, "auth": settings.auth_mode,
+        "store": "sqlite" if app.store.is_sqlite else "postgresql"})
+    uvicorn.run(app, host=settings.host, port=settings.port, loop="uvloop", http="httptools",
+                lifespan="on", access_log=False, log_config=None, log_level=settings.log_level)
+    return 0

@@ -1,0 +1,466 @@
+"""What AWS End User Messaging Social does, one method per operation.
+
+Each method is named as its operation in snake_case and takes the caller's `RequestContext` and the
+operation's input as the protocol layer parsed and validated it from the model; it returns the
+operation's output members. Rules the model cannot express (exactly one phase, 6-digit PINs, the
+data localization list, ownership, quotas) are checked here and rejected with the error shapes the
+operation declares, naming the field.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import re
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from wabalink.aws.errors import AwsError
+from wabalink.meta.client import GraphApiError, GraphClient, GraphUnavailableError
+from wabalink.service import ids
+from wabalink.store import links
+from wabalink.store.db import Store
+
+# Meta's data localization regions, as the AssociateWhatsAppBusinessAccount page lists them.
+DATA_LOCALIZATION_REGIONS = frozenset(
+    ["AU", "ID", "IN", "JP", "SG", "KR", "DE", "CH", "GB", "BR", "BH", "ZA", "AE", "CA"])
+REQUIRED_META_SCOPE = "whatsapp_business_management"
+TWO_FACTOR_PIN = re.compile(r"[0-9]{6}")
+# Event destinations: an SNS topic or an Amazon Connect instance.
+EVENT_DESTINATION_ARN = re.compile(
+    r"arn:aws[a-z-]*:(sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?"
+    r"|connect:[a-z0-9-]+:\d{12}:instance/[A-Za-z0-9-]+)")
+DEFAULT_LIST_PAGE_SIZE = 25
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    account_id: str
+    region: str
+    request_id: str = ""
+
+
+def invalid(message: str) -> AwsError:
+    return AwsError("InvalidParametersException", message)
+
+
+def not_found(message: str) -> AwsError:
+    return AwsError("ResourceNotFoundException", message)
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class SocialMessagingProvider:
+    def __init__(self, store: Store, graph: GraphClient, *, associate_token_lifetime_seconds: int = 3600,
+                 waba_quota_per_region: int = 25, clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.graph = graph
+        self.associate_token_lifetime_seconds = associate_token_lifetime_seconds
+        self.waba_quota_per_region = waba_quota_per_region
+        self.clock = clock
+
+    # ---------------------------------------------------------------- AssociateWhatsAppBusinessAccount
+
+    def associate_whatsapp_business_account(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        signup_callback = params.get("signupCallback")
+        setup_finalization = params.get("setupFinalization")
+        if (signup_callback is None) == (setup_finalization is None):
+            given = "both were given" if signup_callback is not None else "neither was given"
+            raise invalid(f"Exactly one of signupCallback and setupFinalization must be given; {given}.")
+        if signup_callback is not None:
+            return {"signupCallbackResult": self._signup_callback(ctx, signup_callback), "statusCode": 200}
+        waba_hex = self._setup_finalization(ctx, setup_finalization)
+        return {"linkedWhatsAppBusinessAccountId": ids.waba_id(waba_hex), "statusCode": 200}
+
+    def _signup_callback(self, ctx: RequestContext, callback: dict[str, Any]) -> dict[str, Any]:
+        access_token = callback["accessToken"]
+        if not access_token:
+            raise invalid("signupCallback.accessToken must not be empty.")
+        meta_wabas = self._discover_meta_wabas(access_token)
+        now = self.clock()
+        in_progress_token = secrets.token_urlsafe(33)  # 44 characters; the model allows 50
+        for attempt in range(3):
+            try:
+                with self.store.transaction() as conn:
+                    links.delete_expired_sessions(conn, now)
+                    incomplete, discovered = self._record_discovery(conn, ctx, meta_wabas, now)
+                    links.insert_session(conn, {
+                        "token_digest": digest(in_progress_token), "account_id": ctx.account_id,
+                        "region": ctx.region, "meta_token_digest": digest(access_token),
+                        "discovered": json.dumps(discovered), "created_at": now,
+                        "expires_at": now + self.associate_token_lifetime_seconds})
+                break
+            except IntegrityError:
+                # A concurrent sign-up linked the same Meta WABA first: read its ids and go on.
+                if attempt == 2:
+                    raise
+        return {"associateInProgressToken": in_progress_token, "linkedAccountsWithIncompleteSetup": incomplete}
+
+    def _discover_meta_wabas(self, access_token: str) -> list[tuple[Any, list[Any]]]:
+        """Asks Meta what the embedded sign-up token grants: WABAs and their phone numbers."""
+        with meta_errors("signupCallback.accessToken"):
+            token = self.graph.debug_token(access_token)
+            if not token.is_valid:
+                raise invalid("signupCallback.accessToken was rejected by Meta: the token is invalid, "
+                              "expired or revoked.")
+            if REQUIRED_META_SCOPE not in token.scopes:
+                raise invalid(f"signupCallback.accessToken lacks the {REQUIRED_META_SCOPE} permission.")
+            if not token.granted_waba_ids:
+                raise invalid("signupCallback.accessToken grants no WhatsApp Business Account.")
+            return [(self.graph.get_waba(waba_id, access_token), self.graph.list_phone_numbers(waba_id, access_token))
+                    for waba_id in token.granted_waba_ids]
+
+    def _record_discovery(self, conn, ctx: RequestContext, meta_wabas: list[tuple[Any, list[Any]]],  # type: ignore[no-untyped-def]
+                          now: float) -> tuple[dict[str, Any], dict[str, list[str]]]:
+        """Creates (or finds) the INCOMPLETE links and their discovered numbers; returns the
+        phase-1 answer map and what the in-progress token may finalize."""
+        incomplete: dict[str, Any] = {}
+        discovered: dict[str, list[str]] = {}
+        existing_count = links.count_wabas(conn, ctx.account_id, ctx.region)
+        for meta_waba, meta_phones in meta_wabas:
+            link = links.find_waba_by_meta_id(conn, ctx.account_id, ctx.region, meta_waba.id)
+            if link is None:
+                if existing_count >= self.waba_quota_per_region:
+                    raise AwsError("LimitExceededException", (
+                        f"Linking WhatsApp Business Account {meta_waba.id} would exceed the quota of "
+                        f"{self.waba_quota_per_region} linked accounts in {ctx.region}."))
+                existing_count += 1
+                link = {"id": ids.new_hex_id(), "account_id": ctx.account_id, "region": ctx.region,
+                        "meta_waba_id": meta_waba.id, "waba_name": meta_waba.name,
+                        "registration_status": "INCOMPLETE", "link_date": now, "event_destinations": "[]",
+                        "created_at": now}
+                links.insert_waba(conn, link)
+            elif link["waba_name"] != meta_waba.name:
+                links.update_waba_name(conn, link["id"], meta_waba.name)
+            unregistered = [self._record_phone(conn, ctx, link["id"], phone) for phone in meta_phones]
+            unregistered = [phone for phone in unregistered if phone is not None]
+            if link["registration_status"] == "COMPLETE" and not unregistered:
+                continue  # fully linked already: nothing to finalize
+            discovered[link["id"]] = [phone["id"] for phone in unregistered]
+            incomplete[meta_waba.id] = {
+                "accountName": meta_waba.name,
+                "registrationStatus": link["registration_status"],
+                "wabaId": ids.waba_id(link["id"]),
+                "unregisteredWhatsAppPhoneNumbers": [render_phone(ctx, phone) for phone in unregistered],
+            }
+        return incomplete, discovered
+
+    def _record_phone(self, conn, ctx: RequestContext, waba_hex: str, meta_phone: Any) -> dict[str, Any] | None:  # type: ignore[no-untyped-def]
+        """The discovered number's row (created on first sight); None when it is already linked."""
+        values = {"phone_number": e164(meta_phone.display_phone_number),
+                  "display_phone_number": meta_phone.display_phone_number,
+                  "display_phone_number_name": meta_phone.verified_name,
+                  "quality_rating": meta_phone.quality_rating}
+        row = links.find_phone_by_meta_id(conn, waba_hex, meta_phone.id)
+        if row is None:
+            row = {"id": ids.new_hex_id(), "waba_link_id": waba_hex, "account_id": ctx.account_id,
+                   "region": ctx.region, "meta_phone_number_id": meta_phone.id, "linked": False, **values}
+            links.insert_phone(conn, row)
+            return row
+        links.refresh_phone(conn, row["id"], values)
+        return None if row["linked"] else {**row, **values}
+
+    def _setup_finalization(self, ctx: RequestContext, finalization: dict[str, Any]) -> str:
+        waba_input = finalization.get("waba")
+        parent = finalization.get("phoneNumberParent")
+        if (waba_input is None) == (parent is None):
+            given = "both were given" if waba_input is not None else "neither was given"
+            raise invalid(f"Exactly one of setupFinalization.waba and setupFinalization.phoneNumberParent "
+                          f"must be given; {given}.")
+        now = self.clock()
+        with self.store.read() as conn:
+            session = links.get_session(conn, digest(finalization["associateInProgressToken"]))
+            if (session is None or session["expires_at"] <= now or session["account_id"] != ctx.account_id
+                    or session["region"] != ctx.region):
+                raise invalid("setupFinalization.associateInProgressToken is invalid or has expired; "
+                              "run the signupCallback phase again.")
+            discovered: dict[str, list[str]] = json.loads(session["discovered"])
+            if waba_input is not None:
+                waba = self._finalization_target(conn, ctx, waba_input.get("id"), "setupFinalization.waba.id")
+                if waba["registration_status"] == "COMPLETE":
+                    raise invalid(f"setupFinalization.waba.id {ids.waba_id(waba['id'])} is already linked; use "
+                                  f"setupFinalization.phoneNumberParent to add phone numbers to it.")
+            else:
+                waba = self._finalization_target(conn, ctx, parent, "setupFinalization.phoneNumberParent")
+                if waba["registration_status"] != "COMPLETE":
+                    raise invalid(f"setupFinalization.phoneNumberParent {ids.waba_id(waba['id'])} has not completed "
+                                  f"its setup; finalize it with setupFinalization.waba.")
+            field = "setupFinalization.waba.id" if waba_input is not None else "setupFinalization.phoneNumberParent"
+            if waba["id"] not in discovered:
+                raise invalid(f"{field} {ids.waba_id(waba['id'])} was not discovered by this associateInProgressToken.")
+            phones = self._finalization_phones(conn, ctx, finalization["phoneNumbers"], discovered[waba["id"]])
+        event_destinations = []
+        if waba_input is not None:
+            event_destinations = checked_event_destinations(
+                waba_input.get("eventDestinations") or [], "setupFinalization.waba.eventDestinations")
+
+        # Meta first (registration is idempotent there), then one transaction here: a failure at
+        # Meta leaves nothing linked and the same call can be retried.
+        with meta_errors("setupFinalization"):
+            for phone, requested in phones:
+                self.graph.register_phone_number(phone["meta_phone_number_id"], requested["twoFactorPin"],
+                                                 requested.get("dataLocalizationRegion"))
+            self.graph.subscribe_app(waba["meta_waba_id"])
+
+        with self.store.transaction() as conn:
+            if waba_input is not None:
+                if not links.complete_waba(conn, waba["id"], now, event_destinations):
+                    raise invalid(f"setupFinalization.waba.id {ids.waba_id(waba['id'])} is already linked.")
+                links.put_tags(conn, ids.waba_arn(ctx.region, ctx.account_id, waba["id"]), waba_input.get("tags") or [])
+            elif links.get_waba(conn, ctx.account_id, ctx.region, waba["id"]) is None:
+                raise invalid(f"setupFinalization.phoneNumberParent {ids.waba_id(waba['id'])} is no longer linked.")
+            for phone, requested in phones:
+                if not links.link_phone(conn, phone["id"], requested.get("dataLocalizationRegion")):
+                    raise invalid(f"setupFinalization.phoneNumbers id {ids.phone_number_id(phone['id'])} is already linked.")
+                links.put_tags(conn, ids.phone_number_arn(ctx.region, ctx.account_id, phone["id"]),
+                               requested.get("tags") or [])
+        return waba["id"]
+
+    def _finalization_target(self, conn, ctx: RequestContext, value: str | None, field: str) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+        """The linked WABA named by a linked id, its ARN, or Meta's WABA id."""
+        if not value:
+            raise invalid(f"{field} must be given.")
+        ref = ids.parse_resource(value)
+        if ref is not None and ref.kind == "waba" and owned_by(ref, ctx):
+            waba = links.get_waba(conn, ctx.account_id, ctx.region, ref.hex_id)
+        elif ref is None and value.isdigit():
+            waba = links.find_waba_by_meta_id(conn, ctx.account_id, ctx.region, value)
+        else:
+            waba = None
+        if waba is None:
+            raise invalid(f"{field} {value} is not a WhatsApp Business Account discovered by this associateInProgressToken.")
+        return waba
+
+    def _finalization_phones(self, conn, ctx: RequestContext, requested_phones: list[dict[str, Any]],  # type: ignore[no-untyped-def]
+                             discovered_hex_ids: list[str]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+        if not requested_phones:
+            raise invalid("setupFinalization.phoneNumbers must name at least one phone number.")
+        chosen: list[tuple[dict[str, Any], dict[str, Any]]] = []
+        seen: set[str] = set()
+        for index, requested in enumerate(requested_phones):
+            field = f"setupFinalization.phoneNumbers[{index}]"
+            ref = ids.parse_resource(requested["id"])
+            phone = None
+            if ref is not None and ref.kind == "phone-number-id" and owned_by(ref, ctx):
+                phone = links.get_phone(conn, ctx.account_id, ctx.region, ref.hex_id)
+            if phone is None or phone["id"] not in discovered_hex_ids:
+                raise invalid(f"{field}.id {requested['id']} is not a phone number discovered by this "
+                              f"associateInProgressToken for this WhatsApp Business Account.")
+            if phone["linked"]:
+                raise invalid(f"{field}.id {requested['id']} is already linked.")
+            if phone["id"] in seen:
+                raise invalid(f"{field}.id {requested['id']} is given more than once.")
+            seen.add(phone["id"])
+            if not TWO_FACTOR_PIN.fullmatch(requested["twoFactorPin"]):
+                raise invalid(f"{field}.twoFactorPin must be exactly 6 digits.")
+            region = requested.get("dataLocalizationRegion")
+            if region is not None and region not in DATA_LOCALIZATION_REGIONS:
+                raise invalid(f"{field}.dataLocalizationRegion {region} is not supported; use one of "
+                              f"{', '.join(sorted(DATA_LOCALIZATION_REGIONS))}.")
+            chosen.append((phone, requested))
+        return chosen
+
+    # ---------------------------------------------------------------- linked accounts
+
+    def get_linked_whatsapp_business_account(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        with self.store.read() as conn:
+            waba = self._owned_waba(conn, ctx, params["id"], "id", missing=not_found)
+            phones = links.phones_of_waba(conn, waba["id"], linked=True)
+        account = render_waba(ctx, waba)
+        account["phoneNumbers"] = [render_phone(ctx, phone) for phone in phones]
+        return {"account": account}
+
+    def list_linked_whatsapp_business_accounts(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        limit = params.get("maxResults") or DEFAULT_LIST_PAGE_SIZE
+        after = decode_next_token(params["nextToken"]) if params.get("nextToken") else None
+        with self.store.read() as conn:
+            rows = links.list_wabas(conn, ctx.account_id, ctx.region, after, limit + 1)
+        result: dict[str, Any] = {"linkedAccounts": [render_waba(ctx, row) for row in rows[:limit]]}
+        if len(rows) > limit:
+            last = rows[limit - 1]
+            result["nextToken"] = encode_next_token(last["created_at"], last["id"])
+        return result
+
+    def get_linked_whatsapp_business_account_phone_number(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        with self.store.read() as conn:
+            phone = self._owned_phone(conn, ctx, params["id"], "id", missing=not_found)
+        result: dict[str, Any] = {"phoneNumber": render_phone(ctx, phone),
+                                  "linkedWhatsAppBusinessAccountId": ids.waba_id(phone["waba_link_id"])}
+        if phone["call_settings"]:
+            result["callSettings"] = json.loads(phone["call_settings"])
+        return result
+
+    def update_linked_whatsapp_business_account_phone_number(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        with self.store.transaction() as conn:
+            phone = self._owned_phone(conn, ctx, params["id"], "id", missing=not_found)
+            links.set_call_settings(conn, phone["id"], params["callSettings"])
+        return {"phoneNumberId": ids.phone_number_id(phone["id"])}
+
+    def put_whatsapp_business_account_event_destinations(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        destinations = checked_event_destinations(params["eventDestinations"], "eventDestinations")
+        with self.store.transaction() as conn:
+            # The operation declares no ResourceNotFoundException: an unknown id is a bad parameter.
+            waba = self._owned_waba(conn, ctx, params["id"], "id", missing=invalid)
+            links.set_event_destinations(conn, waba["id"], destinations)
+        return {}
+
+    def disassociate_whatsapp_business_account(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        with self.store.read() as conn:
+            waba = self._owned_waba(conn, ctx, params["id"], "id", missing=not_found)
+            phones = links.phones_of_waba(conn, waba["id"])
+        with meta_errors("id"):
+            for phone in phones:
+                if phone["linked"]:
+                    self.graph.deregister_phone_number(phone["meta_phone_number_id"])
+            if waba["registration_status"] == "COMPLETE":
+                self.graph.unsubscribe_app(waba["meta_waba_id"])
+        arns = [ids.waba_arn(ctx.region, ctx.account_id, waba["id"])]
+        arns += [ids.phone_number_arn(ctx.region, ctx.account_id, phone["id"]) for phone in phones]
+        with self.store.transaction() as conn:
+            links.delete_all_tags(conn, arns)
+            links.delete_waba(conn, waba["id"])
+        return {}
+
+    # ---------------------------------------------------------------- tags
+
+    def tag_resource(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        with self.store.transaction() as conn:
+            arn = self._taggable_arn(conn, ctx, params["resourceArn"])
+            links.put_tags(conn, arn, params["tags"])
+        return {"statusCode": 200}
+
+    def untag_resource(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        with self.store.transaction() as conn:
+            arn = self._taggable_arn(conn, ctx, params["resourceArn"])
+            links.remove_tags(conn, arn, params["tagKeys"])
+        return {"statusCode": 200}
+
+    def list_tags_for_resource(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        with self.store.read() as conn:
+            arn = self._taggable_arn(conn, ctx, params["resourceArn"])
+            return {"statusCode": 200, "tags": links.list_tags(conn, arn)}
+
+    # ---------------------------------------------------------------- ownership lookups
+
+    def _owned_waba(self, conn, ctx: RequestContext, value: str, field: str,  # type: ignore[no-untyped-def]
+                    missing: Callable[[str], AwsError]) -> dict[str, Any]:
+        ref = ids.parse_resource(value)
+        waba = None
+        if ref is not None and ref.kind == "waba" and owned_by(ref, ctx):
+            waba = links.get_waba(conn, ctx.account_id, ctx.region, ref.hex_id)
+        if waba is None:
+            raise missing(f"{field}: linked WhatsApp Business Account {value} was not found.")
+        return waba
+
+    def _owned_phone(self, conn, ctx: RequestContext, value: str, field: str,  # type: ignore[no-untyped-def]
+                     missing: Callable[[str], AwsError]) -> dict[str, Any]:
+        ref = ids.parse_resource(value)
+        phone = None
+        if ref is not None and ref.kind == "phone-number-id" and owned_by(ref, ctx):
+            phone = links.get_phone(conn, ctx.account_id, ctx.region, ref.hex_id)
+        if phone is None or not phone["linked"]:
+            raise missing(f"{field}: linked phone number {value} was not found.")
+        return phone
+
+    def _taggable_arn(self, conn, ctx: RequestContext, arn: str) -> str:  # type: ignore[no-untyped-def]
+        ref = ids.parse_resource(arn)
+        if ref is None or ref.region is None:
+            raise invalid(f"resourceArn {arn} is not the ARN of a linked WhatsApp Business Account or phone number.")
+        if ref.kind == "waba":
+            self._owned_waba(conn, ctx, arn, "resourceArn", missing=invalid)
+            return ids.waba_arn(ctx.region, ctx.account_id, ref.hex_id)
+        self._owned_phone(conn, ctx, arn, "resourceArn", missing=invalid)
+        return ids.phone_number_arn(ctx.region, ctx.account_id, ref.hex_id)
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+class meta_errors:
+    """Maps Meta's answers to the operation's errors: a token Meta rejects is the caller's bad
+    parameter; Meta failing or unreachable is a DependencyException (502)."""
+
+    def __init__(self, field: str) -> None:
+        self.field = field
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type, exc, _tb) -> bool:  # type: ignore[no-untyped-def]
+        if isinstance(exc, GraphUnavailableError):
+            raise AwsError("DependencyException", "Meta's Graph API could not be reached; nothing was changed. "
+                           "Retry the call.") from None
+        if isinstance(exc, GraphApiError):
+            if exc.status in (400, 401, 403) and exc.code in (190, 102, 10, 200, 100) and self.field.startswith("signupCallback"):
+                raise invalid(f"{self.field} was rejected by Meta: {exc.message}") from None
+            raise AwsError("DependencyException", f"Meta's Graph API answered an error (code {exc.code}); "
+                           "nothing was changed. Retry the call.") from None
+        return False
+
+
+def owned_by(ref: ids.ResourceRef, ctx: RequestContext) -> bool:
+    """An id always names the caller's own resource; an ARN must name the caller's account and region."""
+    return ref.region is None or (ref.region == ctx.region and ref.account_id == ctx.account_id)
+
+
+def checked_event_destinations(destinations: list[dict[str, Any]], field: str) -> list[dict[str, Any]]:
+    checked = []
+    for index, destination in enumerate(destinations):
+        arn = destination["eventDestinationArn"]
+        if not EVENT_DESTINATION_ARN.fullmatch(arn):
+            raise invalid(f"{field}[{index}].eventDestinationArn {arn} must be an Amazon SNS topic ARN or an "
+                          f"Amazon Connect instance ARN.")
+        checked.append({key: destination[key] for key in ("eventDestinationArn", "roleArn") if destination.get(key)})
+    return checked
+
+
+def e164(display_phone_number: str) -> str:
+    digits = "".join(ch for ch in display_phone_number if ch.isdigit())
+    return "+" + digits
+
+
+def render_phone(ctx: RequestContext, phone: dict[str, Any]) -> dict[str, Any]:
+    rendered = {
+        "arn": ids.phone_number_arn(ctx.region, ctx.account_id, phone["id"]),
+        "phoneNumber": phone["phone_number"],
+        "phoneNumberId": ids.phone_number_id(phone["id"]),
+        "metaPhoneNumberId": phone["meta_phone_number_id"],
+        "displayPhoneNumberName": phone["display_phone_number_name"],
+        "displayPhoneNumber": phone["display_phone_number"],
+        "qualityRating": phone["quality_rating"],
+    }
+    if phone.get("data_localization_region"):
+        rendered["dataLocalizationRegion"] = phone["data_localization_region"]
+    return rendered
+
+
+def render_waba(ctx: RequestContext, waba: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "arn": ids.waba_arn(ctx.region, ctx.account_id, waba["id"]),
+        "id": ids.waba_id(waba["id"]),
+        "wabaId": waba["meta_waba_id"],
+        "registrationStatus": waba["registration_status"],
+        "linkDate": waba["link_date"],
+        "wabaName": waba["waba_name"],
+        "eventDestinations": json.loads(waba["event_destinations"]),
+    }
+
+
+def encode_next_token(created_at: float, hex_id: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps([created_at, hex_id]).encode()).decode()
+
+
+def decode_next_token(token: str) -> tuple[float, str]:
+    try:
+        created_at, hex_id = json.loads(base64.urlsafe_b64decode(token.encode()))
+        return float(created_at), str(hex_id)
+    except (ValueError, TypeError, binascii.Error):
+        raise invalid("nextToken is not a token this operation returned.") from None
