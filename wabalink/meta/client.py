@@ -1,0 +1,279 @@
+"""GraphClient: the only way the service talks to Meta — HTTP, Graph API shapes.
+
+It points at the built-in simulator by default (`Settings.graph_base_url()`), or at any Graph
+endpoint. One urllib3 PoolManager (thread-safe, keep-alive) serves every worker thread.
+
+Secrets stay out of URLs, exception messages and log lines: urllib3 logs request lines at DEBUG,
+so tokens travel in the `Authorization` header, and debug_token's `input_token` in a form body.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import urllib3
+
+DEFAULT_GRAPH_VERSION = "v21.0"
+SCOPE_MANAGEMENT = "whatsapp_business_management"
+PHONE_NUMBER_FIELDS = ("id", "display_phone_number", "verified_name", "quality_rating",
+                       "code_verification_status", "platform_type", "status")
+WABA_FIELDS = ("id", "name", "currency", "timezone_id")
+PAGE_LIMIT = 100
+MAX_PAGES = 100  # a paging loop that never ends is a broken endpoint, not a big WABA
+POOL_SIZE = 64
+_VERSION_SUFFIX = re.compile(r"/v[0-9]+\.[0-9]+$")
+
+
+class _RetryDroppedConnections(urllib3.Retry):
+    """A read timeout is not a dropped connection: count it as 'other' (never retried), so a slow
+    Meta costs one timeout, not two."""
+
+    def _is_read_error(self, err: Exception) -> bool:
+        if isinstance(err, urllib3.exceptions.ReadTimeoutError):
+            return False
+        return super()._is_read_error(err)
+
+
+class GraphApiError(Exception):
+    """Meta answered with an error object."""
+
+    def __init__(self, status: int, message: str, type: str, code: int, fbtrace_id: str | None = None,
+                 error_subcode: int | None = None) -> None:
+        super().__init__(f"Graph API error {code} ({type}, HTTP {status}): {message}")
+        self.status = status
+        self.message = message
+        self.type = type
+        self.code = code
+        self.error_subcode = error_subcode
+        self.fbtrace_id = fbtrace_id
+
+    @property
+    def is_token_error(self) -> bool:
+        """The token is unknown, expired or revoked (OAuthException 190, or 102 session errors)."""
+        return self.code in (190, 102)
+
+    @property
+    def is_permission_error(self) -> bool:
+        return self.code in (10, 200) or 200 <= self.code <= 299
+
+    @property
+    def is_server_error(self) -> bool:
+        return self.status >= 500
+
+
+class GraphUnavailableError(Exception):
+    """Meta could not be reached, timed out, or answered something that is not Graph JSON."""
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    is_valid: bool
+    app_id: str | None
+    user_id: str | None
+    type: str | None
+    scopes: list[str]
+    granted_waba_ids: list[str]  # target ids of whatsapp_business_management
+    expires_at: int | None  # epoch seconds; None or 0: never
+    error_message: str | None = None
+    error_code: int | None = None
+    error_subcode: int | None = None
+    granular_scopes: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MetaWaba:
+    id: str
+    name: str
+    currency: str | None
+    timezone_id: str | None
+
+
+@dataclass(frozen=True)
+class MetaPhoneNumber:
+    id: str
+    display_phone_number: str
+    verified_name: str
+    quality_rating: str
+    code_verification_status: str | None = None
+    platform_type: str | None = None
+    status: str | None = None
+
+    @property
+    def phone_number(self) -> str:
+        """E.164 form of the display number: "+1 555-010-1234" -> "+15550101234"."""
+        return "+" + "".join(ch for ch in self.display_phone_number if ch.isdigit())
+
+    @property
+    def is_registered(self) -> bool:
+        return self.platform_type == "CLOUD_API"
+
+
+class GraphClient:
+    def __init__(self, base_url: str, app_token: str, timeout: float, *,
+                 version: str = DEFAULT_GRAPH_VERSION, pool_size: int = POOL_SIZE) -> None:
+        base = base_url.rstrip("/")
+        # A base URL that already names a version keeps it.
+        self._root = base if _VERSION_SUFFIX.search(base) else f"{base}/{version}"
+        self._app_token = app_token
+        self._timeout = urllib3.Timeout(total=timeout)
+        # Retries: only a connect failure (nothing was sent) or a keep-alive connection the server
+        # dropped is retried — every call here is idempotent on Meta's side. Timeouts and answers,
+        # 5xx included, go to the caller as they are.
+        self._retries = _RetryDroppedConnections(total=2, connect=2, read=1, status=0, other=0, redirect=0,
+                                                 allowed_methods=None, raise_on_status=False,
+                                                 raise_on_redirect=False)
+        self._http = urllib3.PoolManager(num_pools=4, maxsize=pool_size, block=False,
+                                         timeout=self._timeout, retries=self._retries)
+
+    def close(self) -> None:
+        self._http.clear()
+
+    # --- token introspection ----------------------------------------------------------------
+
+    def debug_token(self, user_token: str) -> TokenInfo:
+        """GET /debug_token, sent as a POST with a form body so no URL carries the input token."""
+        body = urlencode({"input_token": user_token, "method": "get"})
+        answer = self._call("POST", "/debug_token", token=self._app_token, form_body=body)
+        data = answer.get("data")
+        if not isinstance(data, dict):
+            raise GraphUnavailableError("Graph debug_token answer has no data object")
+        return _token_info(data)
+
+    # --- WABAs and phone numbers ------------------------------------------------------------
+
+    def get_waba(self, waba_id: str, token: str | None = None) -> MetaWaba:
+        answer = self._call("GET", f"/{_segment(waba_id)}", token=token or self._app_token,
+                            query={"fields": ",".join(WABA_FIELDS)})
+        return MetaWaba(id=str(answer.get("id", waba_id)), name=str(answer.get("name", "")),
+                        currency=answer.get("currency"),
+                        timezone_id=None if answer.get("timezone_id") is None else str(answer["timezone_id"]))
+
+    def list_phone_numbers(self, waba_id: str, token: str | None = None) -> list[MetaPhoneNumber]:
+        """Every number of the WABA, following the paging cursors."""
+        numbers: list[MetaPhoneNumber] = []
+        query = {"fields": ",".join(PHONE_NUMBER_FIELDS), "limit": str(PAGE_LIMIT)}
+        for _ in range(MAX_PAGES):
+            answer = self._call("GET", f"/{_segment(waba_id)}/phone_numbers", token=token or self._app_token,
+                                query=query)
+            numbers.extend(_phone_number(item) for item in answer.get("data") or [])
+            paging = answer.get("paging") or {}
+            after = (paging.get("cursors") or {}).get("after")
+            # Only `next` says there is another page; the cursor says where it starts. Meta's
+            # `next` URL embeds the access token, so it is never requested as is.
+            if not paging.get("next") or not after:
+                return numbers
+            query = {**query, "after": str(after)}
+        raise GraphUnavailableError("Graph phone_numbers paging did not end")
+
+    def register_phone_number(self, phone_id: str, pin: str, data_localization_region: str | None = None) -> None:
+        body: dict[str, Any] = {"messaging_product": "whatsapp", "pin": pin}
+        if data_localization_region:
+            body["data_localization_region"] = data_localization_region
+        self._expect_success(self._call("POST", f"/{_segment(phone_id)}/register", token=self._app_token,
+                                        json_body=body))
+
+    def deregister_phone_number(self, phone_id: str) -> None:
+        self._expect_success(self._call("POST", f"/{_segment(phone_id)}/deregister", token=self._app_token,
+                                        json_body={}))
+
+    def subscribe_app(self, waba_id: str) -> None:
+        self._expect_success(self._call("POST", f"/{_segment(waba_id)}/subscribed_apps", token=self._app_token,
+                                        json_body={}))
+
+    def unsubscribe_app(self, waba_id: str) -> None:
+        self._expect_success(self._call("DELETE", f"/{_segment(waba_id)}/subscribed_apps", token=self._app_token))
+
+    # --- transport --------------------------------------------------------------------------
+
+    def _call(self, method: str, path: str, *, token: str, query: dict[str, str] | None = None,
+              json_body: dict[str, Any] | None = None, form_body: str | None = None) -> dict[str, Any]:
+        url = self._root + path + (("?" + urlencode(query)) if query else "")
+        headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+        body: bytes | None = None
+        if json_body is not None:
+            body = json.dumps(json_body).encode()
+            headers["Content-Type"] = "application/json"
+        elif form_body is not None:
+            body = form_body.encode()
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        try:
+            response = self._http.request(method, url, body=body, headers=headers)
+        except urllib3.exceptions.HTTPError as error:
+            # The exception's text names only the host and the failure, never headers or bodies.
+            raise GraphUnavailableError(f"Graph API unreachable ({method} {path}): {type(error).__name__}") from None
+        return _parse_answer(response.status, response.data, method, path)
+
+    @staticmethod
+    def _expect_success(answer: dict[str, Any]) -> None:
+        if answer.get("success") is not True:
+            raise GraphUnavailableError("Graph API answer did not report success")
+
+
+def _parse_answer(status: int, data: bytes, method: str, path: str) -> dict[str, Any]:
+    try:
+        answer = json.loads(data)
+    except ValueError:
+        raise GraphUnavailableError(f"Graph API answered HTTP {status} without JSON ({method} {path})") from None
+    if not isinstance(answer, dict):
+        raise GraphUnavailableError(f"Graph API answered HTTP {status} with a non-object ({method} {path})")
+    error = answer.get("error")
+    if isinstance(error, dict):
+        raise GraphApiError(
+            status=status, message=str(error.get("message", "")), type=str(error.get("type", "")),
+            code=_int_or(error.get("code"), 0), fbtrace_id=error.get("fbtrace_id"),
+            error_subcode=_int_or(error.get("error_subcode"), None))
+    if status >= 400:
+        raise GraphUnavailableError(f"Graph API answered HTTP {status} without an error object ({method} {path})")
+    return answer
+
+
+def _token_info(data: dict[str, Any]) -> TokenInfo:
+    granular = {
+        str(item.get("scope")): [str(t) for t in item.get("target_ids") or []]
+        for item in data.get("granular_scopes") or [] if isinstance(item, dict)
+    }
+    error = data.get("error") if isinstance(data.get("error"), dict) else {}
+    return TokenInfo(
+        is_valid=data.get("is_valid") is True,
+        app_id=None if data.get("app_id") is None else str(data["app_id"]),
+        user_id=None if data.get("user_id") is None else str(data["user_id"]),
+        type=data.get("type"),
+        scopes=[str(s) for s in data.get("scopes") or []],
+        granted_waba_ids=granular.get(SCOPE_MANAGEMENT, []),
+        expires_at=_int_or(data.get("expires_at"), None),
+        error_message=error.get("message"),
+        error_code=_int_or(error.get("code"), None),
+        error_subcode=_int_or(error.get("subcode"), None),
+        granular_scopes=granular,
+    )
+
+
+def _phone_number(item: dict[str, Any]) -> MetaPhoneNumber:
+    return MetaPhoneNumber(
+        id=str(item["id"]),
+        display_phone_number=str(item.get("display_phone_number", "")),
+        verified_name=str(item.get("verified_name", "")),
+        quality_rating=str(item.get("quality_rating", "UNKNOWN")),
+        code_verification_status=item.get("code_verification_status"),
+        platform_type=item.get("platform_type"),
+        status=item.get("status"),
+    )
+
+
+def _segment(object_id: str) -> str:
+    # Ids come from callers' input: never let one add path segments or a query.
+    return quote(str(object_id), safe="")
+
+
+def _int_or(value: Any, default: int | None) -> Any:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+__all__ = ["GraphClient", "GraphApiError", "GraphUnavailableError", "TokenInfo", "MetaWaba", "MetaPhoneNumber"]
