@@ -1,0 +1,118 @@
+"""All-or-nothing finalization, on SQLite and on PostgreSQL: concurrency, Meta failing part way,
+and the server killed with SIGKILL in the middle of a stream of finalizations."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.flows import finalize, sign_up
+from wabalink.store.db import Store
+
+DATABASES = ["sqlite", "postgresql"]
+
+
+def attempt(call: Any) -> str:
+    try:
+        call()
+        return "ok"
+    except ClientError as error:
+        return error.response["Error"]["Code"]
+
+
+@pytest.mark.parametrize("database", DATABASES)
+def test_twenty_concurrent_finalizations_one_wins(start_server: Any, database: str) -> None:
+    server = start_server(database)
+    meta_waba = server.create_waba("Race", phone_numbers=2)
+    account_id = "123412341234"
+    token, incomplete = sign_up(server, server.client(account_id), meta_waba)
+    entry = incomplete[meta_waba["wabaId"]]
+    clients = [server.client(account_id) for _ in range(20)]
+    start = threading.Barrier(20)
+
+    def race(client: Any) -> str:
+        start.wait()
+        return attempt(lambda: finalize(client, token, entry))
+
+    with ThreadPoolExecutor(20) as pool:
+        outcomes = list(pool.map(race, clients))
+    assert outcomes.count("ok") == 1, outcomes
+    assert set(outcomes) == {"ok", "InvalidParametersException"}, outcomes
+    account = clients[0].get_linked_whatsapp_business_account(id=entry["wabaId"])["account"]
+    assert account["registrationStatus"] == "COMPLETE"
+    assert len(account["phoneNumbers"]) == 2
+
+
+@pytest.mark.parametrize("database", DATABASES)
+def test_meta_failing_after_the_first_registration_links_nothing(start_server: Any, database: str) -> None:
+    server = start_server(database)
+    client = server.client()
+    meta_waba = server.create_waba("Half Way", phone_numbers=2)
+    token, incomplete = sign_up(server, client, meta_waba)
+    entry = incomplete[meta_waba["wabaId"]]
+    first, second = (phone["metaPhoneNumberId"] for phone in entry["unregisteredWhatsAppPhoneNumbers"])
+    # Only the second number's registration fails: the first one has already succeeded at Meta.
+    server.set_faults(failNextCalls=1, failStatus=500, pathContains=f"/{second}/register")
+
+    with pytest.raises(client.exceptions.DependencyException):
+        finalize(client, token, entry)
+    meta_state = server.sandbox("GET", f"/wabas/{meta_waba['wabaId']}")
+    assert {p["id"]: p["status"] for p in meta_state["phoneNumbers"]}[first] == "REGISTERED"
+    account = client.get_linked_whatsapp_business_account(id=entry["wabaId"])["account"]
+    assert account["registrationStatus"] == "INCOMPLETE" and account["phoneNumbers"] == []
+    assert client.list_tags_for_resource(resourceArn=account["arn"])["tags"] == []
+
+    # The same call, retried with the same token, now succeeds.
+    assert finalize(client, token, entry, tags=[{"key": "k", "value": "v"}])["linkedWhatsAppBusinessAccountId"]
+    account = client.get_linked_whatsapp_business_account(id=entry["wabaId"])["account"]
+    assert account["registrationStatus"] == "COMPLETE" and len(account["phoneNumbers"]) == 2
+
+
+@pytest.mark.parametrize("database", DATABASES)
+def test_sigkill_during_finalizations_leaves_whole_links_or_none(start_server: Any, database: str) -> None:
+    server = start_server(database)
+    account_id = "555566667777"
+    client = server.client(account_id)
+    prepared = []
+    for index in range(30):
+        meta_waba = server.create_waba(f"Crash {index}", phone_numbers=2)
+        token, incomplete = sign_up(server, client, meta_waba)
+        prepared.append((token, incomplete[meta_waba["wabaId"]]))
+
+    outcomes: list[str] = []
+    clients = [server.client(account_id) for _ in range(4)]
+
+    def stream(worker: int) -> None:
+        for token, entry in prepared[worker::4]:
+            outcomes.append(attempt(lambda: finalize(clients[worker], token, entry)))
+
+    threads = [threading.Thread(target=stream, args=(worker,)) for worker in range(4)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 20
+    while len(outcomes) < 5 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    server.kill()  # mid-stream: some finalized, some in flight, some not started
+    for thread in threads:
+        thread.join(60)
+    assert 5 <= outcomes.count("ok") < 30, outcomes
+
+    store = Store(server.database_url)
+    assert store.integrity_check() == "ok"
+    store.dispose()
+    server.start()
+    client = server.client(account_id)
+    complete = 0
+    for _, entry in prepared:
+        account = client.get_linked_whatsapp_business_account(id=entry["wabaId"])["account"]
+        if account["registrationStatus"] == "COMPLETE":
+            complete += 1
+            assert len(account["phoneNumbers"]) == 2, account
+        else:
+            assert account["phoneNumbers"] == [], account
+    assert complete >= outcomes.count("ok")
