@@ -56,7 +56,7 @@ def new_user_token() -> str:
 
 
 def random_display_phone_number() -> str:
-    # 555-01xx numbers are reserved for fiction in North America: never a real subscriber.
+    # Area code 555 is not assigned in North America: never a real subscriber.
     return f"+1 555-01{secrets.randbelow(10)}-{secrets.randbelow(10000):04d}"
 
 
