@@ -519,13 +519,15 @@ def _parse_query(query_string: bytes | str) -> dict[str, list[str]]:
 
 
 class _OperationSpec:
-    __slots__ = ("operation", "input", "output", "status", "input_has_body", "input_locations")
+    __slots__ = ("operation", "input", "output", "status", "input_has_body", "input_locations", "literal_query_keys")
 
     def __init__(self, operation: OperationModel, compiler: _ShapeCompiler) -> None:
         self.operation = operation
         self.input = compiler.compile(operation.input_shape) if operation.input_shape is not None else None
         self.output = compiler.compile(operation.output_shape) if operation.output_shape is not None else None
         self.status = int(operation.http.get("responseCode", 200))
+        # Keys of a requestUri's literal query part (`/x?tagging`) are routing, not input.
+        self.literal_query_keys = frozenset(key for key, _ in _split_request_uri(operation.http["requestUri"])[1])
         self.input_has_body = bool(self.input and (self.input.body_members_by_wire_name or self.input.payload_member))
         # Members bound outside the body, grouped by location, in model order.
         self.input_locations: dict[str, list[_MemberSpec]] = {}
@@ -628,7 +630,8 @@ class RestJsonProtocol:
                         result[member.name] = _read_value(
                             member.shape, _scalar_from_text(member.shape, text), member.name, hidden, errors)
             if "querystring" in locations:
-                self._read_querystring(locations["querystring"], query_string, hidden, result, errors)
+                self._read_querystring(
+                    locations["querystring"], query_string, spec.literal_query_keys, hidden, result, errors)
             if "header" in locations:
                 for member in locations["header"]:
                     text = headers.get(member.wire_name.lower())
@@ -686,12 +689,17 @@ class RestJsonProtocol:
 
     @staticmethod
     def _read_querystring(
-        members: list[_MemberSpec], query_string: bytes | str, hidden: bool, result: dict[str, Any], errors: list[str]
+        members: list[_MemberSpec],
+        query_string: bytes | str,
+        literal_keys: frozenset[str],
+        hidden: bool,
+        result: dict[str, Any],
+        errors: list[str],
     ) -> None:
         if not query_string:
             return
         query = _parse_query(query_string)
-        bound_names: set[str] = set()
+        bound_names: set[str] = set(literal_keys)
         free_map: _MemberSpec | None = None
         for member in members:
             shape = member.shape
