@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import socket
 import threading
 import time
@@ -513,3 +514,20 @@ def test_cli_errors(server: Server, capsys: pytest.CaptureFixture[str]) -> None:
     capsys.readouterr()
     code = meta_cli(["clear-faults", "--endpoint", f"http://127.0.0.1:{free_port()}"])
     assert code == 1 and "cannot reach" in capsys.readouterr().err
+
+
+def test_no_secret_in_debug_logs(server: Server, caplog: pytest.LogCaptureFixture) -> None:
+    waba = create_waba(server, phone_numbers=1)
+    caplog.set_level(logging.DEBUG)
+    graph = server.client()
+    assert graph.debug_token(waba["accessToken"]).is_valid
+    graph.list_phone_numbers(waba["wabaId"], waba["accessToken"])
+    graph.register_phone_number(waba["phoneNumbers"][0]["id"], "864209", "BR")
+    graph.subscribe_app(waba["wabaId"])
+    server.sandbox("PUT", "/faults", {"failNextCalls": 1})
+    with pytest.raises(GraphApiError) as raised:
+        graph.deregister_phone_number(waba["phoneNumbers"][0]["id"])
+    logged = caplog.text + str(raised.value)
+    assert "urllib3" in caplog.text or caplog.records  # the DEBUG request lines were captured
+    for secret in (waba["accessToken"], "864209", server.settings.meta_app_secret):
+        assert secret not in logged

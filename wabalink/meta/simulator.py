@@ -11,8 +11,9 @@ import hmac
 import re
 import secrets
 import string
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from wabalink.config import Settings
@@ -41,6 +42,7 @@ QUALITY_RATINGS = ("GREEN", "YELLOW", "RED", "UNKNOWN")
 PIN_PATTERN = re.compile(r"^[0-9]{6}$")
 REGION_PATTERN = re.compile(r"^[A-Z]{2}$")
 DEFAULT_TOKEN_LIFETIME_SECONDS = 3600
+FAULT_CACHE_SECONDS = 1.0
 APPLICATION_NAME = "wabalink"
 USER_TOKEN_PREFIX = "EAAW"  # Meta user tokens start with "EAA"
 
@@ -171,6 +173,49 @@ class WabaState:
     subscribed_app_ids: list[str]
 
 
+class FaultCache:
+    """The fault row, cached: every Graph call consults it, and reading it from the store each time
+    would cost a query per call. The store stays the authority for consuming failures (conditional
+    UPDATE); the cache only decides whether to try. Changes made through this process show at once;
+    changes made by another replica sharing the database show within FAULT_CACHE_SECONDS."""
+
+    def __init__(self, state: MetaState) -> None:
+        self._state = state
+        self._lock = threading.Lock()
+        self._faults = FaultState()
+        self._fetched_at = float("-inf")
+
+    def get(self) -> FaultState:
+        with self._lock:
+            if time.monotonic() - self._fetched_at < FAULT_CACHE_SECONDS:
+                return self._faults
+        return self.refresh()
+
+    def refresh(self) -> FaultState:
+        faults = self._state.get_faults()
+        with self._lock:
+            self._faults, self._fetched_at = faults, time.monotonic()
+        return faults
+
+    def consumed_one(self) -> None:
+        with self._lock:
+            self._faults = replace(self._faults, fail_next_calls=max(0, self._faults.fail_next_calls - 1))
+
+
+# One cache per database, shared by every simulator on it in this process (the Graph and sandbox
+# handlers must see the same faults even if the app built two simulators).
+_FAULT_CACHES: dict[str, FaultCache] = {}
+_FAULT_CACHES_LOCK = threading.Lock()
+
+
+def _fault_cache_for(store: Store, state: MetaState) -> FaultCache:
+    with _FAULT_CACHES_LOCK:
+        cache = _FAULT_CACHES.get(store.url)
+        if cache is None or cache._state.store is not store:
+            cache = _FAULT_CACHES[store.url] = FaultCache(state)
+        return cache
+
+
 class MetaSimulator:
     """Meta's side. Graph-facing methods take the caller's access token and raise GraphError;
     sandbox methods raise SandboxError."""
@@ -180,12 +225,13 @@ class MetaSimulator:
         self.state = MetaState(store)
         self.settings = settings
         self.token_lifetime_seconds = token_lifetime_seconds
+        self._faults = _fault_cache_for(store, self.state)
 
     # --- faults (applied first on every Graph call) -----------------------------------------
 
     def apply_faults(self, path: str) -> None:
         """Sleep the injected latency, then fail if a pending failure matches this path."""
-        faults = self.state.get_faults()
+        faults = self._faults.get()
         if faults.latency_ms > 0:
             time.sleep(faults.latency_ms / 1000)  # handlers run in worker threads
         if faults.fail_next_calls <= 0:
@@ -193,7 +239,9 @@ class MetaSimulator:
         if faults.fail_path_contains and faults.fail_path_contains not in path:
             return
         if self.state.consume_failure(faults):
+            self._faults.consumed_one()
             raise injected_failure_error(faults.fail_status)
+        self._faults.refresh()  # another caller took the last one, or they were changed
 
     # --- authentication ---------------------------------------------------------------------
 
@@ -294,12 +342,7 @@ class MetaSimulator:
 
     def graph_register(self, phone_id: str, token: str | None, *, messaging_product: str | None,
                        pin: str | None, data_localization_region: str | None) -> None:
-        caller = self.authenticate(token)
-        phone = self.state.get_phone_number(phone_id)
-        if phone is None:
-            raise unknown_object_error(phone_id, "POST")
-        if not caller.may_message(phone.waba_id):
-            raise permission_error(f"phone number {phone_id}")
+        self._authorize_phone(phone_id, token, "POST")
         if messaging_product != "whatsapp":
             raise invalid_parameter_error("The parameter messaging_product is required and must be 'whatsapp'")
         if pin is None:
@@ -314,19 +357,33 @@ class MetaSimulator:
             raise unknown_object_error(phone_id, "POST")
         if outcome == RegistrationOutcome.PIN_MISMATCH:
             raise GraphError(400, "Two step verification PIN Mismatch", "OAuthException", 133005)
+        if outcome == RegistrationOutcome.CONFLICT:
+            raise GraphError(503, "Service temporarily unavailable. Please retry your request.", "OAuthException", 2)
 
     def graph_deregister(self, phone_id: str, token: str | None) -> None:
+        self._authorize_phone(phone_id, token, "POST")
+        if not self.state.deregister_phone_number(phone_id):
+            raise unknown_object_error(phone_id, "POST")
+
+    def _authorize_phone(self, phone_id: str, token: str | None, method: str) -> Caller:
+        """The app may act on any number (an unknown one is reported by the change itself, saving
+        a read); a user token only on numbers of the WABAs it was granted."""
         caller = self.authenticate(token)
+        if caller.is_app:
+            return caller
         phone = self.state.get_phone_number(phone_id)
         if phone is None:
-            raise unknown_object_error(phone_id, "POST")
+            raise unknown_object_error(phone_id, method)
         if not caller.may_message(phone.waba_id):
             raise permission_error(f"phone number {phone_id}")
-        self.state.deregister_phone_number(phone_id)
+        return caller
 
     def graph_subscribe(self, waba_id: str, token: str | None) -> None:
-        caller = self._authorize_waba(waba_id, token, "POST")
-        self.state.subscribe_app(waba_id, caller.app_id)
+        caller = self.authenticate(token)
+        if not caller.is_app:
+            self._authorize_waba(waba_id, token, "POST")
+        if not self.state.subscribe_app(waba_id, caller.app_id):
+            raise unknown_object_error(waba_id, "POST")
 
     def graph_unsubscribe(self, waba_id: str, token: str | None) -> None:
         caller = self._authorize_waba(waba_id, token, "DELETE")
@@ -417,13 +474,15 @@ class MetaSimulator:
         return phone
 
     def get_faults(self) -> FaultState:
-        return self.state.get_faults()
+        return self._faults.refresh()
 
     def set_faults(self, faults: FaultState) -> FaultState:
-        return self.state.set_faults(faults)
+        self.state.set_faults(faults)
+        return self._faults.refresh()
 
     def clear_faults(self) -> FaultState:
-        return self.state.clear_faults()
+        self.state.clear_faults()
+        return self._faults.refresh()
 
 
 # --- Graph node shapes ----------------------------------------------------------------------

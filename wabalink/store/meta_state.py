@@ -15,7 +15,7 @@ import secrets
 import time
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, and_, delete, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, insert, select, update
 
 from wabalink.store.db import Store
 from wabalink.store.schema import (
@@ -28,13 +28,25 @@ from wabalink.store.schema import (
 )
 
 # scrypt cost: a 6-digit PIN has only 10**6 values, so no cost makes a leaked hash safe; the salt
-# and hash keep it out of plain text, and a cheap cost keeps registrations (benchmark: >= 100
-# associations/s, each registering numbers) fast. Parameters are stored with each hash.
-PIN_SCRYPT_N = 256
+# and hash keep it out of plain text, and a cheap cost (about 0.25 ms, and hashlib.scrypt holds the
+# GIL) keeps registrations fast (benchmark: >= 100 associations/s, each registering numbers).
+# Parameters are stored with each hash, so they can change without a migration.
+PIN_SCRYPT_N = 32
 PIN_SCRYPT_R = 8
 PIN_SCRYPT_P = 1
 
 FAULTS_ROW_ID = 1
+
+# The statements every Graph call runs, built once: building a Core statement costs about as much
+# as executing it on SQLite.
+_SELECT_WABA = select(meta_wabas).where(meta_wabas.c.id == bindparam("waba_id"))
+_WABA_EXISTS = select(meta_wabas.c.id).where(meta_wabas.c.id == bindparam("waba_id"))
+_SELECT_PHONE = select(meta_phone_numbers).where(meta_phone_numbers.c.id == bindparam("phone_id"))
+_SELECT_TOKEN = select(meta_access_tokens).where(meta_access_tokens.c.token_digest == bindparam("digest"))
+_SELECT_SUBSCRIPTION = select(meta_webhook_subscriptions.c.app_id).where(and_(
+    meta_webhook_subscriptions.c.waba_id == bindparam("waba_id"),
+    meta_webhook_subscriptions.c.app_id == bindparam("app_id")))
+_SELECT_FAULTS = select(meta_faults).where(meta_faults.c.id == FAULTS_ROW_ID)
 
 
 def new_numeric_id() -> str:
@@ -141,6 +153,7 @@ class RegistrationOutcome:
     ALREADY_REGISTERED = "ALREADY_REGISTERED"
     PIN_MISMATCH = "PIN_MISMATCH"
     NOT_FOUND = "NOT_FOUND"
+    CONFLICT = "CONFLICT"  # kept changing under concurrent calls: a transient failure, retry
 
 
 def _waba_from_row(row) -> WabaRecord:  # type: ignore[no-untyped-def]
@@ -198,7 +211,7 @@ class MetaState:
         """None when the WABA does not exist."""
         now = time.time()
         with self.store.transaction() as conn:
-            if conn.execute(select(meta_wabas.c.id).where(meta_wabas.c.id == waba_id)).first() is None:
+            if conn.execute(_WABA_EXISTS, {"waba_id": waba_id}).first() is None:
                 return None
             return self._insert_phone_numbers(conn, waba_id, phone_numbers, now)
 
@@ -221,7 +234,7 @@ class MetaState:
 
     def get_waba(self, waba_id: str) -> WabaRecord | None:
         with self.store.read() as conn:
-            row = conn.execute(select(meta_wabas).where(meta_wabas.c.id == waba_id)).first()
+            row = conn.execute(_SELECT_WABA, {"waba_id": waba_id}).first()
         return _waba_from_row(row) if row else None
 
     def list_phone_numbers(self, waba_id: str, *, after_id: str | None = None,
@@ -238,7 +251,7 @@ class MetaState:
 
     def get_phone_number(self, phone_id: str) -> PhoneNumberRecord | None:
         with self.store.read() as conn:
-            row = conn.execute(select(meta_phone_numbers).where(meta_phone_numbers.c.id == phone_id)).first()
+            row = conn.execute(_SELECT_PHONE, {"phone_id": phone_id}).first()
         return _phone_from_row(row) if row else None
 
     def set_quality_rating(self, phone_id: str, rating: str) -> bool:
@@ -249,24 +262,42 @@ class MetaState:
 
     def register_phone_number(self, phone_id: str, pin: str, data_localization_region: str | None) -> str:
         """Idempotent: registering again with the same PIN succeeds (and may set the region); a
-        different PIN on a registered number is a mismatch, as on Meta. Returns a RegistrationOutcome."""
-        with self.store.transaction() as conn:
-            row = conn.execute(select(meta_phone_numbers.c.status, meta_phone_numbers.c.pin_hash,
-                                      meta_phone_numbers.c.data_localization_region)
-                               .where(meta_phone_numbers.c.id == phone_id)).first()
+        different PIN on a registered number is a mismatch, as on Meta. Returns a RegistrationOutcome.
+
+        The PIN is hashed or checked outside the write transaction so the SQLite write lock is held
+        only for one conditional UPDATE; a concurrent registration is caught by its WHERE clause."""
+        for _ in range(3):
+            with self.store.read() as conn:
+                row = conn.execute(_SELECT_PHONE, {"phone_id": phone_id}).first()
             if row is None:
                 return RegistrationOutcome.NOT_FOUND
             if row.status == "REGISTERED" and row.pin_hash is not None:
-                if not pin_matches(pin, row.pin_hash):
-                    return RegistrationOutcome.PIN_MISMATCH
-                if data_localization_region and data_localization_region != row.data_localization_region:
-                    conn.execute(update(meta_phone_numbers).where(meta_phone_numbers.c.id == phone_id)
-                                 .values(data_localization_region=data_localization_region, updated_at=time.time()))
-                return RegistrationOutcome.ALREADY_REGISTERED
-            conn.execute(update(meta_phone_numbers).where(meta_phone_numbers.c.id == phone_id).values(
-                status="REGISTERED", pin_hash=hash_pin(pin),
-                data_localization_region=data_localization_region, updated_at=time.time()))
-            return RegistrationOutcome.REGISTERED
+                return self._register_again(phone_id, pin, data_localization_region, row.pin_hash,
+                                            row.data_localization_region)
+            pin_hash = hash_pin(pin)
+            with self.store.transaction() as conn:
+                result = conn.execute(
+                    update(meta_phone_numbers)
+                    .where(and_(meta_phone_numbers.c.id == phone_id, meta_phone_numbers.c.status == row.status,
+                                meta_phone_numbers.c.pin_hash.is_(None) if row.pin_hash is None
+                                else meta_phone_numbers.c.pin_hash == row.pin_hash))
+                    .values(status="REGISTERED", pin_hash=pin_hash,
+                            data_localization_region=data_localization_region, updated_at=time.time()))
+            if result.rowcount == 1:
+                return RegistrationOutcome.REGISTERED
+            # Someone registered or deregistered it meanwhile: look again.
+        return RegistrationOutcome.CONFLICT
+
+    def _register_again(self, phone_id: str, pin: str, region: str | None, pin_hash: str,
+                        current_region: str | None) -> str:
+        if not pin_matches(pin, pin_hash):
+            return RegistrationOutcome.PIN_MISMATCH
+        if region and region != current_region:
+            with self.store.transaction() as conn:
+                conn.execute(update(meta_phone_numbers)
+                             .where(and_(meta_phone_numbers.c.id == phone_id, meta_phone_numbers.c.pin_hash == pin_hash))
+                             .values(data_localization_region=region, updated_at=time.time()))
+        return RegistrationOutcome.ALREADY_REGISTERED
 
     def deregister_phone_number(self, phone_id: str) -> bool:
         """Back to UNREGISTERED; the PIN and region go with the registration. False if unknown."""
@@ -277,14 +308,16 @@ class MetaState:
 
     # --- webhook subscriptions --------------------------------------------------------------
 
-    def subscribe_app(self, waba_id: str, app_id: str) -> None:
+    def subscribe_app(self, waba_id: str, app_id: str) -> bool:
+        """Idempotent. False when the WABA does not exist."""
         with self.store.transaction() as conn:
-            exists = conn.execute(select(meta_webhook_subscriptions.c.app_id).where(and_(
-                meta_webhook_subscriptions.c.waba_id == waba_id,
-                meta_webhook_subscriptions.c.app_id == app_id))).first()
+            if conn.execute(_WABA_EXISTS, {"waba_id": waba_id}).first() is None:
+                return False
+            exists = conn.execute(_SELECT_SUBSCRIPTION, {"waba_id": waba_id, "app_id": app_id}).first()
             if exists is None:
                 conn.execute(insert(meta_webhook_subscriptions).values(
                     waba_id=waba_id, app_id=app_id, created_at=time.time()))
+        return True
 
     def unsubscribe_app(self, waba_id: str, app_id: str) -> None:
         with self.store.transaction() as conn:
@@ -314,8 +347,7 @@ class MetaState:
 
     def find_token(self, token: str) -> TokenRecord | None:
         with self.store.read() as conn:
-            row = conn.execute(select(meta_access_tokens)
-                               .where(meta_access_tokens.c.token_digest == token_digest(token))).first()
+            row = conn.execute(_SELECT_TOKEN, {"digest": token_digest(token)}).first()
         return _token_from_row(row) if row else None
 
     def expire_token(self, token: str, at: float | None = None) -> bool:
@@ -337,7 +369,7 @@ class MetaState:
 
     def get_faults(self) -> FaultState:
         with self.store.read() as conn:
-            row = conn.execute(select(meta_faults).where(meta_faults.c.id == FAULTS_ROW_ID)).first()
+            row = conn.execute(_SELECT_FAULTS).first()
         if row is None:
             return FaultState()
         return FaultState(row.fail_next_calls, row.fail_status, row.fail_path_contains, row.latency_ms)
