@@ -86,7 +86,7 @@ def test_aws_cli_sees_modeled_errors(server: Any, tmp_path: Path) -> None:
     completed = subprocess.run([AWS, "socialmessaging", "associate-whatsapp-business-account", "--signup-callback",
                                 "accessToken=EAAGnot-a-real-token", "--endpoint-url", server.endpoint],
                                capture_output=True, text=True, env=env, timeout=60)
-    assert completed.returncode == 254
+    assert completed.returncode == 255  # awscli v1's code for a service error (v2: 254)
     assert "An error occurred (InvalidParametersException) when calling the AssociateWhatsAppBusinessAccount " \
            "operation" in completed.stderr
     assert "signupCallback.accessToken" in completed.stderr
