@@ -279,7 +279,7 @@ class _Redactor:
         return text
 
 
-def _setup_debug(stderr: TextIO, redactor: _Redactor) -> None:
+def _setup_debug(stderr: TextIO, redactor: _Redactor):
     import logging
 
     class RedactFilter(logging.Filter):
@@ -296,11 +296,21 @@ def _setup_debug(stderr: TextIO, redactor: _Redactor) -> None:
     handler.setFormatter(logging.Formatter(
         "%(asctime)s - %(threadName)s - %(name)s - %(levelname)s - %(message)s"))
     handler.addFilter(RedactFilter())
+    saved = []
     for name in ("botocore", "urllib3", "wabalink.cli"):
         lg = logging.getLogger(name)
+        saved.append((lg, lg.level, lg.propagate))
         lg.setLevel(logging.DEBUG)
         lg.addHandler(handler)
         lg.propagate = False
+
+    def undo() -> None:
+        for lg, level, propagate in saved:
+            lg.removeHandler(handler)
+            lg.setLevel(level)
+            lg.propagate = propagate
+
+    return undo
 
 
 # -- the command --------------------------------------------------------------------------
@@ -356,8 +366,9 @@ def _dispatch(parsed: Parsed, op, table, argv, stdout, stderr) -> int:
 
     redactor = _Redactor()
     g = parsed.g
+    undo = None
     if g.get("debug"):
-        _setup_debug(stderr, redactor)
+        undo = _setup_debug(stderr, redactor)
         import logging
 
         log = logging.getLogger("wabalink.cli")
@@ -379,6 +390,9 @@ def _dispatch(parsed: Parsed, op, table, argv, stdout, stderr) -> int:
         raise
     except Exception as e:  # botocore errors are sorted out here to keep imports lazy
         return _botocore_error(e, stderr, redactor)
+    finally:
+        if undo is not None:
+            undo()
 
 
 def _botocore_error(e: Exception, stderr: TextIO, redactor) -> int:
