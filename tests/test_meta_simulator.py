@@ -17,8 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy
 import uvicorn
 
+from tests.conftest import drop_postgres_schema, fresh_postgres_url, require_postgres
 from wabalink.cli.meta import main as meta_cli
 from wabalink.config import Settings
 from wabalink.meta.client import GraphApiError, GraphClient, GraphUnavailableError
@@ -26,6 +28,7 @@ from wabalink.meta.graph_api import handle_graph
 from wabalink.meta.sandbox_api import handle_sandbox
 from wabalink.meta.simulator import MetaSimulator
 from wabalink.server.http import HttpRequest, HttpResponse, json_response
+from wabalink.store import schema
 from wabalink.store.db import Store
 
 GRAPH_PREFIX = "/meta/graph"
@@ -97,11 +100,15 @@ class Server:
             return error.code, json.loads(error.read())
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     folder = tmp_path_factory.mktemp("meta")
     db_path = folder / "x.db"
-    store = Store(f"sqlite:///{db_path}")
+    postgres_url = None
+    if request.param == "postgresql":
+        require_postgres()
+        postgres_url = fresh_postgres_url()
+    store = Store(postgres_url or f"sqlite:///{db_path}")
     store.migrate()
     port = free_port()
     settings = Settings(port=port)
@@ -119,6 +126,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     uv.should_exit = True
     thread.join(timeout=10)
     store.dispose()
+    if postgres_url:
+        drop_postgres_schema(postgres_url)
 
 
 @pytest.fixture(autouse=True)
@@ -308,6 +317,11 @@ def test_register_with_form_body(server: Server) -> None:
 def test_pin_and_tokens_never_stored_in_plain_text(server: Server, client: GraphClient) -> None:
     waba = create_waba(server, phone_numbers=1)
     client.register_phone_number(waba["phoneNumbers"][0]["id"], "731946", "IN")
+    with server.store.read() as conn:
+        every_row = repr([conn.execute(sqlalchemy.select(table)).all() for table in schema.metadata.sorted_tables])
+    assert "731946" not in every_row and waba["accessToken"] not in every_row
+    if not server.store.is_sqlite:
+        return
     server.store.engine.dispose()  # let SQLite fold the WAL back into the file for a complete read
     files = [server.db_path, Path(f"{server.db_path}-wal")]
     raw = b"".join(f.read_bytes() for f in files if f.exists())
