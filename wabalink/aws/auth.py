@@ -208,6 +208,18 @@ def canonical_headers(headers: Mapping[str, str], signed_headers: tuple[str, ...
     return "".join(f"{name}:{' '.join(headers.get(name, '').split())}\n" for name in signed_headers)
 
 
+_AMZ_DATE = re.compile(r"([0-9]{4})([0-9]{2})([0-9]{2})T([0-9]{2})([0-9]{2})([0-9]{2})Z\Z")
+
+
+def _parse_amz_date(text: str) -> datetime:
+    """yyyymmddThhmmssZ -> aware UTC datetime (strptime costs ~10x more on every request)."""
+    match = _AMZ_DATE.match(text)
+    if match is None:
+        raise ValueError(f"not an ISO 8601 basic date: {text!r}")
+    year, month, day, hour, minute, second = (int(part) for part in match.groups())
+    return datetime(year, month, day, hour, minute, second, tzinfo=timezone.utc)
+
+
 def _hmac(key: bytes, message: str) -> bytes:
     return hmac.new(key, message.encode("utf-8"), hashlib.sha256).digest()
 
@@ -435,7 +447,7 @@ class Authenticator:
 
     def _check_date(self, signed: _Signed, now: datetime) -> None:
         try:
-            signed_at = datetime.strptime(signed.amz_date, AMZ_DATE_FORMAT).replace(tzinfo=timezone.utc)
+            signed_at = _parse_amz_date(signed.amz_date)
         except ValueError:
             raise _incomplete(
                 f"Date must be in ISO-8601 'basic format'. Got '{signed.amz_date}'. "
