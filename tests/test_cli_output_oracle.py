@@ -412,7 +412,17 @@ def test_table_width_comes_from_the_terminal(columns: int, services: dict[str, R
     payload = json.dumps({"data": data, "title": RECORDINGS[case.recording]["operation"]})
     ours = run_on_pty([sys.executable, "-c", OUR_RENDER_SCRIPT, payload], env, columns)
     assert ours == theirs
-    assert max(len(line) for line in ours.splitlines()) <= columns
+    by_width = {width: _render_at_width(data, width) for width in (40, columns)}
+    assert ours == by_width[columns] != by_width[40]  # COLUMNS=40 was not used
+
+
+def _render_at_width(data: Any, width: int) -> str:
+    from wabalink.cli.aws import output
+
+    stream = io.StringIO()
+    output.write_table("GetLinkedWhatsAppBusinessAccount", output._prepare(data), stream,
+                       width_limit=width)
+    return stream.getvalue()
 
 
 # --- color ----------------------------------------------------------------------------

@@ -130,9 +130,13 @@ class WabalinkApp:
         try:
             principal = self.authenticator.authenticate(request.method, request.raw_path.decode("latin-1"),
                                                         request.query_string, request.headers, request.body)
-            operation, uri_params = self.protocol.route(request.method, request.path)
+            raw_path = request.raw_path.decode("latin-1")
+            operation, uri_params = self.protocol.route(request.method, raw_path, request.query_string)
             operation_name = operation.name
             params = self.protocol.parse(operation, uri_params, request.query_string, request.headers, request.body)
+            if log.isEnabledFor(logging.DEBUG):  # member names only: values may be secrets
+                log.debug("parsed", extra={"request_id": request_id, "operation": operation_name,
+                                           "members": sorted(params)})
             handler = self.handlers[operation_name]
             if handler is None:
                 raise AwsError("NotImplementedException", f"wabalink does not implement {operation_name} yet; "
@@ -142,14 +146,13 @@ class WabalinkApp:
                 output = handler(ctx, params)
             else:
                 output = await asyncio.get_running_loop().run_in_executor(self.service_workers, handler, ctx, params)
-            status, headers, body = self.protocol.serialize(operation, output)
+            status, headers, body = self.protocol.serialize(operation, output, request_id)
         except AwsError as error:
             status, headers, body = self.protocol.serialize_error(error, request_id)
         except Exception:  # a bug, not the caller's mistake: log it, answer a modeled 500
             log.exception("unhandled error", extra={"request_id": request_id, "operation": operation_name})
             status, headers, body = self.protocol.serialize_error(
                 AwsError("InternalServiceException", "An internal error occurred; see the server log."), request_id)
-        headers = [*headers, (b"x-amzn-requestid", request_id.encode())]
         if log.isEnabledFor(logging.INFO):
             log.info("request", extra={
                 "request_id": request_id, "operation": operation_name, "status": status,
