@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+import jmespath
 import pytest
 
 RESPONSES_DIR = Path(__file__).parent / "data" / "cli_responses"
@@ -398,29 +399,35 @@ render(case["data"], output="table", query=None, color="off", stream=sys.stdout,
 """
 
 
+# A single-row table 170 columns wide: kept as is at 200 columns, turned vertical below.
+WIDTH_QUERY = "account.{arn: arn, id: id, wabaName: wabaName, registrationStatus: registrationStatus}"
+
+
 @pytest.mark.skipif(not AWS_EXE.exists(), reason="awscli not installed in this environment")
 @pytest.mark.parametrize("columns", [200, 100])
 def test_table_width_comes_from_the_terminal(columns: int, services: dict[str, RecordedService],
                                              oracle_env: dict[str, str],
                                              botocore_session: Any) -> None:
     """Both sides size the table from the terminal on stdout (ioctl), ignoring COLUMNS."""
-    case = Case("get_linked_account", "table")
+    case = Case("get_linked_account", "table", query=WIDTH_QUERY)
     endpoint = services[case.recording].url
     env = dict(oracle_env, COLUMNS="40", AWS_PAGER="")
     theirs = run_on_pty([str(AWS_EXE), *case.cli_args(endpoint)], env, columns)
-    data, _ = fetch_response(case, botocore_session, endpoint)
+    response, _ = fetch_response(case, botocore_session, endpoint)
+    data = jmespath.search(WIDTH_QUERY, response)
     payload = json.dumps({"data": data, "title": RECORDINGS[case.recording]["operation"]})
     ours = run_on_pty([sys.executable, "-c", OUR_RENDER_SCRIPT, payload], env, columns)
     assert ours == theirs
     by_width = {width: _render_at_width(data, width) for width in (40, columns)}
-    assert ours == by_width[columns] != by_width[40]  # COLUMNS=40 was not used
+    assert ours == by_width[columns]
+    assert (ours == by_width[40]) == (columns < 170)  # COLUMNS=40 was not what counted
 
 
 def _render_at_width(data: Any, width: int) -> str:
     from wabalink.cli.aws import output
 
     stream = io.StringIO()
-    output.write_table("GetLinkedWhatsAppBusinessAccount", output._prepare(data), stream,
+    output.write_table("GetLinkedWhatsAppBusinessAccount", data, stream,
                        width_limit=width)
     return stream.getvalue()
 
