@@ -11,7 +11,7 @@ import re
 from typing import Any
 from urllib.parse import parse_qsl
 
-from wabalink.meta.simulator import GraphError, MetaSimulator, invalid_parameter_error, new_fbtrace_id
+from wabalink.meta.simulator import GraphError, MetaSimulator, invalid_parameter_error
 from wabalink.server.http import HttpRequest, HttpResponse, json_response
 
 VERSIONED_PATH = re.compile(r"^/v[0-9]+\.[0-9]+(/.*)?$")
@@ -128,4 +128,4 @@ def _error_response(error: GraphError) -> HttpResponse:
     return json_response(error.status, error.body(), extra)
 
 
-__all__ = ["handle_graph", "new_fbtrace_id"]
+__all__ = ["handle_graph"]

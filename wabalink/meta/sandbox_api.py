@@ -13,7 +13,6 @@ Bad input answers 400 `{"error": {"message"}}` naming the field; unknown ids 404
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
