@@ -168,7 +168,6 @@ class SandboxWaba:
 @dataclass(frozen=True)
 class WabaState:
     waba: WabaRecord
-    business_name: str | None
     phone_numbers: list[PhoneNumberRecord]
     subscribed_app_ids: list[str]
 
@@ -439,7 +438,7 @@ class MetaSimulator:
         waba = self.state.get_waba(waba_id)
         if waba is None:
             raise SandboxError(404, f"WABA {waba_id} not found")
-        return WabaState(waba, None, self.state.list_phone_numbers(waba_id), self.state.subscribed_app_ids(waba_id))
+        return WabaState(waba, self.state.list_phone_numbers(waba_id), self.state.subscribed_app_ids(waba_id))
 
     def mint_token(self, waba_ids: list[str], *, scopes: list[str] | None = None,
                    expires_in_seconds: int | None = None) -> MintedToken:
