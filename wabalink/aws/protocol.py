@@ -175,7 +175,7 @@ def _render_value(value: Any, hidden: bool) -> str:
     if isinstance(value, bool):
         text = "true" if value else "false"
     elif isinstance(value, (int, float)):
-        return f" {value}"
+        text = str(value)  # AWS quotes numbers too: Value '0' at 'maxResults'
     elif isinstance(value, str):
         text = value
     elif isinstance(value, list) and all(isinstance(v, (str, int, float)) for v in value):
