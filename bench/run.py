@@ -1,0 +1,361 @@
+"""wabalink benchmark: read throughput against a bare ASGI app and moto, associations per second, RSS.
+
+    make bench                          # defaults: 15 s per wrk run, 20 s of associations
+    make bench ARGS="--duration 5 --assoc-duration 5"
+
+Everything runs on 127.0.0.1 in one run, so the figures to quote are the ratios (the machine may be
+shared and noisy). See bench/README.md for what is measured and the targets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+BENCH_DIR = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH_DIR))
+
+from associations import precreate_wabas, run_associations, spot_check  # noqa: E402
+from servers import (RssSampler, Server, bare_server, cpu_seconds, dump_json, memory_report,  # noqa: E402
+                     moto_server, wabalink_server)
+from wrkload import WrkMissing, assert_clean, check_once, find_wrk, presign_get, run_wrk, write_script  # noqa: E402
+
+REGION = "us-east-1"
+SERVICE = "social-messaging"
+PERMISSIVE_KEY = ("123456789012", "bench-secret")  # permissive mode: the access key id is the account
+STRICT_KEY = ("AKIAWABALINKBENCH001", "bench-strict-secret/abcdefghijklmnopqrs", "210987654321")
+
+TARGETS = {
+    "read_ratio_vs_bare": 0.20,
+    "read_ratio_vs_moto": 10.0,
+    "associations_per_second": 100.0,
+    "rss_peak_mb": 150.0,
+}
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="bench/run.py", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=float, default=15, help="seconds of each measured wrk run (default 15)")
+    parser.add_argument("--warmup", type=float, default=2, help="seconds of wrk warm-up before each (default 2)")
+    parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
+    parser.add_argument("--assoc-duration", type=float, default=20,
+                        help="seconds of the association load (default 20)")
+    parser.add_argument("--assoc-concurrency", type=int, default=8,
+                        help="association worker threads, one AWS account each (default 8)")
+    parser.add_argument("--assoc-wabas", type=int, default=0,
+                        help="WABAs created before the clock starts (default: 200 per second of --assoc-duration)")
+    parser.add_argument("--waba-quota", type=int, default=1_000_000, help="--waba-quota given to wabalink serve")
+    parser.add_argument("--skip", action="append", default=[], choices=["bare", "strict", "moto", "associations"],
+                        help="leave out a part (repeatable)")
+    parser.add_argument("--output", type=Path, default=BENCH_DIR / "results",
+                        help="folder of the JSON results (default bench/results/)")
+    parser.add_argument("--check", action="store_true", help="exit 3 when a target is missed")
+    return parser.parse_args(argv)
+
+
+def say(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+# --- setup ------------------------------------------------------------------------------------------
+
+def sandbox(server: Server, method: str, path: str, payload: dict[str, Any]) -> Any:
+    request = urllib.request.Request(server.endpoint + "/meta/sandbox" + path, data=json.dumps(payload).encode(),
+                                     method=method, headers={"content-type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def link_one_waba(server: Server, access_key: str, secret_key: str) -> str:
+    """Sandbox WABA with two numbers -> phase 1 -> phase 2 through boto3; returns the linked id."""
+    import boto3
+    from botocore.config import Config
+
+    client = boto3.client("socialmessaging", endpoint_url=server.endpoint, region_name=REGION,
+                          aws_access_key_id=access_key, aws_secret_access_key=secret_key,
+                          config=Config(retries={"total_max_attempts": 1}))
+    meta = sandbox(server, "POST", "/wabas", {"name": "Bench Reads", "phoneNumbers": 2})
+    first = client.associate_whatsapp_business_account(signupCallback={"accessToken": meta["accessToken"]})
+    result = first["signupCallbackResult"]
+    entry = result["linkedAccountsWithIncompleteSetup"][meta["wabaId"]]
+    client.associate_whatsapp_business_account(setupFinalization={
+        "associateInProgressToken": result["associateInProgressToken"],
+        "phoneNumbers": [{"id": n["phoneNumberId"], "twoFactorPin": "123456", "dataLocalizationRegion": "DE"}
+                         for n in entry["unregisteredWhatsAppPhoneNumbers"]],
+        "waba": {"id": entry["wabaId"], "eventDestinations": [
+            {"eventDestinationArn": "arn:aws:sns:us-east-1:123456789012:whatsapp-events"}],
+            "tags": [{"key": "team", "value": "support"}]}})
+    account = client.get_linked_whatsapp_business_account(id=entry["wabaId"])["account"]
+    if account["registrationStatus"] != "COMPLETE" or len(account["phoneNumbers"]) != 2:
+        raise RuntimeError(f"setup: the linked WABA is not COMPLETE with 2 numbers: {account}")
+    return entry["wabaId"]
+
+
+def moto_rest_api(server: Server) -> str:
+    import boto3
+
+    client = boto3.client("apigateway", endpoint_url=server.endpoint, region_name=REGION,
+                          aws_access_key_id="AKIAMOTOBENCH0000001", aws_secret_access_key="moto-secret")
+    return client.create_rest_api(name="bench", description="wabalink benchmark comparison")["id"]
+
+
+# --- one read measurement ---------------------------------------------------------------------------
+
+def measure_reads(name: str, wrk: str, workdir: Path, url: str, headers: dict[str, str], args: argparse.Namespace,
+                  expect_in_body: bytes) -> dict[str, Any]:
+    status, body = check_once(url, headers)
+    if status != 200 or expect_in_body not in body:
+        raise RuntimeError(f"{name}: the pre-signed GET answered {status} {body[:300]!r}; expected 200 with "
+                           f"{expect_in_body!r}")
+    path = url.split("/", 3)[3]
+    script = write_script(workdir / f"{name}.lua", "/" + path, headers)
+    if args.warmup > 0:
+        say(f"{name}: warm-up {args.warmup:.0f}s")
+        assert_clean(name + " (warm-up)", run_wrk(wrk, url, script, threads=args.threads,
+                                                  connections=args.connections, duration=args.warmup))
+    say(f"{name}: wrk -t{args.threads} -c{args.connections} -d{args.duration:.0f}s")
+    result = run_wrk(wrk, url, script, threads=args.threads, connections=args.connections, duration=args.duration)
+    assert_clean(name, result)
+    result["response_bytes"] = len(body)
+    say(f"{name}: {result['requests_per_second']:.0f} req/s, p50 {result['latency_us']['p50'] / 1000:.2f} ms, "
+        f"p99 {result['latency_us']['p99'] / 1000:.2f} ms")
+    return result
+
+
+# --- the run ----------------------------------------------------------------------------------------
+
+def run(args: argparse.Namespace, wrk: str, workdir: Path) -> dict[str, Any]:
+    results: dict[str, Any] = {"reads": {}, "memory": {}, "associations": None}
+    body_file = workdir / "get-linked-waba.json"
+
+    # (a) wabalink, permissive (default) auth: reads, then associations, in one process.
+    server = wabalink_server(workdir, "wabalink", ["--waba-quota", str(args.waba_quota)])
+    with server:
+        say(f"wabalink (permissive) on {server.endpoint}: linking a WABA through the sandbox and boto3")
+        linked = link_one_waba(server, *PERMISSIVE_KEY)
+        url = f"{server.endpoint}/v1/whatsapp/waba/details?id={linked}"
+        headers = presign_get(url, SERVICE, REGION, *PERMISSIVE_KEY)
+        status, body = check_once(url, headers)
+        body_file.write_bytes(body)
+        with RssSampler(server.pid) as rss:
+            results["reads"]["wabalink"] = measure_reads("wabalink", wrk, workdir, url, headers, args,
+                                                         linked.encode())
+            if "associations" not in args.skip:
+                results["associations"] = associations(server, args)
+        results["memory"]["wabalink"] = {**memory_report(server.pid), **rss.summary()}
+
+    # (a') wabalink, strict auth: the signature is really verified.
+    if "strict" not in args.skip:
+        credentials = workdir / "credentials.json"
+        credentials.write_text(json.dumps({STRICT_KEY[0]: {"secret": STRICT_KEY[1], "account": STRICT_KEY[2]}}))
+        server = wabalink_server(workdir, "wabalink-strict", ["--auth", "strict", "--credentials", str(credentials)])
+        with server:
+            say(f"wabalink (strict) on {server.endpoint}: linking a WABA")
+            linked = link_one_waba(server, STRICT_KEY[0], STRICT_KEY[1])
+            url = f"{server.endpoint}/v1/whatsapp/waba/details?id={linked}"
+            headers = presign_get(url, SERVICE, REGION, STRICT_KEY[0], STRICT_KEY[1])
+            bad = dict(headers, Authorization=headers["Authorization"][:-4] + "0000")
+            if check_once(url, bad)[0] != 403:
+                raise RuntimeError("wabalink --auth strict accepted a wrong signature: the run would not verify")
+            with RssSampler(server.pid) as rss:
+                results["reads"]["wabalink-strict"] = measure_reads("wabalink-strict", wrk, workdir, url, headers,
+                                                                    args, linked.encode())
+            results["memory"]["wabalink-strict"] = {**memory_report(server.pid), **rss.summary()}
+
+    # (b) the bare ASGI app, answering the same bytes.
+    if "bare" not in args.skip:
+        server = bare_server(workdir, body_file)
+        with server:
+            url = f"{server.endpoint}/v1/whatsapp/waba/details?id={linked}"
+            headers = presign_get(url, SERVICE, REGION, *PERMISSIVE_KEY)
+            results["reads"]["bare"] = measure_reads("bare", wrk, workdir, url, headers, args, b"account")
+            results["memory"]["bare"] = memory_report(server.pid)
+
+    # (c) moto's server: API Gateway GET /restapis/{id}, a signed rest-json single-resource GET.
+    if "moto" not in args.skip:
+        server = moto_server(workdir)
+        with server:
+            say(f"moto on {server.endpoint}: creating a REST API")
+            api_id = moto_rest_api(server)
+            url = f"{server.endpoint}/restapis/{api_id}"
+            headers = presign_get(url, "apigateway", REGION, "AKIAMOTOBENCH0000001", "moto-secret")
+            results["reads"]["moto"] = measure_reads("moto", wrk, workdir, url, headers, args, api_id.encode())
+            results["memory"]["moto"] = memory_report(server.pid)
+    return results
+
+
+def associations(server: Server, args: argparse.Namespace) -> dict[str, Any]:
+    count = args.assoc_wabas or max(200, int(args.assoc_duration * 200))
+    say(f"associations: creating {count} WABAs (1-2 numbers each) and their tokens before the clock")
+    started = time.monotonic()
+    wabas = precreate_wabas("127.0.0.1", server.port, count)
+    say(f"associations: {len(wabas)} WABAs ready in {time.monotonic() - started:.1f}s; "
+        f"{args.assoc_concurrency} workers for {args.assoc_duration:.0f}s")
+    accounts = [(str(300000000000 + i), "bench-secret") for i in range(args.assoc_concurrency)]
+    server_cpu, client_cpu = cpu_seconds(server.pid), sum(os.times()[:2])
+    result = run_associations(server.endpoint, wabas, duration=args.assoc_duration,
+                              concurrency=args.assoc_concurrency, accounts=accounts)
+    server_cpu = (cpu_seconds(server.pid) or 0) - (server_cpu or 0)
+    client_cpu = sum(os.times()[:2]) - client_cpu
+    completed = result.pop("completed_ids")
+    used = len(completed)
+    result["server_cpu_seconds"] = round(server_cpu, 2)
+    result["client_cpu_seconds"] = round(client_cpu, 2)
+    if used:
+        result["server_cpu_ms_per_association"] = round(server_cpu * 1000 / used, 2)
+        result["client_cpu_ms_per_association"] = round(client_cpu * 1000 / used, 2)
+    result["spot_check_problems"] = spot_check(server.endpoint, dict(accounts), completed)
+    say(f"associations: {result['completed']} complete in {result['duration_s']}s = "
+        f"{result['associations_per_second']}/s ({result['failures']} failed)")
+    return result
+
+
+# --- report -------------------------------------------------------------------------------------------
+
+def verdict(value: float | None, target: float, higher_is_better: bool = True) -> str:
+    if value is None:
+        return "n/a"
+    return "MET" if (value >= target if higher_is_better else value <= target) else "MISSED"
+
+
+def summarize(results: dict[str, Any]) -> dict[str, Any]:
+    reads = results["reads"]
+    rps = {name: r["requests_per_second"] for name, r in reads.items()}
+    summary: dict[str, Any] = {}
+
+    def ratio(a: str, b: str) -> float | None:
+        return round(rps[a] / rps[b], 3) if a in rps and b in rps and rps[b] else None
+
+    summary["read_ratio_vs_bare"] = ratio("wabalink", "bare")
+    summary["read_ratio_vs_moto"] = ratio("wabalink", "moto")
+    summary["strict_read_ratio_vs_bare"] = ratio("wabalink-strict", "bare")
+    summary["strict_read_ratio_vs_moto"] = ratio("wabalink-strict", "moto")
+    summary["strict_vs_permissive"] = ratio("wabalink-strict", "wabalink")
+    assoc = results.get("associations")
+    summary["associations_per_second"] = assoc["associations_per_second"] if assoc else None
+    peaks = [m["vm_hwm_mb"] for name, m in results["memory"].items() if name.startswith("wabalink") and m["vm_hwm_mb"]]
+    summary["rss_peak_mb"] = max(peaks) if peaks else None
+    summary["targets"] = {
+        "read_ratio_vs_bare": verdict(summary["read_ratio_vs_bare"], TARGETS["read_ratio_vs_bare"]),
+        "read_ratio_vs_moto": verdict(summary["read_ratio_vs_moto"], TARGETS["read_ratio_vs_moto"]),
+        "associations_per_second": verdict(summary["associations_per_second"], TARGETS["associations_per_second"]),
+        "rss_peak_mb": verdict(summary["rss_peak_mb"], TARGETS["rss_peak_mb"], higher_is_better=False),
+    }
+    return summary
+
+
+def print_report(results: dict[str, Any], args: argparse.Namespace) -> None:
+    summary = results["summary"]
+    reads = results["reads"]
+    line = "-" * 86
+    print()
+    print(line)
+    print(f"Reads: signed GET, wrk -t{args.threads} -c{args.connections} -d{args.duration:.0f}s on 127.0.0.1 "
+          f"(every answer a 2xx)")
+    print(f"{'target':<34}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'x bare':>9}{'x moto':>9}{'peak MB':>9}")
+    labels = {"bare": "bare ASGI app (uvicorn)", "wabalink": "wabalink GetLinkedWABA (permissive)",
+              "wabalink-strict": "wabalink GetLinkedWABA (strict)", "moto": "moto GET /restapis/{id}"}
+    base_bare = reads.get("bare", {}).get("requests_per_second")
+    base_moto = reads.get("moto", {}).get("requests_per_second")
+    for name in ("bare", "wabalink", "wabalink-strict", "moto"):
+        if name not in reads:
+            continue
+        r = reads[name]
+        rate = r["requests_per_second"]
+        memory = results["memory"].get(name, {}).get("vm_hwm_mb")
+        print(f"{labels[name][:33]:<34}{rate:>10.0f}{r['latency_us']['p50'] / 1000:>9.2f}"
+              f"{r['latency_us']['p99'] / 1000:>9.2f}"
+              f"{(rate / base_bare if base_bare else float('nan')):>9.3f}"
+              f"{(rate / base_moto if base_moto else float('nan')):>9.1f}"
+              f"{(memory if memory is not None else float('nan')):>9.1f}")
+    assoc = results.get("associations")
+    if assoc:
+        print(line)
+        print(f"Associations (phase 1 + phase 2, SQLite, {assoc['concurrency']} workers, {assoc['duration_s']}s): "
+              f"{assoc['completed']} complete, {assoc['failures']} failed -> {assoc['associations_per_second']}/s")
+        for phase in ("phase1", "phase2", "association"):
+            p = assoc[phase]
+            print(f"  {phase:<12} p50 {p['p50_ms']} ms   p90 {p['p90_ms']} ms   p99 {p['p99_ms']} ms   "
+                  f"max {p['max_ms']} ms")
+        if "server_cpu_ms_per_association" in assoc:
+            print(f"  CPU per association: server {assoc['server_cpu_ms_per_association']} ms, "
+                  f"load generator {assoc['client_cpu_ms_per_association']} ms")
+        if assoc["ran_out_of_wabas"]:
+            print("  (all prepared WABAs were used before the deadline: raise --assoc-wabas)")
+    print(line)
+    print("Targets")
+    rows = [("wabalink / bare read throughput", summary["read_ratio_vs_bare"], ">= 0.20", "read_ratio_vs_bare"),
+            ("wabalink / moto read throughput", summary["read_ratio_vs_moto"], ">= 10", "read_ratio_vs_moto"),
+            ("complete associations per second", summary["associations_per_second"], ">= 100",
+             "associations_per_second"),
+            ("wabalink peak RSS (VmHWM), MB", summary["rss_peak_mb"], "<= 150", "rss_peak_mb")]
+    for label, value, target, key in rows:
+        shown = "n/a" if value is None else f"{value}"
+        print(f"  {label:<36}{shown:>10}   target {target:<8} {summary['targets'][key]}")
+    if summary.get("strict_read_ratio_vs_bare") is not None:
+        print(f"  strict auth: {summary['strict_read_ratio_vs_bare']} of bare, "
+              f"{summary['strict_read_ratio_vs_moto']} x moto, {summary['strict_vs_permissive']} of permissive")
+    print(line)
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    try:
+        wrk = find_wrk()
+    except WrkMissing as error:
+        print(error, file=sys.stderr)
+        return 2
+    started = datetime.datetime.now(datetime.timezone.utc)
+    results: dict[str, Any] = {
+        "started": started.isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+        "settings": {key: (str(value) if isinstance(value, Path) else value) for key, value in vars(args).items()},
+        "targets": TARGETS,
+    }
+    with tempfile.TemporaryDirectory(prefix="wabalink-bench-") as tmp:
+        workdir = Path(tmp)
+        try:
+            results.update(run(args, wrk, workdir))
+        except Exception as error:
+            print(f"\nbench FAILED: {error}", file=sys.stderr)
+            for log in sorted(workdir.glob("*.log")):
+                tail = log.read_text(errors="replace")[-1500:]
+                if tail.strip():
+                    print(f"--- {log.name} (tail) ---\n{tail}", file=sys.stderr)
+            return 1
+    for read in results["reads"].values():
+        read.pop("text", None)
+    results["summary"] = summarize(results)
+    results["elapsed_s"] = round((datetime.datetime.now(datetime.timezone.utc) - started).total_seconds(), 1)
+    print_report(results, args)
+    assoc = results.get("associations")
+    problems = []
+    if assoc and (assoc["failures"] or assoc["spot_check_problems"]):
+        problems.append(f"associations: {assoc['failures']} failed {assoc['failure_examples']}; "
+                        f"spot check: {assoc['spot_check_problems']}")
+    args.output.mkdir(parents=True, exist_ok=True)
+    path = args.output / f"bench-{started.strftime('%Y%m%dT%H%M%SZ')}.json"
+    dump_json(path, results)
+    dump_json(args.output / "latest.json", results)
+    print(f"results: {path} (total {results['elapsed_s']}s)")
+    if problems:
+        print("bench FAILED: " + "; ".join(problems), file=sys.stderr)
+        return 1
+    if args.check and "MISSED" in results["summary"]["targets"].values():
+        return 3
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
