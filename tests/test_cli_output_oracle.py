@@ -103,7 +103,8 @@ class _RecordedHandler(BaseHTTPRequestHandler):
 def services() -> Iterator[dict[str, RecordedService]]:
     running = {name: RecordedService(rec["pages"]) for name, rec in RECORDINGS.items()}
     for service in running.values():
-        threading.Thread(target=service.serve_forever, daemon=True).start()
+        threading.Thread(target=service.serve_forever, kwargs={"poll_interval": 0.05},
+                         daemon=True).start()
     yield running
     for service in running.values():
         service.shutdown()
@@ -262,10 +263,16 @@ def botocore_session() -> Any:
     return session
 
 
+_CLIENTS: dict[tuple[int, str], Any] = {}
+
+
 def make_client(session: Any, endpoint: str) -> Any:
-    return session.create_client(
-        "socialmessaging", region_name="us-east-1", endpoint_url=endpoint,
-        aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="secret")
+    key = (id(session), endpoint)
+    if key not in _CLIENTS:
+        _CLIENTS[key] = session.create_client(
+            "socialmessaging", region_name="us-east-1", endpoint_url=endpoint,
+            aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="secret")
+    return _CLIENTS[key]
 
 
 def fetch_response(case: Case, session: Any, endpoint: str) -> tuple[Any, bool]:
@@ -349,16 +356,31 @@ EXECUTABLE_CASES = [
 ]
 
 
+COLORED_EXECUTABLE_CASE = Case("get_linked_account", "table", color="on")
+
+
+@pytest.fixture(scope="module")
+def executable_runs(services: dict[str, RecordedService],
+                    oracle_env: dict[str, str]) -> dict[str, subprocess.CompletedProcess[str]]:
+    """The `aws` executable on each case, run side by side (its start-up is slow)."""
+    def run(case: Case) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(AWS_EXE), *case.cli_args(services[case.recording].url)],
+                              env=oracle_env, capture_output=True, text=True, encoding="utf-8",
+                              timeout=300, check=False)
+
+    cases = [*EXECUTABLE_CASES, COLORED_EXECUTABLE_CASE]
+    with ThreadPoolExecutor(ORACLE_WORKERS) as pool:
+        return dict(zip([c.id for c in cases], pool.map(run, cases)))
+
+
 @pytest.mark.skipif(not AWS_EXE.exists(), reason="awscli not installed in this environment")
 @pytest.mark.parametrize("case", EXECUTABLE_CASES, ids=[c.id for c in EXECUTABLE_CASES])
 def test_aws_executable_agrees(case: Case, services: dict[str, RecordedService],
-                               oracle_env: dict[str, str], botocore_session: Any,
-                               monkeypatch: pytest.MonkeyPatch) -> None:
-    endpoint = services[case.recording].url
-    proc = subprocess.run([str(AWS_EXE), *case.cli_args(endpoint)], env=oracle_env,
-                          capture_output=True, text=True, encoding="utf-8", timeout=120,
-                          check=False)
+                               executable_runs: dict[str, subprocess.CompletedProcess[str]],
+                               botocore_session: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    proc = executable_runs[case.id]
     assert proc.returncode == 0, proc.stderr
+    endpoint = services[case.recording].url
     assert render_ours(case, botocore_session, endpoint, monkeypatch) == proc.stdout
 
 
@@ -469,14 +491,14 @@ def test_colored_table_matches_awscli_styler(recording: str, width: int,
 
 @pytest.mark.skipif(not AWS_EXE.exists(), reason="awscli not installed in this environment")
 def test_colored_table_matches_aws_executable_modulo_autoreset(
-        services: dict[str, RecordedService], oracle_env: dict[str, str], botocore_session: Any,
+        services: dict[str, RecordedService],
+        executable_runs: dict[str, subprocess.CompletedProcess[str]], botocore_session: Any,
         monkeypatch: pytest.MonkeyPatch) -> None:
     """The `aws` executable's colorama adds a reset after every write; otherwise the same."""
-    case = Case("get_linked_account", "table", color="on")
+    case = COLORED_EXECUTABLE_CASE
     endpoint = services[case.recording].url
-    proc = subprocess.run([str(AWS_EXE), *case.cli_args(endpoint)], env=oracle_env,
-                          capture_output=True, text=True, encoding="utf-8", timeout=120,
-                          check=True)
+    proc = executable_runs[case.id]
+    assert proc.returncode == 0, proc.stderr
     ours = render_ours(case, botocore_session, endpoint, monkeypatch)
     assert ours.replace("\x1b[0m", "") == proc.stdout.replace("\x1b[0m", "")
     assert "\x1b[2m\x1b[33m|" in ours
