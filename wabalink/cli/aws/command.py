@@ -488,10 +488,12 @@ def _call(parsed: Parsed, op, table, stdout, stderr, redactor) -> int:
     from . import params as P
 
     g = parsed.g
-    import botocore.session
+    from .fastimport import import_botocore_session
+
+    bsession = import_botocore_session()
     from botocore import exceptions as bx
 
-    session = botocore.session.Session(profile=g.get("profile"))
+    session = bsession.Session(profile=g.get("profile"))
     session.user_agent_name = f"{PROG}-cli"
     session.user_agent_version = VERSION
     try:
