@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+from urllib.parse import quote
 
 from botocore import xform_name
 
@@ -84,9 +85,8 @@ class WabalinkApp:
         if scope["type"] != "http":
             return
         body = await _read_body(receive)
-        headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
-        request = HttpRequest(scope["method"], scope["path"], scope.get("query_string", b""), headers, body,
-                              scope.get("raw_path") or scope["path"].encode())
+        request = HttpRequest(scope["method"], scope["path"], scope.get("query_string", b""),
+                              _header_dict(scope["headers"]), body, scope.get("raw_path") or _encoded_path(scope["path"]))
         path = request.path
         if path.startswith(GRAPH_PREFIX + "/"):
             response = await self._in_thread(self.meta_workers, handle_graph, self.simulator, request,
@@ -160,6 +160,20 @@ class WabalinkApp:
                 "region": principal.region if principal else None,
                 "duration_ms": round((time.perf_counter() - started) * 1000, 2)})
         return HttpResponse(status, headers, body)
+
+
+def _header_dict(raw_headers: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    """Lowercase names; a header sent several times is joined with commas, as SigV4 canonicalizes it."""
+    headers: dict[str, str] = {}
+    for raw_name, raw_value in raw_headers:
+        name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
+        headers[name] = f"{headers[name]},{value}" if name in headers else value
+    return headers
+
+
+def _encoded_path(path: str) -> bytes:
+    # Servers that do not give ASGI's optional raw_path: re-encode what they decoded.
+    return quote(path, safe="/~").encode("latin-1")
 
 
 async def _read_body(receive: Receive) -> bytes:

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, and_, bindparam, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from wabalink.store.db import Store
 from wabalink.store.schema import (
@@ -310,13 +311,18 @@ class MetaState:
 
     def subscribe_app(self, waba_id: str, app_id: str) -> bool:
         """Idempotent. False when the WABA does not exist."""
-        with self.store.transaction() as conn:
-            if conn.execute(_WABA_EXISTS, {"waba_id": waba_id}).first() is None:
-                return False
-            exists = conn.execute(_SELECT_SUBSCRIPTION, {"waba_id": waba_id, "app_id": app_id}).first()
-            if exists is None:
-                conn.execute(insert(meta_webhook_subscriptions).values(
-                    waba_id=waba_id, app_id=app_id, created_at=time.time()))
+        try:
+            with self.store.transaction() as conn:
+                if conn.execute(_WABA_EXISTS, {"waba_id": waba_id}).first() is None:
+                    return False
+                exists = conn.execute(_SELECT_SUBSCRIPTION, {"waba_id": waba_id, "app_id": app_id}).first()
+                if exists is None:
+                    conn.execute(insert(meta_webhook_subscriptions).values(
+                        waba_id=waba_id, app_id=app_id, created_at=time.time()))
+        except IntegrityError:
+            # A concurrent call subscribed the same app first (PostgreSQL's READ COMMITTED lets
+            # both see "not subscribed"): the subscription exists, which is what was asked.
+            pass
         return True
 
     def unsubscribe_app(self, waba_id: str, app_id: str) -> None:
