@@ -488,12 +488,13 @@ def _call(parsed: Parsed, op, table, stdout, stderr, redactor) -> int:
     from . import params as P
 
     g = parsed.g
-    from .fastimport import import_botocore_session
+    from .fastimport import import_botocore_session, speed_up_loader
 
     bsession = import_botocore_session()
     from botocore import exceptions as bx
 
     session = bsession.Session(profile=g.get("profile"))
+    speed_up_loader(session)
     session.user_agent_name = f"{PROG}-cli"
     session.user_agent_version = VERSION
     try:

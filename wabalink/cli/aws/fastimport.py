@@ -72,3 +72,48 @@ def import_botocore_session():
         if getattr(botocore, "docs", None) is pkg:
             del botocore.docs
     return botocore.session
+
+
+class _KnownServices:
+    """What ``Loader.list_available_services`` answers, without listing every service.
+
+    botocore asks for the whole list only to check that one name is in it; membership
+    is checked here against that service's own directory, and the full (real) list is
+    built only if something iterates it.
+    """
+
+    def __init__(self, loader, type_name, full):
+        self._loader, self._type, self._full, self._list = loader, type_name, full, None
+
+    def __contains__(self, name) -> bool:
+        import os
+
+        for base in self._loader.search_paths:
+            d = os.path.join(os.path.expanduser(base), name)
+            if os.path.isdir(d):
+                for version in os.listdir(d):
+                    if self._loader.file_loader.exists(os.path.join(d, version, self._type)):
+                        return True
+        return name in self._materialize()
+
+    def _materialize(self):
+        if self._list is None:
+            self._list = self._full(self._type)
+        return self._list
+
+    def __iter__(self):
+        return iter(self._materialize())
+
+    def __len__(self):
+        return len(self._materialize())
+
+
+def speed_up_loader(session) -> None:
+    """Make the session's data loader check one service instead of listing all of them."""
+    loader = session.get_component("data_loader")
+    full = loader.list_available_services
+
+    def list_available_services(type_name):
+        return _KnownServices(loader, type_name, full)
+
+    loader.list_available_services = list_available_services
