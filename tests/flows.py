@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 
-def sign_up(server: Any, client: Any, waba: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+def sign_up(client: Any, waba: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     answer = client.associate_whatsapp_business_account(signupCallback={"accessToken": waba["accessToken"]})
     assert answer["statusCode"] == 200
     result = answer["signupCallbackResult"]

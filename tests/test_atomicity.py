@@ -32,7 +32,7 @@ def test_twenty_concurrent_finalizations_one_wins(start_server: Any, database: s
     server = start_server(database)
     meta_waba = server.create_waba("Race", phone_numbers=2)
     account_id = "123412341234"
-    token, incomplete = sign_up(server, server.client(account_id), meta_waba)
+    token, incomplete = sign_up(server.client(account_id), meta_waba)
     entry = incomplete[meta_waba["wabaId"]]
     clients = [server.client(account_id) for _ in range(20)]
     start = threading.Barrier(20)
@@ -55,7 +55,7 @@ def test_meta_failing_after_the_first_registration_links_nothing(start_server: A
     server = start_server(database)
     client = server.client()
     meta_waba = server.create_waba("Half Way", phone_numbers=2)
-    token, incomplete = sign_up(server, client, meta_waba)
+    token, incomplete = sign_up(client, meta_waba)
     entry = incomplete[meta_waba["wabaId"]]
     first, second = (phone["metaPhoneNumberId"] for phone in entry["unregisteredWhatsAppPhoneNumbers"])
     # Only the second number's registration fails: the first one has already succeeded at Meta.
@@ -83,7 +83,7 @@ def test_sigkill_during_finalizations_leaves_whole_links_or_none(start_server: A
     prepared = []
     for index in range(30):
         meta_waba = server.create_waba(f"Crash {index}", phone_numbers=2)
-        token, incomplete = sign_up(server, client, meta_waba)
+        token, incomplete = sign_up(client, meta_waba)
         prepared.append((token, incomplete[meta_waba["wabaId"]]))
 
     outcomes: list[str] = []

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
+import pytest
+
 from tests.flows import finalize, sign_up
 
 SNS_TOPIC = "arn:aws:sns:us-east-1:123456789012:whatsapp-events"
@@ -16,7 +18,7 @@ def test_full_sign_up_and_lifecycle(server: Any, account_id: str) -> None:
     client = server.client(account_id)
 
     # Phase 1: Meta's token -> an in-progress token and the WABA with its unregistered numbers.
-    token, incomplete = sign_up(server, client, meta_waba)
+    token, incomplete = sign_up(client, meta_waba)
     assert 0 < len(token) <= 50
     assert list(incomplete) == [meta_waba["wabaId"]]
     entry = incomplete[meta_waba["wabaId"]]
@@ -66,7 +68,7 @@ def test_full_sign_up_and_lifecycle(server: Any, account_id: str) -> None:
 
     # A second linked WABA, so the paginator has two pages at maxResults=1.
     other = server.create_waba("Acme Logistics", phone_numbers=1)
-    other_token, other_incomplete = sign_up(server, client, other)
+    other_token, other_incomplete = sign_up(client, other)
     finalize(client, other_token, other_incomplete[other["wabaId"]])
     pages = list(client.get_paginator("list_linked_whatsapp_business_accounts").paginate(
         PaginationConfig={"PageSize": 1}))
@@ -100,7 +102,7 @@ def test_full_sign_up_and_lifecycle(server: Any, account_id: str) -> None:
     assert not meta_state["subscribedApps"]
 
     # Disassociated WABAs can be linked again.
-    again_token, again = sign_up(server, client, {"accessToken": server.mint_token([meta_waba["wabaId"]])})
+    again_token, again = sign_up(client, {"accessToken": server.mint_token([meta_waba["wabaId"]])})
     assert again[meta_waba["wabaId"]]["registrationStatus"] == "INCOMPLETE"
     assert again[meta_waba["wabaId"]]["wabaId"] != entry["wabaId"]
 
@@ -108,16 +110,16 @@ def test_full_sign_up_and_lifecycle(server: Any, account_id: str) -> None:
 def test_second_sign_up_adds_a_number_with_phone_number_parent(server: Any, account_id: str) -> None:
     meta_waba = server.create_waba("Parent Co", phone_numbers=1)
     client = server.client(account_id)
-    token, incomplete = sign_up(server, client, meta_waba)
+    token, incomplete = sign_up(client, meta_waba)
     linked_id = finalize(client, token, incomplete[meta_waba["wabaId"]])["linkedWhatsAppBusinessAccountId"]
 
     # Nothing new on Meta's side: a second sign-up finds nothing to finalize.
-    _, nothing_new = sign_up(server, client, {"accessToken": server.mint_token([meta_waba["wabaId"]])})
+    _, nothing_new = sign_up(client, {"accessToken": server.mint_token([meta_waba["wabaId"]])})
     assert nothing_new == {}
 
     added = server.sandbox("POST", f"/wabas/{meta_waba['wabaId']}/phone-numbers", {"count": 1})
     new_meta_id = added["phoneNumbers"][0]["id"]
-    token2, incomplete2 = sign_up(server, client, {"accessToken": server.mint_token([meta_waba["wabaId"]])})
+    token2, incomplete2 = sign_up(client, {"accessToken": server.mint_token([meta_waba["wabaId"]])})
     entry = incomplete2[meta_waba["wabaId"]]
     assert entry["registrationStatus"] == "COMPLETE"
     assert entry["wabaId"] == linked_id
@@ -137,8 +139,8 @@ def test_second_sign_up_adds_a_number_with_phone_number_parent(server: Any, acco
 def test_repeating_phase_one_returns_the_same_ids(server: Any, account_id: str) -> None:
     meta_waba = server.create_waba("Repeat", phone_numbers=2)
     client = server.client(account_id)
-    _, first = sign_up(server, client, meta_waba)
-    _, second = sign_up(server, client, {"accessToken": server.mint_token([meta_waba["wabaId"]])})
+    _, first = sign_up(client, meta_waba)
+    _, second = sign_up(client, {"accessToken": server.mint_token([meta_waba["wabaId"]])})
     assert first == second
     assert len(client.list_linked_whatsapp_business_accounts()["linkedAccounts"]) == 1
 
@@ -146,7 +148,7 @@ def test_repeating_phase_one_returns_the_same_ids(server: Any, account_id: str) 
 def test_meta_waba_id_is_accepted_in_phase_two(server: Any, account_id: str) -> None:
     meta_waba = server.create_waba("By Meta Id", phone_numbers=1)
     client = server.client(account_id)
-    token, incomplete = sign_up(server, client, meta_waba)
+    token, incomplete = sign_up(client, meta_waba)
     entry = incomplete[meta_waba["wabaId"]]
     answer = finalize(client, token, {**entry, "wabaId": meta_waba["wabaId"]})
     assert answer["linkedWhatsAppBusinessAccountId"] == entry["wabaId"]
@@ -155,7 +157,7 @@ def test_meta_waba_id_is_accepted_in_phase_two(server: Any, account_id: str) -> 
 def test_an_incomplete_link_can_be_disassociated(server: Any, account_id: str) -> None:
     meta_waba = server.create_waba("Abandoned", phone_numbers=1)
     client = server.client(account_id)
-    _, incomplete = sign_up(server, client, meta_waba)
+    _, incomplete = sign_up(client, meta_waba)
     client.disassociate_whatsapp_business_account(id=incomplete[meta_waba["wabaId"]]["wabaId"])
     assert client.list_linked_whatsapp_business_accounts()["linkedAccounts"] == []
 
@@ -163,7 +165,7 @@ def test_an_incomplete_link_can_be_disassociated(server: Any, account_id: str) -
 def test_update_phone_number_call_settings(server: Any, account_id: str) -> None:
     meta_waba = server.create_waba("Calls", phone_numbers=1)
     client = server.client(account_id)
-    token, incomplete = sign_up(server, client, meta_waba)
+    token, incomplete = sign_up(client, meta_waba)
     entry = incomplete[meta_waba["wabaId"]]
     finalize(client, token, entry)
     phone_id = entry["unregisteredWhatsAppPhoneNumbers"][0]["phoneNumberId"]
@@ -174,3 +176,30 @@ def test_update_phone_number_call_settings(server: Any, account_id: str) -> None
     assert client.update_linked_whatsapp_business_account_phone_number(
         id=phone_id, callSettings=settings)["phoneNumberId"] == phone_id
     assert client.get_linked_whatsapp_business_account_phone_number(id=phone_id)["callSettings"] == settings
+
+
+def test_quality_rating_changes_at_meta_show_in_the_phone_number(server: Any, account_id: str) -> None:
+    meta_waba = server.create_waba("Quality", phone_numbers=1)
+    client = server.client(account_id)
+    token, incomplete = sign_up(client, meta_waba)
+    entry = incomplete[meta_waba["wabaId"]]
+    finalize(client, token, entry)
+    phone = entry["unregisteredWhatsAppPhoneNumbers"][0]
+    server.sandbox("PUT", f"/phone-numbers/{phone['metaPhoneNumberId']}/quality-rating", {"qualityRating": "RED"})
+    detail = client.get_linked_whatsapp_business_account_phone_number(id=phone["phoneNumberId"])["phoneNumber"]
+    assert detail["qualityRating"] == "RED"
+    account = client.get_linked_whatsapp_business_account(id=entry["wabaId"])["account"]
+    assert account["phoneNumbers"][0]["qualityRating"] == "RED"
+
+
+def test_meta_failing_on_a_phone_number_read_is_a_dependency_exception(start_server: Any) -> None:
+    server = start_server()
+    meta_waba = server.create_waba("Flaky Read", phone_numbers=1)
+    client = server.client()
+    token, incomplete = sign_up(client, meta_waba)
+    entry = incomplete[meta_waba["wabaId"]]
+    finalize(client, token, entry)
+    server.set_faults(failNextCalls=1, failStatus=500)
+    with pytest.raises(client.exceptions.DependencyException):
+        client.get_linked_whatsapp_business_account_phone_number(
+            id=entry["unregisteredWhatsAppPhoneNumbers"][0]["phoneNumberId"])

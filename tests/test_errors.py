@@ -14,7 +14,7 @@ from tests.flows import finalize, sign_up
 
 def phase_one(server: Any, client: Any, phone_numbers: int = 1, name: str = "Errors Inc") -> tuple[str, dict[str, Any]]:
     meta_waba = server.create_waba(name, phone_numbers=phone_numbers)
-    token, incomplete = sign_up(server, client, meta_waba)
+    token, incomplete = sign_up(client, meta_waba)
     return token, incomplete[meta_waba["wabaId"]]
 
 

@@ -21,7 +21,7 @@ def test_no_secret_in_logs_or_database(start_server: Any) -> None:
     client = server.client()
     meta_waba = server.create_waba("Secretive", phone_numbers=2)
     access_token = meta_waba["accessToken"]
-    token, incomplete = sign_up(server, client, meta_waba)
+    token, incomplete = sign_up(client, meta_waba)
     entry = incomplete[meta_waba["wabaId"]]
     # A rejected call too: error messages must not echo the secrets either.
     bad_pin = "12345"

@@ -60,7 +60,7 @@ def signed_headers(server: Any, key: str, secret: str, service: str = "social-me
 def test_boto3_signed_requests_work_and_accounts_are_isolated(strict_server: Any) -> None:
     first, second = client_for(strict_server, FIRST), client_for(strict_server, SECOND)
     meta_waba = strict_server.create_waba("Strict Co", phone_numbers=1)
-    token, incomplete = sign_up(strict_server, first, meta_waba)
+    token, incomplete = sign_up(first, meta_waba)
     entry = incomplete[meta_waba["wabaId"]]
     finalize(first, token, entry)
     account = first.get_linked_whatsapp_business_account(id=entry["wabaId"])["account"]

@@ -169,6 +169,12 @@ class GraphClient:
             query = {**query, "after": str(after)}
         raise GraphUnavailableError("Graph phone_numbers paging did not end")
 
+    def get_phone_number(self, phone_id: str, token: str | None = None) -> MetaPhoneNumber:
+        """One number as Meta sees it now (quality rating, verified name)."""
+        answer = self._call("GET", f"/{_segment(phone_id)}", token=token or self._app_token,
+                            query={"fields": ",".join(PHONE_NUMBER_FIELDS)})
+        return _phone_number(answer)
+
     def register_phone_number(self, phone_id: str, pin: str, data_localization_region: str | None = None) -> None:
         body: dict[str, Any] = {"messaging_product": "whatsapp", "pin": pin}
         if data_localization_region:

@@ -37,10 +37,10 @@ log = logging.getLogger("wabalink.server")
 GRAPH_PREFIX = "/meta/graph"
 SANDBOX_PREFIX = "/meta/sandbox"
 HEALTH_PATH = "/_wabalink/health"
-# Store-only reads: answered on the event loop.
+# Store-only reads: answered on the event loop. (GetLinkedWhatsAppBusinessAccountPhoneNumber
+# asks Meta, possibly this process, so it must not block the loop.)
 INLINE_OPERATIONS = frozenset({
     "GetLinkedWhatsAppBusinessAccount",
-    "GetLinkedWhatsAppBusinessAccountPhoneNumber",
     "ListLinkedWhatsAppBusinessAccounts",
     "ListTagsForResource",
 })

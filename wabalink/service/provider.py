@@ -156,7 +156,7 @@ class SocialMessagingProvider:
 
     def _record_phone(self, conn, ctx: RequestContext, waba_hex: str, meta_phone: Any) -> dict[str, Any] | None:  # type: ignore[no-untyped-def]
         """The discovered number's row (created on first sight); None when it is already linked."""
-        values = {"phone_number": e164(meta_phone.display_phone_number),
+        values = {"phone_number": meta_phone.phone_number,
                   "display_phone_number": meta_phone.display_phone_number,
                   "display_phone_number_name": meta_phone.verified_name,
                   "quality_rating": meta_phone.quality_rating}
@@ -293,6 +293,15 @@ class SocialMessagingProvider:
     def get_linked_whatsapp_business_account_phone_number(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         with self.store.read() as conn:
             phone = self._owned_phone(conn, ctx, params["id"], "id", missing=not_found)
+        # The quality rating and display name are Meta's and change there: answer the current ones.
+        with meta_errors("id"):
+            meta_phone = self.graph.get_phone_number(phone["meta_phone_number_id"])
+        current = {"quality_rating": meta_phone.quality_rating,
+                   "display_phone_number_name": meta_phone.verified_name}
+        if any(phone[key] != value for key, value in current.items()):
+            with self.store.transaction() as conn:
+                links.refresh_phone(conn, phone["id"], current)
+            phone = {**phone, **current}
         result: dict[str, Any] = {"phoneNumber": render_phone(ctx, phone),
                                   "linkedWhatsAppBusinessAccountId": ids.waba_id(phone["waba_link_id"])}
         if phone["call_settings"]:
@@ -420,11 +429,6 @@ def checked_event_destinations(destinations: list[dict[str, Any]], field: str) -
                           f"Amazon Connect instance ARN.")
         checked.append({key: destination[key] for key in ("eventDestinationArn", "roleArn") if destination.get(key)})
     return checked
-
-
-def e164(display_phone_number: str) -> str:
-    digits = "".join(ch for ch in display_phone_number if ch.isdigit())
-    return "+" + digits
 
 
 def render_phone(ctx: RequestContext, phone: dict[str, Any]) -> dict[str, Any]:
