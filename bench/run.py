@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import importlib.util
 import json
 import os
 import platform
@@ -449,6 +450,10 @@ def main(argv: list[str]) -> int:
         wrk = find_wrk()
     except WrkMissing as error:
         print(error, file=sys.stderr)
+        return 2
+    if "moto" not in args.skip and importlib.util.find_spec("moto") is None:
+        print("bench: moto is not installed; `make bench` installs the bench extra "
+              "(pip install -e '.[bench]'), or pass --skip moto", file=sys.stderr)
         return 2
     started = datetime.datetime.now(datetime.timezone.utc)
     results: dict[str, Any] = {
