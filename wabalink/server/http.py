@@ -37,5 +37,6 @@ class HttpResponse:
 
 
 def json_response(status: int, payload: Any, extra_headers: list[tuple[bytes, bytes]] | None = None) -> HttpResponse:
-    headers = [(b"content-type", b"application/json")] + (extra_headers or [])
-    return HttpResponse(status, headers, json.dumps(payload).encode())
+    body = json.dumps(payload).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    return HttpResponse(status, headers + (extra_headers or []), body)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import ipaddress
 import json
 import logging
@@ -43,6 +44,15 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def tune_garbage_collector() -> None:
+    """Requests allocate many short-lived objects but few cycles: with CPython's default
+    thresholds the cyclic collector runs every few requests and dominates the latency tail. Move
+    start-up objects out of its sight and let it run less often."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -90,6 +100,7 @@ def main(argv: list[str]) -> int:
     logging.getLogger("wabalink.server").info("listening", extra={
         "host": settings.host, "port": settings.port, "auth": settings.auth_mode,
         "store": "sqlite" if app.store.is_sqlite else "postgresql"})
+    tune_garbage_collector()
     uvicorn.run(app, host=settings.host, port=settings.port, loop="uvloop", http="httptools",
                 lifespan="on", access_log=False, log_config=None, log_level=settings.log_level)
     return 0

@@ -90,7 +90,7 @@ class SocialMessagingProvider:
         in_progress_token = secrets.token_urlsafe(33)  # 44 characters; the model allows 50
         for attempt in range(3):
             try:
-                with self.store.transaction() as conn:
+                with self.store.writer() as conn:
                     links.delete_expired_sessions(conn, now)
                     incomplete, discovered = self._record_discovery(conn, ctx, meta_wabas, now)
                     links.insert_session(conn, {
@@ -166,8 +166,9 @@ class SocialMessagingProvider:
                    "region": ctx.region, "meta_phone_number_id": meta_phone.id, "linked": False, **values}
             links.insert_phone(conn, row)
             return row
-        links.refresh_phone(conn, row["id"], values)
-        return None if row["linked"] else {**row, **values}
+        row = {**row, **values}
+        links.refresh_phone(conn, row["id"], row)
+        return None if row["linked"] else row
 
     def _setup_finalization(self, ctx: RequestContext, finalization: dict[str, Any]) -> str:
         waba_input = finalization.get("waba")
@@ -177,7 +178,7 @@ class SocialMessagingProvider:
             raise invalid(f"Exactly one of setupFinalization.waba and setupFinalization.phoneNumberParent "
                           f"must be given; {given}.")
         now = self.clock()
-        with self.store.read() as conn:
+        with self.store.reader() as conn:
             session = links.get_session(conn, digest(finalization["associateInProgressToken"]))
             if (session is None or session["expires_at"] <= now or session["account_id"] != ctx.account_id
                     or session["region"] != ctx.region):
@@ -211,7 +212,7 @@ class SocialMessagingProvider:
                                                  requested.get("dataLocalizationRegion"))
             self.graph.subscribe_app(waba["meta_waba_id"])
 
-        with self.store.transaction() as conn:
+        with self.store.writer() as conn:
             if waba_input is not None:
                 if not links.complete_waba(conn, waba["id"], now, event_destinations):
                     raise invalid(f"setupFinalization.waba.id {ids.waba_id(waba['id'])} is already linked.")
@@ -272,9 +273,9 @@ class SocialMessagingProvider:
     # ---------------------------------------------------------------- linked accounts
 
     def get_linked_whatsapp_business_account(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        with self.store.read() as conn:
+        with self.store.reader() as conn:
             waba = self._owned_waba(conn, ctx, params["id"], "id", missing=not_found)
-            phones = links.phones_of_waba(conn, waba["id"], linked=True)
+            phones = links.phones_of_waba(conn, waba["id"], linked_only=True)
         account = render_waba(ctx, waba)
         account["phoneNumbers"] = [render_phone(ctx, phone) for phone in phones]
         return {"account": account}
@@ -282,7 +283,7 @@ class SocialMessagingProvider:
     def list_linked_whatsapp_business_accounts(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         limit = params.get("maxResults") or DEFAULT_LIST_PAGE_SIZE
         after = decode_next_token(params["nextToken"]) if params.get("nextToken") else None
-        with self.store.read() as conn:
+        with self.store.reader() as conn:
             rows = links.list_wabas(conn, ctx.account_id, ctx.region, after, limit + 1)
         result: dict[str, Any] = {"linkedAccounts": [render_waba(ctx, row) for row in rows[:limit]]}
         if len(rows) > limit:
@@ -291,7 +292,7 @@ class SocialMessagingProvider:
         return result
 
     def get_linked_whatsapp_business_account_phone_number(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        with self.store.read() as conn:
+        with self.store.reader() as conn:
             phone = self._owned_phone(conn, ctx, params["id"], "id", missing=not_found)
         # The quality rating and display name are Meta's and change there: answer the current ones.
         with meta_errors("id"):
@@ -299,9 +300,9 @@ class SocialMessagingProvider:
         current = {"quality_rating": meta_phone.quality_rating,
                    "display_phone_number_name": meta_phone.verified_name}
         if any(phone[key] != value for key, value in current.items()):
-            with self.store.transaction() as conn:
-                links.refresh_phone(conn, phone["id"], current)
             phone = {**phone, **current}
+            with self.store.writer() as conn:
+                links.refresh_phone(conn, phone["id"], phone)
         result: dict[str, Any] = {"phoneNumber": render_phone(ctx, phone),
                                   "linkedWhatsAppBusinessAccountId": ids.waba_id(phone["waba_link_id"])}
         if phone["call_settings"]:
@@ -309,21 +310,21 @@ class SocialMessagingProvider:
         return result
 
     def update_linked_whatsapp_business_account_phone_number(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        with self.store.transaction() as conn:
+        with self.store.writer() as conn:
             phone = self._owned_phone(conn, ctx, params["id"], "id", missing=not_found)
             links.set_call_settings(conn, phone["id"], params["callSettings"])
         return {"phoneNumberId": ids.phone_number_id(phone["id"])}
 
     def put_whatsapp_business_account_event_destinations(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         destinations = checked_event_destinations(params["eventDestinations"], "eventDestinations")
-        with self.store.transaction() as conn:
+        with self.store.writer() as conn:
             # The operation declares no ResourceNotFoundException: an unknown id is a bad parameter.
             waba = self._owned_waba(conn, ctx, params["id"], "id", missing=invalid)
             links.set_event_destinations(conn, waba["id"], destinations)
         return {}
 
     def disassociate_whatsapp_business_account(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        with self.store.read() as conn:
+        with self.store.reader() as conn:
             waba = self._owned_waba(conn, ctx, params["id"], "id", missing=not_found)
             phones = links.phones_of_waba(conn, waba["id"])
         with meta_errors("id"):
@@ -334,7 +335,7 @@ class SocialMessagingProvider:
                 self.graph.unsubscribe_app(waba["meta_waba_id"])
         arns = [ids.waba_arn(ctx.region, ctx.account_id, waba["id"])]
         arns += [ids.phone_number_arn(ctx.region, ctx.account_id, phone["id"]) for phone in phones]
-        with self.store.transaction() as conn:
+        with self.store.writer() as conn:
             links.delete_all_tags(conn, arns)
             links.delete_waba(conn, waba["id"])
         return {}
@@ -342,19 +343,19 @@ class SocialMessagingProvider:
     # ---------------------------------------------------------------- tags
 
     def tag_resource(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        with self.store.transaction() as conn:
+        with self.store.writer() as conn:
             arn = self._taggable_arn(conn, ctx, params["resourceArn"])
             links.put_tags(conn, arn, params["tags"])
         return {"statusCode": 200}
 
     def untag_resource(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        with self.store.transaction() as conn:
+        with self.store.writer() as conn:
             arn = self._taggable_arn(conn, ctx, params["resourceArn"])
             links.remove_tags(conn, arn, params["tagKeys"])
         return {"statusCode": 200}
 
     def list_tags_for_resource(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        with self.store.read() as conn:
+        with self.store.reader() as conn:
             arn = self._taggable_arn(conn, ctx, params["resourceArn"])
             return {"statusCode": 200, "tags": links.list_tags(conn, arn)}
 

@@ -13,9 +13,15 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
+from typing import Any
+
 from sqlalchemy import Connection, Engine, create_engine, event, select, text
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql import Executable
 
 from wabalink.store import schema
 
@@ -37,8 +43,72 @@ def _sqlalchemy_url(url: str) -> str:
     return url
 
 
+class Query:
+    """A Core statement compiled once per SQL dialect and run straight on the DBAPI cursor.
+
+    The service's hot paths (a signed GET, an association) run a handful of small statements;
+    SQLAlchemy's per-execution machinery costs several times the SQLite query itself, so those
+    paths compile their statements once and skip it. Parameters are `bindparam` names."""
+
+    def __init__(self, statement: Executable) -> None:
+        self.statement = statement
+        self._compiled: dict[str, _Compiled] = {}
+
+    def compiled(self, dialect: Dialect) -> "_Compiled":
+        found = self._compiled.get(dialect.name)
+        if found is None:
+            compiled = self.statement.compile(dialect=dialect)
+            positional = tuple(compiled.positiontup) if compiled.positional and compiled.positiontup else None
+            # Literals in the statement (`status == "INCOMPLETE"`) are bound parameters too.
+            literals = {name: bind.effective_value for name, bind in compiled.binds.items() if not bind.required}
+            found = self._compiled[dialect.name] = _Compiled(str(compiled), positional, literals)
+        return found
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    sql: str
+    positional_names: tuple[str, ...] | None  # for positional paramstyles (SQLite's "?")
+    literals: dict[str, Any]
+
+    def parameters(self, params: dict[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
+        merged = {**self.literals, **params} if self.literals else params
+        if self.positional_names is None:
+            return merged
+        return tuple(merged[name] for name in self.positional_names)
+
+
+class Cursor:
+    """One DBAPI connection inside one transaction, running `Query`s. Rows are dicts."""
+
+    def __init__(self, dbapi_connection: Any, dialect: Dialect) -> None:
+        self._cursor = dbapi_connection.cursor()
+        self._dialect = dialect
+
+    def run(self, query: Query, **params: Any) -> int:
+        """Executes; returns the number of rows changed."""
+        compiled = query.compiled(self._dialect)
+        self._cursor.execute(compiled.sql, compiled.parameters(params))
+        return self._cursor.rowcount
+
+    def rows(self, query: Query, **params: Any) -> list[dict[str, Any]]:
+        self.run(query, **params)
+        columns = [column[0] for column in self._cursor.description]
+        return [dict(zip(columns, row)) for row in self._cursor.fetchall()]
+
+    def row(self, query: Query, **params: Any) -> dict[str, Any] | None:
+        found = self.rows(query, **params)
+        return found[0] if found else None
+
+    def scalar(self, query: Query, **params: Any) -> Any:
+        self.run(query, **params)
+        first = self._cursor.fetchone()
+        return first[0] if first else None
+
+
 class Store:
-    """Owns the engine. `transaction()` for writes, `read()` for reads."""
+    """Owns the engine. `transaction()` / `read()` give SQLAlchemy connections; `writer()` /
+    `reader()` give the lean `Cursor` the service's hot paths use."""
 
     def __init__(self, url: str, *, pool_size: int = 8) -> None:
         self.url = url
@@ -70,6 +140,39 @@ class Store:
         with self.engine.connect() as conn:
             yield conn
             conn.rollback()
+
+    @contextmanager
+    def writer(self) -> Iterator[Cursor]:
+        """One atomic write transaction on a `Cursor`. Constraint violations surface as
+        SQLAlchemy's `IntegrityError`, whichever driver raised them."""
+        dbapi_connection = self.engine.raw_connection()
+        try:
+            cursor = Cursor(dbapi_connection, self.engine.dialect)
+            if self.is_sqlite:
+                dbapi_connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield cursor
+            except self.engine.dialect.loaded_dbapi.IntegrityError as error:
+                dbapi_connection.rollback()
+                raise IntegrityError(None, None, error) from error
+            except BaseException:
+                dbapi_connection.rollback()
+                raise
+            dbapi_connection.commit()
+        finally:
+            dbapi_connection.close()
+
+    @contextmanager
+    def reader(self) -> Iterator[Cursor]:
+        """A consistent read-only snapshot on a `Cursor`."""
+        dbapi_connection = self.engine.raw_connection()
+        try:
+            if self.is_sqlite:
+                dbapi_connection.execute("BEGIN")  # one snapshot for every statement
+            yield Cursor(dbapi_connection, self.engine.dialect)
+        finally:
+            dbapi_connection.rollback()
+            dbapi_connection.close()
 
     def migrate(self) -> int:
         """Bring the schema to the latest version; returns that version. Safe to run from

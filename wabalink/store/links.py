@@ -1,7 +1,8 @@
 """The service's queries: linked WABAs, their phone numbers, sign-up sessions and tags.
 
-Functions take an open connection so the caller decides the transaction boundary (one
-`store.transaction()` per multi-row change). Rows come back as plain dicts keyed by column name.
+Every statement is built once (a `Query`) and run on the `Cursor` the caller opened with
+`store.reader()` or `store.writer()`, so the caller decides the transaction boundary: one
+`store.writer()` per multi-row change. Rows come back as plain dicts keyed by column name.
 """
 
 from __future__ import annotations
@@ -10,158 +11,186 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
 
+from wabalink.store.db import Cursor, Query
 from wabalink.store.schema import linked_phone_numbers, linked_wabas, resource_tags, signup_sessions
 
 Row = dict[str, Any]
+W, P, T, S = linked_wabas.c, linked_phone_numbers.c, resource_tags.c, signup_sessions.c
 
 
-def _one(conn: Connection, statement) -> Row | None:  # type: ignore[no-untyped-def]
-    row = conn.execute(statement).mappings().first()
-    return dict(row) if row else None
-
-
-def _all(conn: Connection, statement) -> list[Row]:  # type: ignore[no-untyped-def]
-    return [dict(row) for row in conn.execute(statement).mappings()]
+def _owned(columns: Any) -> Any:
+    return and_(columns.account_id == bindparam("account_id"), columns.region == bindparam("region"))
 
 
 # --- linked WABAs -----------------------------------------------------------------------------
 
-def count_wabas(conn: Connection, account_id: str, region: str) -> int:
-    statement = select(func.count()).select_from(linked_wabas).where(
-        linked_wabas.c.account_id == account_id, linked_wabas.c.region == region)
-    return int(conn.execute(statement).scalar_one())
+_COUNT_WABAS = Query(select(func.count()).select_from(linked_wabas).where(_owned(W)))
+_GET_WABA = Query(select(linked_wabas).where(W.id == bindparam("id"), _owned(W)))
+_FIND_WABA_BY_META_ID = Query(select(linked_wabas).where(W.meta_waba_id == bindparam("meta_waba_id"), _owned(W)))
+_INSERT_WABA = Query(insert(linked_wabas))
+_RENAME_WABA = Query(update(linked_wabas).where(W.id == bindparam("key")).values(waba_name=bindparam("waba_name")))
+_COMPLETE_WABA = Query(update(linked_wabas).where(
+    W.id == bindparam("key"), W.registration_status == "INCOMPLETE",
+).values(registration_status="COMPLETE", link_date=bindparam("link_date"),
+         event_destinations=bindparam("event_destinations")))
+_SET_EVENT_DESTINATIONS = Query(update(linked_wabas).where(W.id == bindparam("key")).values(
+    event_destinations=bindparam("event_destinations")))
+_LIST_ORDER = (W.created_at, W.id)
+_LIST_FIRST_PAGE = Query(select(linked_wabas).where(_owned(W)).order_by(*_LIST_ORDER).limit(bindparam("limit")))
+_LIST_NEXT_PAGE = Query(select(linked_wabas).where(_owned(W), or_(
+    W.created_at > bindparam("after_created_at"),
+    and_(W.created_at == bindparam("after_created_at"), W.id > bindparam("after_id")),
+)).order_by(*_LIST_ORDER).limit(bindparam("limit")))
+_DELETE_WABA_PHONES = Query(delete(linked_phone_numbers).where(P.waba_link_id == bindparam("waba_link_id")))
+_DELETE_WABA = Query(delete(linked_wabas).where(W.id == bindparam("id")))
 
 
-def get_waba(conn: Connection, account_id: str, region: str, hex_id: str) -> Row | None:
-    return _one(conn, select(linked_wabas).where(
-        linked_wabas.c.id == hex_id, linked_wabas.c.account_id == account_id, linked_wabas.c.region == region))
+def count_wabas(cursor: Cursor, account_id: str, region: str) -> int:
+    return int(cursor.scalar(_COUNT_WABAS, account_id=account_id, region=region))
 
 
-def find_waba_by_meta_id(conn: Connection, account_id: str, region: str, meta_waba_id: str) -> Row | None:
-    return _one(conn, select(linked_wabas).where(
-        linked_wabas.c.account_id == account_id, linked_wabas.c.region == region,
-        linked_wabas.c.meta_waba_id == meta_waba_id))
+def get_waba(cursor: Cursor, account_id: str, region: str, hex_id: str) -> Row | None:
+    return cursor.row(_GET_WABA, id=hex_id, account_id=account_id, region=region)
 
 
-def insert_waba(conn: Connection, row: Row) -> None:
-    conn.execute(insert(linked_wabas).values(**row))
+def find_waba_by_meta_id(cursor: Cursor, account_id: str, region: str, meta_waba_id: str) -> Row | None:
+    return cursor.row(_FIND_WABA_BY_META_ID, meta_waba_id=meta_waba_id, account_id=account_id, region=region)
 
 
-def update_waba_name(conn: Connection, hex_id: str, waba_name: str) -> None:
-    conn.execute(update(linked_wabas).where(linked_wabas.c.id == hex_id).values(waba_name=waba_name))
+def insert_waba(cursor: Cursor, row: Row) -> None:
+    cursor.run(_INSERT_WABA, **row)
 
 
-def complete_waba(conn: Connection, hex_id: str, link_date: float, event_destinations: list[Row]) -> bool:
+def update_waba_name(cursor: Cursor, hex_id: str, waba_name: str) -> None:
+    cursor.run(_RENAME_WABA, key=hex_id, waba_name=waba_name)
+
+
+def complete_waba(cursor: Cursor, hex_id: str, link_date: float, event_destinations: list[Row]) -> bool:
     """INCOMPLETE -> COMPLETE; False when another finalization got there first."""
-    result = conn.execute(update(linked_wabas).where(
-        linked_wabas.c.id == hex_id, linked_wabas.c.registration_status == "INCOMPLETE",
-    ).values(registration_status="COMPLETE", link_date=link_date,
-             event_destinations=json.dumps(event_destinations)))
-    return result.rowcount == 1
+    return cursor.run(_COMPLETE_WABA, key=hex_id, link_date=link_date,
+                      event_destinations=json.dumps(event_destinations)) == 1
 
 
-def set_event_destinations(conn: Connection, hex_id: str, event_destinations: list[Row]) -> None:
-    conn.execute(update(linked_wabas).where(linked_wabas.c.id == hex_id).values(
-        event_destinations=json.dumps(event_destinations)))
+def set_event_destinations(cursor: Cursor, hex_id: str, event_destinations: list[Row]) -> None:
+    cursor.run(_SET_EVENT_DESTINATIONS, key=hex_id, event_destinations=json.dumps(event_destinations))
 
 
-def list_wabas(conn: Connection, account_id: str, region: str, after: tuple[float, str] | None, limit: int) -> list[Row]:
+def list_wabas(cursor: Cursor, account_id: str, region: str, after: tuple[float, str] | None, limit: int) -> list[Row]:
     """A page of linked WABAs in creation order; `after` is the (created_at, id) of the last row seen."""
-    statement = select(linked_wabas).where(linked_wabas.c.account_id == account_id, linked_wabas.c.region == region)
-    if after is not None:
-        statement = statement.where(or_(
-            linked_wabas.c.created_at > after[0],
-            and_(linked_wabas.c.created_at == after[0], linked_wabas.c.id > after[1])))
-    return _all(conn, statement.order_by(linked_wabas.c.created_at, linked_wabas.c.id).limit(limit))
+    if after is None:
+        return cursor.rows(_LIST_FIRST_PAGE, account_id=account_id, region=region, limit=limit)
+    return cursor.rows(_LIST_NEXT_PAGE, account_id=account_id, region=region, limit=limit,
+                       after_created_at=after[0], after_id=after[1])
 
 
-def delete_waba(conn: Connection, hex_id: str) -> None:
-    conn.execute(delete(linked_phone_numbers).where(linked_phone_numbers.c.waba_link_id == hex_id))
-    conn.execute(delete(linked_wabas).where(linked_wabas.c.id == hex_id))
+def delete_waba(cursor: Cursor, hex_id: str) -> None:
+    cursor.run(_DELETE_WABA_PHONES, waba_link_id=hex_id)
+    cursor.run(_DELETE_WABA, id=hex_id)
 
 
 # --- phone numbers ----------------------------------------------------------------------------
 
-def phones_of_waba(conn: Connection, waba_hex_id: str, *, linked: bool | None = None) -> list[Row]:
-    statement = select(linked_phone_numbers).where(linked_phone_numbers.c.waba_link_id == waba_hex_id)
-    if linked is not None:
-        statement = statement.where(linked_phone_numbers.c.linked == linked)
-    return _all(conn, statement.order_by(linked_phone_numbers.c.phone_number, linked_phone_numbers.c.id))
+_PHONE_ORDER = (P.phone_number, P.id)
+_PHONES_OF_WABA = Query(select(linked_phone_numbers).where(P.waba_link_id == bindparam("waba_link_id"))
+                        .order_by(*_PHONE_ORDER))
+_LINKED_PHONES_OF_WABA = Query(select(linked_phone_numbers).where(
+    P.waba_link_id == bindparam("waba_link_id"), P.linked == True,  # noqa: E712 - SQL, not Python
+).order_by(*_PHONE_ORDER))
+_GET_PHONE = Query(select(linked_phone_numbers).where(P.id == bindparam("id"), _owned(P)))
+_FIND_PHONE_BY_META_ID = Query(select(linked_phone_numbers).where(
+    P.waba_link_id == bindparam("waba_link_id"), P.meta_phone_number_id == bindparam("meta_phone_number_id")))
+_INSERT_PHONE = Query(insert(linked_phone_numbers))
+_REFRESH_PHONE = Query(update(linked_phone_numbers).where(P.id == bindparam("key")).values(
+    phone_number=bindparam("phone_number"), display_phone_number=bindparam("display_phone_number"),
+    display_phone_number_name=bindparam("display_phone_number_name"), quality_rating=bindparam("quality_rating")))
+_LINK_PHONE = Query(update(linked_phone_numbers).where(
+    P.id == bindparam("key"), P.linked == False,  # noqa: E712 - SQL, not Python
+).values(linked=True, data_localization_region=bindparam("data_localization_region")))
+_SET_CALL_SETTINGS = Query(update(linked_phone_numbers).where(P.id == bindparam("key")).values(
+    call_settings=bindparam("call_settings")))
 
 
-def get_phone(conn: Connection, account_id: str, region: str, hex_id: str) -> Row | None:
-    return _one(conn, select(linked_phone_numbers).where(
-        linked_phone_numbers.c.id == hex_id, linked_phone_numbers.c.account_id == account_id,
-        linked_phone_numbers.c.region == region))
+def phones_of_waba(cursor: Cursor, waba_hex_id: str, *, linked_only: bool = False) -> list[Row]:
+    return cursor.rows(_LINKED_PHONES_OF_WABA if linked_only else _PHONES_OF_WABA, waba_link_id=waba_hex_id)
 
 
-def find_phone_by_meta_id(conn: Connection, waba_hex_id: str, meta_phone_number_id: str) -> Row | None:
-    return _one(conn, select(linked_phone_numbers).where(
-        linked_phone_numbers.c.waba_link_id == waba_hex_id,
-        linked_phone_numbers.c.meta_phone_number_id == meta_phone_number_id))
+def get_phone(cursor: Cursor, account_id: str, region: str, hex_id: str) -> Row | None:
+    return cursor.row(_GET_PHONE, id=hex_id, account_id=account_id, region=region)
 
 
-def insert_phone(conn: Connection, row: Row) -> None:
-    conn.execute(insert(linked_phone_numbers).values(**row))
+def find_phone_by_meta_id(cursor: Cursor, waba_hex_id: str, meta_phone_number_id: str) -> Row | None:
+    return cursor.row(_FIND_PHONE_BY_META_ID, waba_link_id=waba_hex_id, meta_phone_number_id=meta_phone_number_id)
 
 
-def refresh_phone(conn: Connection, hex_id: str, values: Row) -> None:
-    conn.execute(update(linked_phone_numbers).where(linked_phone_numbers.c.id == hex_id).values(**values))
+def insert_phone(cursor: Cursor, row: Row) -> None:
+    cursor.run(_INSERT_PHONE, **{"data_localization_region": None, "call_settings": None, **row})
 
 
-def link_phone(conn: Connection, hex_id: str, data_localization_region: str | None) -> bool:
+def refresh_phone(cursor: Cursor, hex_id: str, phone: Row) -> None:
+    """Stores what Meta says of the number now (display data and quality rating)."""
+    cursor.run(_REFRESH_PHONE, key=hex_id, phone_number=phone["phone_number"],
+               display_phone_number=phone["display_phone_number"],
+               display_phone_number_name=phone["display_phone_number_name"], quality_rating=phone["quality_rating"])
+
+
+def link_phone(cursor: Cursor, hex_id: str, data_localization_region: str | None) -> bool:
     """Marks a discovered number as linked; False when it already was (a concurrent finalization)."""
-    result = conn.execute(update(linked_phone_numbers).where(
-        linked_phone_numbers.c.id == hex_id, linked_phone_numbers.c.linked == False,  # noqa: E712
-    ).values(linked=True, data_localization_region=data_localization_region))
-    return result.rowcount == 1
+    return cursor.run(_LINK_PHONE, key=hex_id, data_localization_region=data_localization_region) == 1
 
 
-def set_call_settings(conn: Connection, hex_id: str, call_settings: Row) -> None:
-    conn.execute(update(linked_phone_numbers).where(linked_phone_numbers.c.id == hex_id).values(
-        call_settings=json.dumps(call_settings)))
+def set_call_settings(cursor: Cursor, hex_id: str, call_settings: Row) -> None:
+    cursor.run(_SET_CALL_SETTINGS, key=hex_id, call_settings=json.dumps(call_settings))
 
 
 # --- sign-up sessions (phase 1 -> phase 2) ----------------------------------------------------
 
-def insert_session(conn: Connection, row: Row) -> None:
-    conn.execute(insert(signup_sessions).values(**row))
+_INSERT_SESSION = Query(insert(signup_sessions))
+_GET_SESSION = Query(select(signup_sessions).where(S.token_digest == bindparam("token_digest")))
+_DELETE_EXPIRED_SESSIONS = Query(delete(signup_sessions).where(S.expires_at < bindparam("now")))
 
 
-def get_session(conn: Connection, token_digest: str) -> Row | None:
-    return _one(conn, select(signup_sessions).where(signup_sessions.c.token_digest == token_digest))
+def insert_session(cursor: Cursor, row: Row) -> None:
+    cursor.run(_INSERT_SESSION, **row)
 
 
-def delete_expired_sessions(conn: Connection, now: float) -> None:
-    conn.execute(delete(signup_sessions).where(signup_sessions.c.expires_at < now))
+def get_session(cursor: Cursor, token_digest: str) -> Row | None:
+    return cursor.row(_GET_SESSION, token_digest=token_digest)
+
+
+def delete_expired_sessions(cursor: Cursor, now: float) -> None:
+    cursor.run(_DELETE_EXPIRED_SESSIONS, now=now)
 
 
 # --- tags ------------------------------------------------------------------------------------
 
-def put_tags(conn: Connection, resource_arn: str, tags: Iterable[Row]) -> None:
+_UPDATE_TAG = Query(update(resource_tags).where(
+    T.resource_arn == bindparam("arn"), T.tag_key == bindparam("key")).values(tag_value=bindparam("value")))
+_INSERT_TAG = Query(insert(resource_tags).values(
+    resource_arn=bindparam("arn"), tag_key=bindparam("key"), tag_value=bindparam("value")))
+_DELETE_TAG = Query(delete(resource_tags).where(T.resource_arn == bindparam("arn"), T.tag_key == bindparam("key")))
+_DELETE_RESOURCE_TAGS = Query(delete(resource_tags).where(T.resource_arn == bindparam("arn")))
+_LIST_TAGS = Query(select(T.tag_key, T.tag_value).where(T.resource_arn == bindparam("arn")).order_by(T.tag_key))
+
+
+def put_tags(cursor: Cursor, resource_arn: str, tags: Iterable[Row]) -> None:
     """Adds or overwrites tags (key -> value) on one resource."""
     for tag in tags:
-        key, value = tag["key"], tag.get("value") or ""
-        changed = conn.execute(update(resource_tags).where(
-            resource_tags.c.resource_arn == resource_arn, resource_tags.c.tag_key == key).values(tag_value=value))
-        if changed.rowcount == 0:
-            conn.execute(insert(resource_tags).values(resource_arn=resource_arn, tag_key=key, tag_value=value))
+        value = tag.get("value") or ""
+        if cursor.run(_UPDATE_TAG, arn=resource_arn, key=tag["key"], value=value) == 0:
+            cursor.run(_INSERT_TAG, arn=resource_arn, key=tag["key"], value=value)
 
 
-def remove_tags(conn: Connection, resource_arn: str, keys: Sequence[str]) -> None:
-    conn.execute(delete(resource_tags).where(
-        resource_tags.c.resource_arn == resource_arn, resource_tags.c.tag_key.in_(list(keys))))
+def remove_tags(cursor: Cursor, resource_arn: str, keys: Sequence[str]) -> None:
+    for key in keys:
+        cursor.run(_DELETE_TAG, arn=resource_arn, key=key)
 
 
-def list_tags(conn: Connection, resource_arn: str) -> list[Row]:
-    rows = conn.execute(select(resource_tags.c.tag_key, resource_tags.c.tag_value).where(
-        resource_tags.c.resource_arn == resource_arn).order_by(resource_tags.c.tag_key))
-    return [{"key": key, "value": value} for key, value in rows]
+def list_tags(cursor: Cursor, resource_arn: str) -> list[Row]:
+    return [{"key": row["tag_key"], "value": row["tag_value"]} for row in cursor.rows(_LIST_TAGS, arn=resource_arn)]
 
 
-def delete_all_tags(conn: Connection, resource_arns: Sequence[str]) -> None:
-    if resource_arns:
-        conn.execute(delete(resource_tags).where(resource_tags.c.resource_arn.in_(list(resource_arns))))
-
+def delete_all_tags(cursor: Cursor, resource_arns: Sequence[str]) -> None:
+    for arn in resource_arns:
+        cursor.run(_DELETE_RESOURCE_TAGS, arn=arn)
