@@ -35,6 +35,7 @@ from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
+import orjson
 from botocore.model import OperationModel, ServiceModel, Shape
 
 from wabalink.aws.errors import AwsError
@@ -55,17 +56,13 @@ def _unserializable(value: Any) -> Any:
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
-# json.dumps builds a new C encoder on every call; building it once saves a few microseconds
-# per response. No circular-reference tracking (markers=None): outputs are trees.
-_c_encoder = getattr(json.encoder, "c_make_encoder", None)
-if _c_encoder is not None:
-    _encode_chunks = _c_encoder(
-        None, _unserializable, json.encoder.encode_basestring_ascii, None, ":", ",", False, False, True)
+def _json_bytes(value: Any) -> bytes:
+    # orjson: several times faster than the stdlib encoder, and responses are on every hot path.
+    return orjson.dumps(value, default=_unserializable)
 
-    def _json_encode(value: Any) -> str:
-        return "".join(_encode_chunks(value, 0))
-else:  # pragma: no cover - CPython always has the C encoder
-    _json_encode = json.JSONEncoder(separators=(",", ":")).encode
+
+def _json_encode(value: Any) -> str:
+    return _json_bytes(value).decode("utf-8")
 
 
 _PLAIN_SCALARS = frozenset({"string", "integer", "long", "boolean", "float", "double", "byte", "short"})
@@ -816,9 +813,9 @@ class RestJsonProtocol:
                         body = bytes(payload)
                     content_type = BINARY_CONTENT_TYPE if payload_member.shape.type == "blob" else b"text/plain"
                 else:
-                    body = b"{}" if payload is None else _json_encode(_write_value(payload_member.shape, payload)).encode("utf-8")
+                    body = b"{}" if payload is None else _json_bytes(_write_value(payload_member.shape, payload))
             else:
-                body = _json_encode(_write_structure_body(output_spec, output)).encode("utf-8")
+                body = _json_bytes(_write_structure_body(output_spec, output))
         headers.append((b"content-type", content_type))
         headers.append((b"content-length", str(len(body)).encode("ascii")))
         if request_id is not None:
@@ -828,7 +825,7 @@ class RestJsonProtocol:
     def serialize_error(self, error: AwsError, request_id: str) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         """`x-amzn-ErrorType: <Code>` + `{"message": ...}`: botocore's RestJSONParser takes the
         code from the header, so boto3 raises `client.exceptions.<Code>`."""
-        body = _json_encode({"message": error.message}).encode("utf-8")
+        body = _json_bytes({"message": error.message})
         headers = [
             (b"x-amzn-errortype", error.code.encode("latin-1")),
             (b"content-type", JSON_CONTENT_TYPE),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import uuid
+import os
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -124,7 +124,7 @@ class WabalinkApp:
 
     async def _aws(self, request: HttpRequest) -> HttpResponse:
         started = time.perf_counter()
-        request_id = str(uuid.uuid4())
+        request_id = new_request_id()
         operation_name = "-"
         principal = None
         try:
@@ -160,6 +160,13 @@ class WabalinkApp:
                 "region": principal.region if principal else None,
                 "duration_ms": round((time.perf_counter() - started) * 1000, 2)})
         return HttpResponse(status, headers, body)
+
+
+def new_request_id() -> str:
+    """A random (version 4) UUID string, as AWS request ids are; cheaper than uuid.uuid4()."""
+    digits = os.urandom(16).hex()
+    variant = "89ab"[int(digits[16], 16) & 3]
+    return f"{digits[:8]}-{digits[8:12]}-4{digits[13:16]}-{variant}{digits[17:20]}-{digits[20:]}"
 
 
 def _header_dict(raw_headers: list[tuple[bytes, bytes]]) -> dict[str, str]:

@@ -102,5 +102,6 @@ def main(argv: list[str]) -> int:
         "store": "sqlite" if app.store.is_sqlite else "postgresql"})
     tune_garbage_collector()
     uvicorn.run(app, host=settings.host, port=settings.port, loop="uvloop", http="httptools",
-                lifespan="on", access_log=False, log_config=None, log_level=settings.log_level)
+                lifespan="on", access_log=False, log_config=None, log_level=settings.log_level,
+                proxy_headers=False)  # the app never reads the client address: skip that middleware
     return 0

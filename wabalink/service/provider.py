@@ -273,9 +273,13 @@ class SocialMessagingProvider:
     # ---------------------------------------------------------------- linked accounts
 
     def get_linked_whatsapp_business_account(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        with self.store.reader() as conn:
-            waba = self._owned_waba(conn, ctx, params["id"], "id", missing=not_found)
-            phones = links.phones_of_waba(conn, waba["id"], linked_only=True)
+        ref = ids.parse_resource(params["id"])
+        waba, phones = None, []
+        if ref is not None and ref.kind == "waba" and owned_by(ref, ctx):
+            with self.store.reader() as conn:
+                waba, phones = links.get_waba_with_linked_phones(conn, ctx.account_id, ctx.region, ref.hex_id)
+        if waba is None:
+            raise not_found(waba_not_found("id", params["id"]))
         account = render_waba(ctx, waba)
         account["phoneNumbers"] = [render_phone(ctx, phone) for phone in phones]
         return {"account": account}
@@ -368,7 +372,7 @@ class SocialMessagingProvider:
         if ref is not None and ref.kind == "waba" and owned_by(ref, ctx):
             waba = links.get_waba(conn, ctx.account_id, ctx.region, ref.hex_id)
         if waba is None:
-            raise missing(f"{field}: linked WhatsApp Business Account {value} was not found.")
+            raise missing(waba_not_found(field, value))
         return waba
 
     def _owned_phone(self, conn, ctx: RequestContext, value: str, field: str,  # type: ignore[no-untyped-def]
@@ -414,6 +418,10 @@ class meta_errors:
             raise AwsError("DependencyException", f"Meta's Graph API answered an error (code {exc.code}); "
                            "nothing was changed. Retry the call.") from None
         return False
+
+
+def waba_not_found(field: str, value: str) -> str:
+    return f"{field}: linked WhatsApp Business Account {value} was not found."
 
 
 def owned_by(ref: ids.ResourceRef, ctx: RequestContext) -> bool:

@@ -10,6 +10,8 @@ upgrade a read lock.
 from __future__ import annotations
 
 import os
+import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -114,6 +116,10 @@ class Store:
         self.url = url
         sa_url = _sqlalchemy_url(url)
         self.is_sqlite = sa_url.startswith("sqlite")
+        self._sqlite_file: str | None = None
+        self._thread_connections = threading.local()
+        self._opened: list[sqlite3.Connection] = []
+        self._opened_lock = threading.Lock()
         if self.is_sqlite:
             in_memory = sa_url in ("sqlite://", "sqlite:///:memory:")
             self.engine: Engine = create_engine(
@@ -123,6 +129,8 @@ class Store:
                 connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
             )
             _configure_sqlite(self.engine)
+            if not in_memory:
+                self._sqlite_file = self.engine.url.database
         else:
             self.engine = create_engine(sa_url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
 
@@ -145,8 +153,7 @@ class Store:
     def writer(self) -> Iterator[Cursor]:
         """One atomic write transaction on a `Cursor`. Constraint violations surface as
         SQLAlchemy's `IntegrityError`, whichever driver raised them."""
-        dbapi_connection = self.engine.raw_connection()
-        try:
+        with self._lean_connection() as dbapi_connection:
             cursor = Cursor(dbapi_connection, self.engine.dialect)
             if self.is_sqlite:
                 dbapi_connection.execute("BEGIN IMMEDIATE")
@@ -159,20 +166,39 @@ class Store:
                 dbapi_connection.rollback()
                 raise
             dbapi_connection.commit()
-        finally:
-            dbapi_connection.close()
 
     @contextmanager
     def reader(self) -> Iterator[Cursor]:
         """A consistent read-only snapshot on a `Cursor`."""
-        dbapi_connection = self.engine.raw_connection()
-        try:
+        with self._lean_connection() as dbapi_connection:
             if self.is_sqlite:
                 dbapi_connection.execute("BEGIN")  # one snapshot for every statement
-            yield Cursor(dbapi_connection, self.engine.dialect)
-        finally:
-            dbapi_connection.rollback()
-            dbapi_connection.close()
+            try:
+                yield Cursor(dbapi_connection, self.engine.dialect)
+            finally:
+                dbapi_connection.rollback()
+
+    @contextmanager
+    def _lean_connection(self) -> Iterator[Any]:
+        """A DBAPI connection for `writer()`/`reader()`. SQLite files: one connection per thread,
+        kept open (opening is the costly part and SQLite connections are cheap to hold);
+        otherwise one from the engine's pool."""
+        if self._sqlite_file is None:
+            pooled = self.engine.raw_connection()
+            try:
+                yield pooled
+            finally:
+                pooled.close()
+            return
+        connection = getattr(self._thread_connections, "sqlite", None)
+        if connection is None:
+            connection = sqlite3.connect(self._sqlite_file, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000,
+                                         isolation_level=None, check_same_thread=False)
+            _apply_sqlite_pragmas(connection)
+            self._thread_connections.sqlite = connection
+            with self._opened_lock:
+                self._opened.append(connection)
+        yield connection
 
     def migrate(self) -> int:
         """Bring the schema to the latest version; returns that version. Safe to run from
@@ -199,7 +225,20 @@ class Store:
             return "ok"
 
     def dispose(self) -> None:
+        with self._opened_lock:
+            for connection in self._opened:
+                connection.close()
+            self._opened.clear()
         self.engine.dispose()
+
+
+def _apply_sqlite_pragmas(connection: sqlite3.Connection) -> None:
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL survives a process kill
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.close()
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -207,12 +246,7 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
         # Let SQLAlchemy, not the sqlite3 module, decide where transactions begin.
         dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL survives a process kill
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.close()
+        _apply_sqlite_pragmas(dbapi_connection)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:

@@ -38,6 +38,7 @@ _COMPLETE_WABA = Query(update(linked_wabas).where(
 _SET_EVENT_DESTINATIONS = Query(update(linked_wabas).where(W.id == bindparam("key")).values(
     event_destinations=bindparam("event_destinations")))
 _LIST_ORDER = (W.created_at, W.id)
+_PHONE_ORDER = (P.phone_number, P.id)
 _LIST_FIRST_PAGE = Query(select(linked_wabas).where(_owned(W)).order_by(*_LIST_ORDER).limit(bindparam("limit")))
 _LIST_NEXT_PAGE = Query(select(linked_wabas).where(_owned(W), or_(
     W.created_at > bindparam("after_created_at"),
@@ -92,12 +93,8 @@ def delete_waba(cursor: Cursor, hex_id: str) -> None:
 
 # --- phone numbers ----------------------------------------------------------------------------
 
-_PHONE_ORDER = (P.phone_number, P.id)
 _PHONES_OF_WABA = Query(select(linked_phone_numbers).where(P.waba_link_id == bindparam("waba_link_id"))
                         .order_by(*_PHONE_ORDER))
-_LINKED_PHONES_OF_WABA = Query(select(linked_phone_numbers).where(
-    P.waba_link_id == bindparam("waba_link_id"), P.linked == True,  # noqa: E712 - SQL, not Python
-).order_by(*_PHONE_ORDER))
 _GET_PHONE = Query(select(linked_phone_numbers).where(P.id == bindparam("id"), _owned(P)))
 _FIND_PHONE_BY_META_ID = Query(select(linked_phone_numbers).where(
     P.waba_link_id == bindparam("waba_link_id"), P.meta_phone_number_id == bindparam("meta_phone_number_id")))
@@ -112,8 +109,31 @@ _SET_CALL_SETTINGS = Query(update(linked_phone_numbers).where(P.id == bindparam(
     call_settings=bindparam("call_settings")))
 
 
-def phones_of_waba(cursor: Cursor, waba_hex_id: str, *, linked_only: bool = False) -> list[Row]:
-    return cursor.rows(_LINKED_PHONES_OF_WABA if linked_only else _PHONES_OF_WABA, waba_link_id=waba_hex_id)
+# One statement for GetLinkedWhatsAppBusinessAccount, its hottest read: the WABA joined to its
+# linked numbers (a WABA without any comes back once, with NULL phone columns).
+_WABA_WITH_LINKED_PHONES = Query(
+    select(linked_wabas, *[column.label("phone_" + column.name) for column in linked_phone_numbers.columns])
+    .select_from(linked_wabas.outerjoin(linked_phone_numbers, and_(
+        P.waba_link_id == W.id, P.linked == True)))  # noqa: E712 - SQL, not Python
+    .where(W.id == bindparam("id"), _owned(W))
+    .order_by(*_PHONE_ORDER))
+_PHONE_LABELS = [("phone_" + column.name, column.name) for column in linked_phone_numbers.columns]
+_WABA_COLUMNS = [column.name for column in linked_wabas.columns]
+
+
+def get_waba_with_linked_phones(cursor: Cursor, account_id: str, region: str,
+                                hex_id: str) -> tuple[Row | None, list[Row]]:
+    rows = cursor.rows(_WABA_WITH_LINKED_PHONES, id=hex_id, account_id=account_id, region=region)
+    if not rows:
+        return None, []
+    waba = {name: rows[0][name] for name in _WABA_COLUMNS}
+    phones = [{name: row[label] for label, name in _PHONE_LABELS} for row in rows if row["phone_id"] is not None]
+    return waba, phones
+
+
+def phones_of_waba(cursor: Cursor, waba_hex_id: str) -> list[Row]:
+    """Every number of the WABA, discovered or linked."""
+    return cursor.rows(_PHONES_OF_WABA, waba_link_id=waba_hex_id)
 
 
 def get_phone(cursor: Cursor, account_id: str, region: str, hex_id: str) -> Row | None:
