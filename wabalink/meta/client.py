@@ -1,21 +1,22 @@
 """GraphClient: the only way the service talks to Meta — HTTP, Graph API shapes.
 
 It points at the built-in simulator by default (`Settings.graph_base_url()`), or at any Graph
-endpoint. One urllib3 PoolManager (thread-safe, keep-alive) serves every worker thread.
+endpoint. Each worker thread keeps its own keep-alive connection (http.client; a pool library's
+layers cost more than the simulator's answer on the association path).
 
-Secrets stay out of URLs, exception messages and log lines: urllib3 logs request lines at DEBUG,
-so tokens travel in the `Authorization` header, and debug_token's `input_token` in a form body.
+Secrets stay out of URLs, exception messages and log lines: tokens travel in the `Authorization`
+header, and debug_token's `input_token` in a form body.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import re
+import threading
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, urlencode
-
-import urllib3
+from urllib.parse import quote, urlencode, urlsplit
 
 DEFAULT_GRAPH_VERSION = "v21.0"
 SCOPE_MANAGEMENT = "whatsapp_business_management"
@@ -24,18 +25,7 @@ PHONE_NUMBER_FIELDS = ("id", "display_phone_number", "verified_name", "quality_r
 WABA_FIELDS = ("id", "name", "currency", "timezone_id")
 PAGE_LIMIT = 100
 MAX_PAGES = 100  # a paging loop that never ends is a broken endpoint, not a big WABA
-POOL_SIZE = 64
 _VERSION_SUFFIX = re.compile(r"/v[0-9]+\.[0-9]+$")
-
-
-class _RetryDroppedConnections(urllib3.Retry):
-    """A read timeout is not a dropped connection: count it as 'other' (never retried), so a slow
-    Meta costs one timeout, not two."""
-
-    def _is_read_error(self, err: Exception) -> bool:
-        if isinstance(err, urllib3.exceptions.ReadTimeoutError):
-            return False
-        return super()._is_read_error(err)
 
 
 class GraphApiError(Exception):
@@ -114,23 +104,15 @@ class MetaPhoneNumber:
 
 class GraphClient:
     def __init__(self, base_url: str, app_token: str, timeout: float, *,
-                 version: str = DEFAULT_GRAPH_VERSION, pool_size: int = POOL_SIZE) -> None:
+                 version: str = DEFAULT_GRAPH_VERSION) -> None:
         base = base_url.rstrip("/")
         # A base URL that already names a version keeps it.
-        self._root = base if _VERSION_SUFFIX.search(base) else f"{base}/{version}"
+        root = base if _VERSION_SUFFIX.search(base) else f"{base}/{version}"
+        self._transport = _KeepAliveTransport(root, timeout)
         self._app_token = app_token
-        self._timeout = urllib3.Timeout(total=timeout)
-        # Retries: only a connect failure (nothing was sent) or a keep-alive connection the server
-        # dropped is retried — every call here is idempotent on Meta's side. Timeouts and answers,
-        # 5xx included, go to the caller as they are.
-        self._retries = _RetryDroppedConnections(total=2, connect=2, read=1, status=0, other=0, redirect=0,
-                                                 allowed_methods=None, raise_on_status=False,
-                                                 raise_on_redirect=False)
-        self._http = urllib3.PoolManager(num_pools=4, maxsize=pool_size, block=False,
-                                         timeout=self._timeout, retries=self._retries)
 
     def close(self) -> None:
-        self._http.clear()
+        self._transport.close()
 
     # --- token introspection ----------------------------------------------------------------
 
@@ -197,7 +179,7 @@ class GraphClient:
 
     def _call(self, method: str, path: str, *, token: str, query: dict[str, str] | None = None,
               json_body: dict[str, Any] | None = None, form_body: str | None = None) -> dict[str, Any]:
-        url = self._root + path + (("?" + urlencode(query)) if query else "")
+        target = path + (("?" + urlencode(query)) if query else "")
         headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
         body: bytes | None = None
         if json_body is not None:
@@ -206,17 +188,75 @@ class GraphClient:
         elif form_body is not None:
             body = form_body.encode()
             headers["Content-Type"] = "application/x-www-form-urlencoded"
-        try:
-            response = self._http.request(method, url, body=body, headers=headers)
-        except urllib3.exceptions.HTTPError as error:
-            # The exception's text names only the host and the failure, never headers or bodies.
-            raise GraphUnavailableError(f"Graph API unreachable ({method} {path}): {type(error).__name__}") from None
-        return _parse_answer(response.status, response.data, method, path)
+        status, data = self._transport.request(method, target, body, headers)
+        return _parse_answer(status, data, method, path)
 
     @staticmethod
     def _expect_success(answer: dict[str, Any]) -> None:
         if answer.get("success") is not True:
             raise GraphUnavailableError("Graph API answer did not report success")
+
+
+class _KeepAliveTransport:
+    """HTTP/1.1 keep-alive connections to one Graph endpoint, one per thread (an http.client
+    connection is not thread-safe). A request that fails because the server had closed an idle
+    connection is sent once more on a fresh one: every Graph call made here is idempotent at Meta.
+    Timeouts and answers (5xx included) are not retried."""
+
+    def __init__(self, root_url: str, timeout: float) -> None:
+        parts = urlsplit(root_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("the Graph API base URL must be an http:// or https:// URL")
+        self._connection_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+        self._host, self._port = parts.hostname, parts.port
+        self._prefix = parts.path.rstrip("/")
+        self._timeout = timeout
+        self._local = threading.local()
+        self._all: list[http.client.HTTPConnection] = []
+        self._all_lock = threading.Lock()
+
+    def request(self, method: str, target: str, body: bytes | None, headers: dict[str, str]) -> tuple[int, bytes]:
+        for attempt in (1, 2):
+            connection, reused = self._connection()
+            try:
+                connection.request(method, self._prefix + target, body=body, headers=headers)
+                response = connection.getresponse()
+                data = response.read()
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError) as error:
+                self._discard()
+                if reused and attempt == 1:
+                    continue  # the idle connection had been closed by the server
+                raise GraphUnavailableError(f"Graph API unreachable ({method}): {type(error).__name__}") from None
+            except (OSError, http.client.HTTPException) as error:
+                # The text names only the kind of failure, never headers or bodies.
+                self._discard()
+                raise GraphUnavailableError(f"Graph API unreachable ({method}): {type(error).__name__}") from None
+            if response.will_close:
+                self._discard()
+            return response.status, data
+        raise AssertionError("unreachable")
+
+    def _connection(self) -> tuple[http.client.HTTPConnection, bool]:
+        connection = getattr(self._local, "connection", None)
+        if connection is not None:
+            return connection, True
+        connection = self._connection_class(self._host, self._port, timeout=self._timeout)
+        self._local.connection = connection
+        with self._all_lock:
+            self._all.append(connection)
+        return connection, False
+
+    def _discard(self) -> None:
+        connection = getattr(self._local, "connection", None)
+        if connection is not None:
+            connection.close()
+            self._local.connection = None
+
+    def close(self) -> None:
+        with self._all_lock:
+            for connection in self._all:
+                connection.close()
+            self._all.clear()
 
 
 def _parse_answer(status: int, data: bytes, method: str, path: str) -> dict[str, Any]:
