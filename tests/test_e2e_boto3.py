@@ -203,3 +203,11 @@ def test_meta_failing_on_a_phone_number_read_is_a_dependency_exception(start_ser
     with pytest.raises(client.exceptions.DependencyException):
         client.get_linked_whatsapp_business_account_phone_number(
             id=entry["unregisteredWhatsAppPhoneNumbers"][0]["phoneNumberId"])
+
+
+def test_phase_one_lists_every_number_of_a_large_waba(server: Any, account_id: str) -> None:
+    # More numbers than one Graph page: the field-expanded first page, then the paging cursors.
+    meta_waba = server.create_waba("Call Centre", phone_numbers=60)
+    _, incomplete = sign_up(server.client(account_id), meta_waba)
+    numbers = incomplete[meta_waba["wabaId"]]["unregisteredWhatsAppPhoneNumbers"]
+    assert sorted(n["metaPhoneNumberId"] for n in numbers) == sorted(p["id"] for p in meta_waba["phoneNumbers"])

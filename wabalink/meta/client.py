@@ -130,25 +130,34 @@ class GraphClient:
     def get_waba(self, waba_id: str, token: str | None = None) -> MetaWaba:
         answer = self._call("GET", f"/{_segment(waba_id)}", token=token or self._app_token,
                             query={"fields": ",".join(WABA_FIELDS)})
-        return MetaWaba(id=str(answer.get("id", waba_id)), name=str(answer.get("name", "")),
-                        currency=answer.get("currency"),
-                        timezone_id=None if answer.get("timezone_id") is None else str(answer["timezone_id"]))
+        return _waba(answer, waba_id)
 
-    def list_phone_numbers(self, waba_id: str, token: str | None = None) -> list[MetaPhoneNumber]:
-        """Every number of the WABA, following the paging cursors."""
+    def get_waba_with_phone_numbers(self, waba_id: str, token: str | None = None
+                                    ) -> tuple[MetaWaba, list[MetaPhoneNumber]]:
+        """The WABA and all its numbers, the first page in the same call (field expansion)."""
+        fields = ",".join(WABA_FIELDS) + ",phone_numbers{" + ",".join(PHONE_NUMBER_FIELDS) + "}"
+        answer = self._call("GET", f"/{_segment(waba_id)}", token=token or self._app_token, query={"fields": fields})
+        first_page = answer.get("phone_numbers") if isinstance(answer.get("phone_numbers"), dict) else {}
+        numbers = [_phone_number(item) for item in first_page.get("data") or []]
+        after = _next_cursor(first_page)
+        if after is not None:
+            numbers += self.list_phone_numbers(waba_id, token, after=after)
+        return _waba(answer, waba_id), numbers
+
+    def list_phone_numbers(self, waba_id: str, token: str | None = None, *, after: str | None = None
+                           ) -> list[MetaPhoneNumber]:
+        """Every number of the WABA (from the `after` cursor on), following the paging cursors."""
         numbers: list[MetaPhoneNumber] = []
         query = {"fields": ",".join(PHONE_NUMBER_FIELDS), "limit": str(PAGE_LIMIT)}
         for _ in range(MAX_PAGES):
+            if after is not None:
+                query["after"] = after
             answer = self._call("GET", f"/{_segment(waba_id)}/phone_numbers", token=token or self._app_token,
                                 query=query)
             numbers.extend(_phone_number(item) for item in answer.get("data") or [])
-            paging = answer.get("paging") or {}
-            after = (paging.get("cursors") or {}).get("after")
-            # Only `next` says there is another page; the cursor says where it starts. Meta's
-            # `next` URL embeds the access token, so it is never requested as is.
-            if not paging.get("next") or not after:
+            after = _next_cursor(answer)
+            if after is None:
                 return numbers
-            query = {**query, "after": str(after)}
         raise GraphUnavailableError("Graph phone_numbers paging did not end")
 
     def get_phone_number(self, phone_id: str, token: str | None = None) -> MetaPhoneNumber:
@@ -296,6 +305,20 @@ def _token_info(data: dict[str, Any]) -> TokenInfo:
         error_subcode=_int_or(error.get("subcode"), None),
         granular_scopes=granular,
     )
+
+
+def _waba(answer: dict[str, Any], waba_id: str) -> MetaWaba:
+    return MetaWaba(id=str(answer.get("id", waba_id)), name=str(answer.get("name", "")),
+                    currency=answer.get("currency"),
+                    timezone_id=None if answer.get("timezone_id") is None else str(answer["timezone_id"]))
+
+
+def _next_cursor(page: dict[str, Any]) -> str | None:
+    """Only `next` says there is another page; the cursor says where it starts. Meta's `next` URL
+    embeds the access token, so it is never requested as is."""
+    paging = page.get("paging") or {}
+    after = (paging.get("cursors") or {}).get("after")
+    return str(after) if paging.get("next") and after else None
 
 
 def _phone_number(item: dict[str, Any]) -> MetaPhoneNumber:

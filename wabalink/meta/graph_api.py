@@ -41,8 +41,12 @@ def _dispatch(simulator: MetaSimulator, method: str, segments: list[str], params
     if segments == ["debug_token"] and method == "GET":
         return json_response(200, {"data": simulator.debug_token(params.get("input_token"), token)})
     if len(segments) == 1 and NUMERIC_ID.match(segments[0]) and method == "GET":
-        fields = [f.strip() for f in params.get("fields", "").split(",") if f.strip()] or None
-        return json_response(200, simulator.graph_get_object(segments[0], token, fields))
+        fields, expansions = _parse_fields(params.get("fields", ""))
+        node = simulator.graph_get_object(segments[0], token, fields or None)
+        if "phone_numbers" in expansions:
+            # Field expansion (`phone_numbers{id,...}`): the edge's first page inside the node.
+            node["phone_numbers"] = _phone_numbers_body(simulator, segments[0], {}, token)
+        return json_response(200, node)
     if len(segments) == 2 and NUMERIC_ID.match(segments[0]):
         object_id, edge = segments
         if edge == "phone_numbers" and method == "GET":
@@ -68,8 +72,34 @@ def _dispatch(simulator: MetaSimulator, method: str, segments: list[str], params
         400, f"Unknown path components: /{'/'.join(segments)}", "OAuthException", 2500))
 
 
+def _parse_fields(text: str) -> tuple[list[str], dict[str, str]]:
+    """`id,name,phone_numbers{id,quality_rating}` -> (["id", "name"], {"phone_numbers": "id,quality_rating"})."""
+    fields: list[str] = []
+    expansions: dict[str, str] = {}
+    depth, start = 0, 0
+    for index, char in enumerate(text + ","):
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+        elif char == "," and depth == 0:
+            item = text[start:index].strip()
+            start = index + 1
+            if "{" in item:
+                name, _, inner = item.partition("{")
+                expansions[name.strip()] = inner.rstrip("}")
+            elif item:
+                fields.append(item)
+    return fields, expansions
+
+
 def _phone_numbers_page(simulator: MetaSimulator, waba_id: str, params: dict[str, str],
                         token: str | None) -> HttpResponse:
+    return json_response(200, _phone_numbers_body(simulator, waba_id, params, token))
+
+
+def _phone_numbers_body(simulator: MetaSimulator, waba_id: str, params: dict[str, str],
+                        token: str | None) -> dict[str, Any]:
     try:
         limit = int(params.get("limit", DEFAULT_PAGE_SIZE))
     except ValueError:
@@ -83,7 +113,7 @@ def _phone_numbers_page(simulator: MetaSimulator, waba_id: str, params: dict[str
     if next_cursor is not None:
         # Meta's `next` carries the access token; ours does not, so following it leaks nothing.
         paging["next"] = f"{waba_id}/phone_numbers?limit={limit}&after={next_cursor}"
-    return json_response(200, {"data": rows, "paging": paging})
+    return {"data": rows, "paging": paging}
 
 
 def _route_segments(path: str) -> list[str]:

@@ -116,8 +116,7 @@ class SocialMessagingProvider:
                 raise invalid(f"signupCallback.accessToken lacks the {REQUIRED_META_SCOPE} permission.")
             if not token.granted_waba_ids:
                 raise invalid("signupCallback.accessToken grants no WhatsApp Business Account.")
-            return [(self.graph.get_waba(waba_id, access_token), self.graph.list_phone_numbers(waba_id, access_token))
-                    for waba_id in token.granted_waba_ids]
+            return [self.graph.get_waba_with_phone_numbers(waba_id, access_token) for waba_id in token.granted_waba_ids]
 
     def _record_discovery(self, conn, ctx: RequestContext, meta_wabas: list[tuple[Any, list[Any]]],  # type: ignore[no-untyped-def]
                           now: float) -> tuple[dict[str, Any], dict[str, list[str]]]:
