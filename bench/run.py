@@ -1,4 +1,5 @@
-"""wabalink benchmark: read throughput against a bare ASGI app and moto, associations per second, RSS.
+"""wabalink benchmark: read throughput against a bare ASGI app and moto, associations per second, RSS,
+and the command line's start-up against the aws command.
 
     make bench                          # defaults: 15 s per wrk run, 20 s of associations
     make bench ARGS="--duration 5 --assoc-duration 5"
@@ -28,6 +29,7 @@ from typing import Any
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
 
+import cli_speed  # noqa: E402
 from associations import precreate_wabas, run_associations, spot_check  # noqa: E402
 from servers import (RssSampler, Server, bare_server, cpu_seconds, dump_json, memory_report,  # noqa: E402
                      moto_server, wabalink_server)
@@ -63,7 +65,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--assoc-wabas", type=int, default=0,
                         help="WABAs created before the clock starts (default: 200 per second of --assoc-duration)")
     parser.add_argument("--waba-quota", type=int, default=1_000_000, help="--waba-quota given to wabalink serve")
-    parser.add_argument("--skip", action="append", default=[], choices=["bare", "strict", "moto", "associations"],
+    parser.add_argument("--cli-runs", type=int, default=10,
+                        help="runs of each command in the command-line start-up comparison (default 10)")
+    parser.add_argument("--skip", action="append", default=[],
+                        choices=["bare", "strict", "moto", "associations", "cli"],
                         help="leave out a part (repeatable)")
     parser.add_argument("--output", type=Path, default=BENCH_DIR / "results",
                         help="folder of the JSON results (default bench/results/)")
@@ -379,6 +384,8 @@ def summarize(results: dict[str, Any]) -> dict[str, Any]:
         "associations_per_second": verdict(summary["associations_per_second"], TARGETS["associations_per_second"]),
         "rss_peak_mb": verdict(summary["rss_peak_mb"], TARGETS["rss_peak_mb"], higher_is_better=False),
     }
+    for result in results.get("cli") or []:
+        summary["targets"][f"cli: {result['name']}"] = "MET" if result["met"] else "MISSED"
     return summary
 
 
@@ -438,6 +445,12 @@ def print_report(results: dict[str, Any], args: argparse.Namespace) -> None:
             ("wabalink peak RSS (VmHWM), MB", summary["rss_peak_mb"], "<= 150", "rss_peak_mb")]
     for label, value, target, key in rows:
         print(f"  {label:<36}{_fmt(value, ''):>10}   target {target:<8} {summary['targets'][key]}")
+    for result in results.get("cli") or []:
+        label = f"wabalink / aws CLI wall time, {result['name']}"
+        print(f"  {label:<36}{result['ratio']:>10}   target <= {result['target']:<5} "
+              f"{summary['targets']['cli: ' + result['name']]}   (medians: wabalink "
+              f"{result['median_s']['wabalink'] * 1000:.0f} ms, aws {result['median_s']['aws'] * 1000:.0f} ms, "
+              f"{result['runs']} runs each)")
     if summary.get("strict_read_ratio_vs_bare") is not None:
         print(f"  --auth strict: {summary['strict_read_ratio_vs_bare']} of bare, "
               f"{summary['strict_read_ratio_vs_moto']} x moto, {summary['strict_vs_permissive']} of permissive")
@@ -466,6 +479,9 @@ def main(argv: list[str]) -> int:
         workdir = Path(tmp)
         try:
             results.update(run(args, wrk, workdir))
+            if "cli" not in args.skip:
+                say(f"command line: wabalink vs aws, {args.cli_runs} interleaved runs of each command")
+                results["cli"] = cli_speed.measure(args.cli_runs)
         except Exception as error:
             print(f"\nbench FAILED: {error}", file=sys.stderr)
             for log in sorted(workdir.glob("*.log")):
