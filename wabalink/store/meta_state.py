@@ -1,9 +1,11 @@
 """The Meta simulator's state: queries over the meta_* tables.
 
-Every method opens its own `store.read()` or `store.transaction()`, so each multi-row change (a WABA
-with its numbers and its sign-up token, a batch of numbers) is atomic. Secrets never reach a row in
-plain text: access tokens are kept as SHA-256 digests, two-step verification PINs as salted scrypt
-hashes.
+Every method opens its own `store.reader()` or `store.writer()`, so each multi-row change (a WABA
+with its numbers and its sign-up token, a batch of numbers) is atomic. Statements are built once
+(`Query`, compiled per dialect) and run on the DBAPI cursor: every Graph call runs one or more of
+them, and SQLAlchemy's per-execution machinery costs several times the SQLite query itself. Secrets
+never reach a row in plain text: access tokens are kept as SHA-256 digests, two-step verification
+PINs as salted scrypt hashes.
 """
 
 from __future__ import annotations
@@ -14,11 +16,12 @@ import json
 import secrets
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, exists, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from wabalink.store.db import Store
+from wabalink.store.db import Cursor, Query, Store
 from wabalink.store.schema import (
     meta_access_tokens,
     meta_businesses,
@@ -38,16 +41,81 @@ PIN_SCRYPT_P = 1
 
 FAULTS_ROW_ID = 1
 
-# The statements every Graph call runs, built once: building a Core statement costs about as much
-# as executing it on SQLite.
-_SELECT_WABA = select(meta_wabas).where(meta_wabas.c.id == bindparam("waba_id"))
-_WABA_EXISTS = select(meta_wabas.c.id).where(meta_wabas.c.id == bindparam("waba_id"))
-_SELECT_PHONE = select(meta_phone_numbers).where(meta_phone_numbers.c.id == bindparam("phone_id"))
-_SELECT_TOKEN = select(meta_access_tokens).where(meta_access_tokens.c.token_digest == bindparam("digest"))
-_SELECT_SUBSCRIPTION = select(meta_webhook_subscriptions.c.app_id).where(and_(
-    meta_webhook_subscriptions.c.waba_id == bindparam("waba_id"),
-    meta_webhook_subscriptions.c.app_id == bindparam("app_id")))
-_SELECT_FAULTS = select(meta_faults).where(meta_faults.c.id == FAULTS_ROW_ID)
+Row = dict[str, Any]
+W, P, S, T, F = (meta_wabas.c, meta_phone_numbers.c, meta_webhook_subscriptions.c, meta_access_tokens.c,
+                 meta_faults.c)
+
+# Bind names in WHERE clauses never equal a column name: SQLAlchemy keeps those for SET/VALUES.
+
+# --- WABAs and phone numbers
+_INSERT_BUSINESS = Query(insert(meta_businesses))
+_INSERT_WABA = Query(insert(meta_wabas))
+_INSERT_PHONE = Query(insert(meta_phone_numbers))
+_SELECT_WABA = Query(select(meta_wabas).where(W.id == bindparam("waba_id")))
+_WABA_EXISTS = Query(select(W.id).where(W.id == bindparam("waba_id")))
+_SELECT_PHONE = Query(select(meta_phone_numbers).where(P.id == bindparam("phone_id")))
+
+
+def _list_phones(*, after: bool, limit: bool) -> Query:
+    query = select(meta_phone_numbers).where(P.waba_id == bindparam("waba_id"))
+    if after:
+        query = query.where(P.id > bindparam("after_id"))
+    query = query.order_by(P.id)
+    return Query(query.limit(bindparam("limit")) if limit else query)
+
+
+# (after_id given, limit given) -> statement
+_LIST_PHONES = {(after, limit): _list_phones(after=after, limit=limit)
+                for after in (False, True) for limit in (False, True)}
+_SET_QUALITY_RATING = Query(update(meta_phone_numbers).where(P.id == bindparam("phone_id")).values(
+    quality_rating=bindparam("quality_rating"), updated_at=bindparam("updated_at")))
+# Registers unless the number is already registered with a PIN; the WHERE clause is what makes a
+# concurrent registration lose (it then sees the number registered and checks its PIN instead).
+_REGISTER = Query(update(meta_phone_numbers).where(
+    P.id == bindparam("phone_id"), or_(P.status != "REGISTERED", P.pin_hash.is_(None)),
+).values(status="REGISTERED", pin_hash=bindparam("pin_hash"),
+         data_localization_region=bindparam("data_localization_region"), updated_at=bindparam("updated_at")))
+_REGISTRATION_OF_PHONE = Query(select(P.status, P.pin_hash, P.data_localization_region)
+                               .where(P.id == bindparam("phone_id")))
+_SET_REGION_IF_SAME_PIN = Query(update(meta_phone_numbers).where(
+    P.id == bindparam("phone_id"), P.pin_hash == bindparam("expected_pin_hash"),
+).values(data_localization_region=bindparam("data_localization_region"), updated_at=bindparam("updated_at")))
+_DEREGISTER = Query(update(meta_phone_numbers).where(P.id == bindparam("phone_id")).values(
+    status="UNREGISTERED", pin_hash=None, data_localization_region=None, updated_at=bindparam("updated_at")))
+
+# --- webhook subscriptions
+# One statement for "subscribe if the WABA exists and the app is not subscribed yet".
+_SUBSCRIBE = Query(insert(meta_webhook_subscriptions).from_select(
+    ["waba_id", "app_id", "created_at"],
+    select(W.id, bindparam("app_id", type_=S.app_id.type), bindparam("created_at", type_=S.created_at.type))
+    .where(W.id == bindparam("waba_id"),
+           ~exists().where(S.waba_id == bindparam("waba_id"), S.app_id == bindparam("app_id")))))
+_UNSUBSCRIBE = Query(delete(meta_webhook_subscriptions).where(
+    S.waba_id == bindparam("waba_id"), S.app_id == bindparam("app_id")))
+_SUBSCRIBED_APP_IDS = Query(select(S.app_id).where(S.waba_id == bindparam("waba_id")).order_by(S.created_at))
+
+# --- access tokens
+_INSERT_TOKEN = Query(insert(meta_access_tokens))
+_SELECT_TOKEN = Query(select(meta_access_tokens).where(T.token_digest == bindparam("digest")))
+_EXPIRE_TOKEN = Query(update(meta_access_tokens).where(T.token_digest == bindparam("digest")).values(
+    expires_at=bindparam("expires_at")))
+_REVOKE_TOKEN = Query(update(meta_access_tokens).where(T.token_digest == bindparam("digest")).values(revoked=True))
+
+# --- faults
+_SELECT_FAULTS = Query(select(meta_faults).where(F.id == FAULTS_ROW_ID))
+_FAULT_VALUES = ("fail_next_calls", "fail_status", "fail_path_contains", "latency_ms")
+_UPDATE_FAULTS = Query(update(meta_faults).where(F.id == FAULTS_ROW_ID).values(
+    {name: bindparam(name) for name in _FAULT_VALUES}))
+_INSERT_FAULTS = Query(insert(meta_faults).values(id=FAULTS_ROW_ID, **{name: bindparam(name) for name in _FAULT_VALUES}))
+
+
+def _consume_failure(same_filter: Any) -> Query:
+    return Query(update(meta_faults).where(F.id == FAULTS_ROW_ID, F.fail_next_calls > 0, same_filter)
+                 .values(fail_next_calls=F.fail_next_calls - 1))
+
+
+_CONSUME_FAILURE_ANY_PATH = _consume_failure(F.fail_path_contains.is_(None))
+_CONSUME_FAILURE_PATH = _consume_failure(F.fail_path_contains == bindparam("expected_path"))
 
 
 def new_numeric_id() -> str:
@@ -157,25 +225,30 @@ class RegistrationOutcome:
     CONFLICT = "CONFLICT"  # kept changing under concurrent calls: a transient failure, retry
 
 
-def _waba_from_row(row) -> WabaRecord:  # type: ignore[no-untyped-def]
-    return WabaRecord(row.id, row.business_id, row.name, row.currency, row.timezone_id, row.created_at)
+def _waba_from_row(row: Row) -> WabaRecord:
+    return WabaRecord(row["id"], row["business_id"], row["name"], row["currency"], row["timezone_id"],
+                      row["created_at"])
 
 
-def _phone_from_row(row) -> PhoneNumberRecord:  # type: ignore[no-untyped-def]
+def _phone_from_row(row: Row) -> PhoneNumberRecord:
     return PhoneNumberRecord(
-        id=row.id, waba_id=row.waba_id, display_phone_number=row.display_phone_number,
-        verified_name=row.verified_name, quality_rating=row.quality_rating, status=row.status,
-        has_pin=row.pin_hash is not None, data_localization_region=row.data_localization_region,
-        updated_at=row.updated_at,
+        id=row["id"], waba_id=row["waba_id"], display_phone_number=row["display_phone_number"],
+        verified_name=row["verified_name"], quality_rating=row["quality_rating"], status=row["status"],
+        has_pin=row["pin_hash"] is not None, data_localization_region=row["data_localization_region"],
+        updated_at=row["updated_at"],
     )
 
 
-def _token_from_row(row) -> TokenRecord:  # type: ignore[no-untyped-def]
+def _token_from_row(row: Row) -> TokenRecord:
     return TokenRecord(
-        digest=row.token_digest, app_id=row.app_id, user_id=row.user_id, kind=row.kind,
-        scopes=json.loads(row.scopes), granted_waba_ids=json.loads(row.granted_waba_ids),
-        issued_at=row.issued_at, expires_at=row.expires_at, revoked=bool(row.revoked),
+        digest=row["token_digest"], app_id=row["app_id"], user_id=row["user_id"], kind=row["kind"],
+        scopes=json.loads(row["scopes"]), granted_waba_ids=json.loads(row["granted_waba_ids"]),
+        issued_at=row["issued_at"], expires_at=row["expires_at"], revoked=bool(row["revoked"]),
     )
+
+
+def _registered_with_pin(row: Row) -> bool:
+    return row["status"] == "REGISTERED" and row["pin_hash"] is not None
 
 
 class MetaState:
@@ -193,100 +266,95 @@ class MetaState:
         token granted that WABA — all in one transaction."""
         now = time.time()
         waba_id = new_numeric_id()
-        with self.store.transaction() as conn:
+        if token is not None:
+            token = NewToken(token.token, token.app_id, token.user_id, token.scopes,
+                             sorted(set(token.granted_waba_ids) | {waba_id}), token.expires_at, token.kind)
+        with self.store.writer() as cursor:
             if business_id is None:
                 business_id = new_numeric_id()
-                conn.execute(insert(meta_businesses).values(id=business_id, name=business_name, created_at=now))
-            conn.execute(insert(meta_wabas).values(
-                id=waba_id, business_id=business_id, name=name, currency=currency,
-                timezone_id=timezone_id, created_at=now))
-            phones = self._insert_phone_numbers(conn, waba_id, phone_numbers, now)
+                cursor.run(_INSERT_BUSINESS, id=business_id, name=business_name, created_at=now)
+            cursor.run(_INSERT_WABA, id=waba_id, business_id=business_id, name=name, currency=currency,
+                       timezone_id=timezone_id, created_at=now)
+            phones = self._insert_phone_numbers(cursor, waba_id, phone_numbers, now)
             if token is not None:
-                token = NewToken(token.token, token.app_id, token.user_id, token.scopes,
-                                 sorted(set(token.granted_waba_ids) | {waba_id}), token.expires_at, token.kind)
-                self._insert_token(conn, token, now)
+                self._insert_token(cursor, token, now)
         waba = WabaRecord(waba_id, business_id, name, currency, timezone_id, now)
         return CreatedWaba(waba, phones)
 
     def add_phone_numbers(self, waba_id: str, phone_numbers: list[NewPhoneNumber]) -> list[PhoneNumberRecord] | None:
         """None when the WABA does not exist."""
         now = time.time()
-        with self.store.transaction() as conn:
-            if conn.execute(_WABA_EXISTS, {"waba_id": waba_id}).first() is None:
+        with self.store.writer() as cursor:
+            if cursor.scalar(_WABA_EXISTS, waba_id=waba_id) is None:
                 return None
-            return self._insert_phone_numbers(conn, waba_id, phone_numbers, now)
+            return self._insert_phone_numbers(cursor, waba_id, phone_numbers, now)
 
     @staticmethod
-    def _insert_phone_numbers(conn: Connection, waba_id: str, phone_numbers: list[NewPhoneNumber],
+    def _insert_phone_numbers(cursor: Cursor, waba_id: str, phone_numbers: list[NewPhoneNumber],
                               now: float) -> list[PhoneNumberRecord]:
         records = [
             PhoneNumberRecord(new_numeric_id(), waba_id, p.display_phone_number, p.verified_name,
                               p.quality_rating, "UNREGISTERED", False, None, now)
             for p in phone_numbers
         ]
-        if records:
-            conn.execute(insert(meta_phone_numbers), [
-                {"id": r.id, "waba_id": waba_id, "display_phone_number": r.display_phone_number,
-                 "verified_name": r.verified_name, "quality_rating": r.quality_rating,
-                 "status": r.status, "pin_hash": None, "data_localization_region": None, "updated_at": now}
-                for r in records
-            ])
+        for r in records:  # sandbox-only and a handful of rows: one INSERT each
+            cursor.run(_INSERT_PHONE, id=r.id, waba_id=waba_id, display_phone_number=r.display_phone_number,
+                       verified_name=r.verified_name, quality_rating=r.quality_rating, status=r.status,
+                       pin_hash=None, data_localization_region=None, updated_at=now)
         return records
 
     def get_waba(self, waba_id: str) -> WabaRecord | None:
-        with self.store.read() as conn:
-            row = conn.execute(_SELECT_WABA, {"waba_id": waba_id}).first()
+        with self.store.reader() as cursor:
+            row = cursor.row(_SELECT_WABA, waba_id=waba_id)
         return _waba_from_row(row) if row else None
 
     def list_phone_numbers(self, waba_id: str, *, after_id: str | None = None,
                            limit: int | None = None) -> list[PhoneNumberRecord]:
         """In id order (the paging cursor is the last id seen)."""
-        query = select(meta_phone_numbers).where(meta_phone_numbers.c.waba_id == waba_id)
+        params: dict[str, Any] = {"waba_id": waba_id}
         if after_id is not None:
-            query = query.where(meta_phone_numbers.c.id > after_id)
-        query = query.order_by(meta_phone_numbers.c.id)
+            params["after_id"] = after_id
         if limit is not None:
-            query = query.limit(limit)
-        with self.store.read() as conn:
-            return [_phone_from_row(r) for r in conn.execute(query)]
+            params["limit"] = limit
+        query = _LIST_PHONES[after_id is not None, limit is not None]
+        with self.store.reader() as cursor:
+            rows = cursor.rows(query, **params)
+        return [_phone_from_row(r) for r in rows]
 
     def get_phone_number(self, phone_id: str) -> PhoneNumberRecord | None:
-        with self.store.read() as conn:
-            row = conn.execute(_SELECT_PHONE, {"phone_id": phone_id}).first()
+        with self.store.reader() as cursor:
+            row = cursor.row(_SELECT_PHONE, phone_id=phone_id)
         return _phone_from_row(row) if row else None
 
     def set_quality_rating(self, phone_id: str, rating: str) -> bool:
-        with self.store.transaction() as conn:
-            result = conn.execute(update(meta_phone_numbers).where(meta_phone_numbers.c.id == phone_id)
-                                  .values(quality_rating=rating, updated_at=time.time()))
-        return result.rowcount == 1
+        with self.store.writer() as cursor:
+            changed = cursor.run(_SET_QUALITY_RATING, phone_id=phone_id, quality_rating=rating,
+                                 updated_at=time.time())
+        return changed == 1
 
     def register_phone_number(self, phone_id: str, pin: str, data_localization_region: str | None) -> str:
         """Idempotent: registering again with the same PIN succeeds (and may set the region); a
         different PIN on a registered number is a mismatch, as on Meta. Returns a RegistrationOutcome.
 
-        The PIN is hashed or checked outside the write transaction so the SQLite write lock is held
-        only for one conditional UPDATE; a concurrent registration is caught by its WHERE clause."""
+        The PIN is hashed (or checked) outside the write transaction, so the SQLite write lock is
+        held only for a statement or two. A first registration, the usual case, is one conditional
+        UPDATE: it applies unless the number is registered with a PIN at that moment, which is
+        exactly when reading first would have chosen to register. Only when it changes nothing is
+        the number read (in the same transaction), to tell an unknown number from a registered one,
+        whose PIN is then checked."""
+        pin_hash = hash_pin(pin)
         for _ in range(3):
-            with self.store.read() as conn:
-                row = conn.execute(_SELECT_PHONE, {"phone_id": phone_id}).first()
+            with self.store.writer() as cursor:
+                if cursor.run(_REGISTER, phone_id=phone_id, pin_hash=pin_hash,
+                              data_localization_region=data_localization_region, updated_at=time.time()) == 1:
+                    return RegistrationOutcome.REGISTERED
+                row = cursor.row(_REGISTRATION_OF_PHONE, phone_id=phone_id)
             if row is None:
                 return RegistrationOutcome.NOT_FOUND
-            if row.status == "REGISTERED" and row.pin_hash is not None:
-                return self._register_again(phone_id, pin, data_localization_region, row.pin_hash,
-                                            row.data_localization_region)
-            pin_hash = hash_pin(pin)
-            with self.store.transaction() as conn:
-                result = conn.execute(
-                    update(meta_phone_numbers)
-                    .where(and_(meta_phone_numbers.c.id == phone_id, meta_phone_numbers.c.status == row.status,
-                                meta_phone_numbers.c.pin_hash.is_(None) if row.pin_hash is None
-                                else meta_phone_numbers.c.pin_hash == row.pin_hash))
-                    .values(status="REGISTERED", pin_hash=pin_hash,
-                            data_localization_region=data_localization_region, updated_at=time.time()))
-            if result.rowcount == 1:
-                return RegistrationOutcome.REGISTERED
-            # Someone registered or deregistered it meanwhile: look again.
+            if _registered_with_pin(row):
+                return self._register_again(phone_id, pin, data_localization_region, row["pin_hash"],
+                                            row["data_localization_region"])
+            # Deregistered since the UPDATE (PostgreSQL's READ COMMITTED): try again.
         return RegistrationOutcome.CONFLICT
 
     def _register_again(self, phone_id: str, pin: str, region: str | None, pin_hash: str,
@@ -294,99 +362,88 @@ class MetaState:
         if not pin_matches(pin, pin_hash):
             return RegistrationOutcome.PIN_MISMATCH
         if region and region != current_region:
-            with self.store.transaction() as conn:
-                conn.execute(update(meta_phone_numbers)
-                             .where(and_(meta_phone_numbers.c.id == phone_id, meta_phone_numbers.c.pin_hash == pin_hash))
-                             .values(data_localization_region=region, updated_at=time.time()))
+            with self.store.writer() as cursor:
+                cursor.run(_SET_REGION_IF_SAME_PIN, phone_id=phone_id, expected_pin_hash=pin_hash,
+                           data_localization_region=region, updated_at=time.time())
         return RegistrationOutcome.ALREADY_REGISTERED
 
     def deregister_phone_number(self, phone_id: str) -> bool:
         """Back to UNREGISTERED; the PIN and region go with the registration. False if unknown."""
-        with self.store.transaction() as conn:
-            result = conn.execute(update(meta_phone_numbers).where(meta_phone_numbers.c.id == phone_id).values(
-                status="UNREGISTERED", pin_hash=None, data_localization_region=None, updated_at=time.time()))
-        return result.rowcount == 1
+        with self.store.writer() as cursor:
+            changed = cursor.run(_DEREGISTER, phone_id=phone_id, updated_at=time.time())
+        return changed == 1
 
     # --- webhook subscriptions --------------------------------------------------------------
 
     def subscribe_app(self, waba_id: str, app_id: str) -> bool:
         """Idempotent. False when the WABA does not exist."""
         try:
-            with self.store.transaction() as conn:
-                if conn.execute(_WABA_EXISTS, {"waba_id": waba_id}).first() is None:
-                    return False
-                exists = conn.execute(_SELECT_SUBSCRIPTION, {"waba_id": waba_id, "app_id": app_id}).first()
-                if exists is None:
-                    conn.execute(insert(meta_webhook_subscriptions).values(
-                        waba_id=waba_id, app_id=app_id, created_at=time.time()))
+            with self.store.writer() as cursor:
+                if cursor.run(_SUBSCRIBE, waba_id=waba_id, app_id=app_id, created_at=time.time()) == 1:
+                    return True
+                # Nothing inserted: already subscribed, or no such WABA.
+                return cursor.scalar(_WABA_EXISTS, waba_id=waba_id) is not None
         except IntegrityError:
             # A concurrent call subscribed the same app first (PostgreSQL's READ COMMITTED lets
             # both see "not subscribed"): the subscription exists, which is what was asked.
-            pass
-        return True
+            return True
 
     def unsubscribe_app(self, waba_id: str, app_id: str) -> None:
-        with self.store.transaction() as conn:
-            conn.execute(delete(meta_webhook_subscriptions).where(and_(
-                meta_webhook_subscriptions.c.waba_id == waba_id,
-                meta_webhook_subscriptions.c.app_id == app_id)))
+        with self.store.writer() as cursor:
+            cursor.run(_UNSUBSCRIBE, waba_id=waba_id, app_id=app_id)
 
     def subscribed_app_ids(self, waba_id: str) -> list[str]:
-        with self.store.read() as conn:
-            rows = conn.execute(select(meta_webhook_subscriptions.c.app_id)
-                                .where(meta_webhook_subscriptions.c.waba_id == waba_id)
-                                .order_by(meta_webhook_subscriptions.c.created_at))
-            return [r.app_id for r in rows]
+        with self.store.reader() as cursor:
+            rows = cursor.rows(_SUBSCRIBED_APP_IDS, waba_id=waba_id)
+        return [r["app_id"] for r in rows]
 
     # --- access tokens ----------------------------------------------------------------------
 
     def add_token(self, token: NewToken) -> None:
-        with self.store.transaction() as conn:
-            self._insert_token(conn, token, time.time())
+        with self.store.writer() as cursor:
+            self._insert_token(cursor, token, time.time())
 
     @staticmethod
-    def _insert_token(conn: Connection, token: NewToken, now: float) -> None:
-        conn.execute(insert(meta_access_tokens).values(
-            token_digest=token_digest(token.token), app_id=token.app_id, user_id=token.user_id,
-            kind=token.kind, scopes=json.dumps(token.scopes), granted_waba_ids=json.dumps(token.granted_waba_ids),
-            issued_at=now, expires_at=token.expires_at, revoked=False))
+    def _insert_token(cursor: Cursor, token: NewToken, now: float) -> None:
+        cursor.run(_INSERT_TOKEN, token_digest=token_digest(token.token), app_id=token.app_id,
+                   user_id=token.user_id, kind=token.kind, scopes=json.dumps(token.scopes),
+                   granted_waba_ids=json.dumps(token.granted_waba_ids), issued_at=now,
+                   expires_at=token.expires_at, revoked=False)
 
     def find_token(self, token: str) -> TokenRecord | None:
-        with self.store.read() as conn:
-            row = conn.execute(_SELECT_TOKEN, {"digest": token_digest(token)}).first()
+        digest = token_digest(token)
+        with self.store.reader() as cursor:
+            row = cursor.row(_SELECT_TOKEN, digest=digest)
         return _token_from_row(row) if row else None
 
     def expire_token(self, token: str, at: float | None = None) -> bool:
         expires_at = time.time() - 1 if at is None else at
-        with self.store.transaction() as conn:
-            result = conn.execute(update(meta_access_tokens)
-                                  .where(meta_access_tokens.c.token_digest == token_digest(token))
-                                  .values(expires_at=expires_at))
-        return result.rowcount == 1
+        digest = token_digest(token)
+        with self.store.writer() as cursor:
+            changed = cursor.run(_EXPIRE_TOKEN, digest=digest, expires_at=expires_at)
+        return changed == 1
 
     def revoke_token(self, token: str) -> bool:
-        with self.store.transaction() as conn:
-            result = conn.execute(update(meta_access_tokens)
-                                  .where(meta_access_tokens.c.token_digest == token_digest(token))
-                                  .values(revoked=True))
-        return result.rowcount == 1
+        digest = token_digest(token)
+        with self.store.writer() as cursor:
+            changed = cursor.run(_REVOKE_TOKEN, digest=digest)
+        return changed == 1
 
     # --- faults -----------------------------------------------------------------------------
 
     def get_faults(self) -> FaultState:
-        with self.store.read() as conn:
-            row = conn.execute(_SELECT_FAULTS).first()
+        with self.store.reader() as cursor:
+            row = cursor.row(_SELECT_FAULTS)
         if row is None:
             return FaultState()
-        return FaultState(row.fail_next_calls, row.fail_status, row.fail_path_contains, row.latency_ms)
+        return FaultState(row["fail_next_calls"], row["fail_status"], row["fail_path_contains"], row["latency_ms"])
 
     def set_faults(self, faults: FaultState) -> FaultState:
         values = {"fail_next_calls": faults.fail_next_calls, "fail_status": faults.fail_status,
                   "fail_path_contains": faults.fail_path_contains, "latency_ms": faults.latency_ms}
-        with self.store.transaction() as conn:
-            result = conn.execute(update(meta_faults).where(meta_faults.c.id == FAULTS_ROW_ID).values(**values))
-            if result.rowcount == 0:
-                conn.execute(insert(meta_faults).values(id=FAULTS_ROW_ID, **values))
+        with self.store.writer() as cursor:
+            if cursor.run(_UPDATE_FAULTS, **values) == 0:
+                cursor.run(_INSERT_FAULTS, **values)
         return faults
 
     def clear_faults(self) -> FaultState:
@@ -396,15 +453,12 @@ class MetaState:
         """Take one of the pending failures, if one is still there. The conditional UPDATE makes
         two concurrent callers unable to both take the last one; it also checks the path filter
         has not changed since `expected` was read."""
-        path_filter = meta_faults.c.fail_path_contains
-        same_filter = (path_filter.is_(None) if expected.fail_path_contains is None
-                       else path_filter == expected.fail_path_contains)
-        with self.store.transaction() as conn:
-            result = conn.execute(update(meta_faults)
-                                  .where(and_(meta_faults.c.id == FAULTS_ROW_ID,
-                                              meta_faults.c.fail_next_calls > 0, same_filter))
-                                  .values(fail_next_calls=meta_faults.c.fail_next_calls - 1))
-        return result.rowcount == 1
+        with self.store.writer() as cursor:
+            if expected.fail_path_contains is None:
+                changed = cursor.run(_CONSUME_FAILURE_ANY_PATH)
+            else:
+                changed = cursor.run(_CONSUME_FAILURE_PATH, expected_path=expected.fail_path_contains)
+        return changed == 1
 
 
 __all__ = [
