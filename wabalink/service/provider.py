@@ -275,8 +275,7 @@ class SocialMessagingProvider:
         ref = ids.parse_resource(params["id"])
         waba, phones = None, []
         if ref is not None and ref.kind == "waba" and owned_by(ref, ctx):
-            with self.store.reader() as conn:
-                waba, phones = links.get_waba_with_linked_phones(conn, ctx.account_id, ctx.region, ref.hex_id)
+            waba, phones = links.get_waba_with_linked_phones(self.store, ctx.account_id, ctx.region, ref.hex_id)
         if waba is None:
             raise not_found(waba_not_found("id", params["id"]))
         account = render_waba(ctx, waba)

@@ -74,10 +74,11 @@ class _Compiled:
     literals: dict[str, Any]
 
     def parameters(self, params: dict[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
-        merged = {**self.literals, **params} if self.literals else params
         if self.positional_names is None:
-            return merged
-        return tuple(merged[name] for name in self.positional_names)
+            return {**self.literals, **params} if self.literals else params
+        if self.literals:
+            params = {**self.literals, **params}
+        return tuple([params[name] for name in self.positional_names])
 
 
 class Cursor:
@@ -177,6 +178,17 @@ class Store:
                 yield Cursor(dbapi_connection, self.engine.dialect)
             finally:
                 dbapi_connection.rollback()
+
+    def query_rows(self, query: Query, **params: Any) -> list[dict[str, Any]]:
+        """The rows of one statement, outside any explicit transaction: a single SELECT sees one
+        consistent state by itself, so the hottest reads skip BEGIN and ROLLBACK."""
+        with self._lean_connection() as dbapi_connection:
+            cursor = Cursor(dbapi_connection, self.engine.dialect)
+            try:
+                return cursor.rows(query, **params)
+            finally:
+                if not self.is_sqlite:
+                    dbapi_connection.rollback()  # the driver opened a transaction for the SELECT
 
     @contextmanager
     def _lean_connection(self) -> Iterator[Any]:
