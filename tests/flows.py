@@ -19,3 +19,12 @@ def finalize(client: Any, token: str, entry: dict[str, Any], **waba_extra: Any) 
                          for phone in entry["unregisteredWhatsAppPhoneNumbers"]],
         "waba": {"id": entry["wabaId"], **waba_extra},
     })
+
+
+def linked_waba(server: Any, client: Any, name: str, phone_numbers: int = 1) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A WABA created on the simulator and linked through both phases: (Meta's WABA, its phase-1 entry)."""
+    meta_waba = server.create_waba(name, phone_numbers=phone_numbers)
+    token, incomplete = sign_up(client, meta_waba)
+    entry = incomplete[meta_waba["wabaId"]]
+    finalize(client, token, entry)
+    return meta_waba, entry

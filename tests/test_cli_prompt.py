@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from prompt_toolkit.application import create_app_session
 from prompt_toolkit.document import Document
 from prompt_toolkit.input import create_pipe_input

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.flows import finalize, sign_up
+from tests.flows import finalize, linked_waba, sign_up
 
 SNS_TOPIC = "arn:aws:sns:us-east-1:123456789012:whatsapp-events"
 CONNECT_INSTANCE = "arn:aws:connect:us-east-1:123456789012:instance/0b1c2d3e-aaaa-bbbb-cccc-0123456789ab"
@@ -163,11 +163,8 @@ def test_an_incomplete_link_can_be_disassociated(server: Any, account_id: str) -
 
 
 def test_update_phone_number_call_settings(server: Any, account_id: str) -> None:
-    meta_waba = server.create_waba("Calls", phone_numbers=1)
     client = server.client(account_id)
-    token, incomplete = sign_up(client, meta_waba)
-    entry = incomplete[meta_waba["wabaId"]]
-    finalize(client, token, entry)
+    meta_waba, entry = linked_waba(server, client, "Calls", phone_numbers=1)
     phone_id = entry["unregisteredWhatsAppPhoneNumbers"][0]["phoneNumberId"]
     settings = {"callEnabled": True, "callIconVisibility": "DEFAULT",
                 "callHours": {"enabled": True, "timezone": "Europe/Berlin", "weeklyOperatingHours": [
@@ -179,11 +176,8 @@ def test_update_phone_number_call_settings(server: Any, account_id: str) -> None
 
 
 def test_quality_rating_changes_at_meta_show_in_the_phone_number(server: Any, account_id: str) -> None:
-    meta_waba = server.create_waba("Quality", phone_numbers=1)
     client = server.client(account_id)
-    token, incomplete = sign_up(client, meta_waba)
-    entry = incomplete[meta_waba["wabaId"]]
-    finalize(client, token, entry)
+    meta_waba, entry = linked_waba(server, client, "Quality", phone_numbers=1)
     phone = entry["unregisteredWhatsAppPhoneNumbers"][0]
     server.sandbox("PUT", f"/phone-numbers/{phone['metaPhoneNumberId']}/quality-rating", {"qualityRating": "RED"})
     detail = client.get_linked_whatsapp_business_account_phone_number(id=phone["phoneNumberId"])["phoneNumber"]
@@ -194,11 +188,8 @@ def test_quality_rating_changes_at_meta_show_in_the_phone_number(server: Any, ac
 
 def test_meta_failing_on_a_phone_number_read_is_a_dependency_exception(start_server: Any) -> None:
     server = start_server()
-    meta_waba = server.create_waba("Flaky Read", phone_numbers=1)
     client = server.client()
-    token, incomplete = sign_up(client, meta_waba)
-    entry = incomplete[meta_waba["wabaId"]]
-    finalize(client, token, entry)
+    meta_waba, entry = linked_waba(server, client, "Flaky Read", phone_numbers=1)
     server.set_faults(failNextCalls=1, failStatus=500)
     with pytest.raises(client.exceptions.DependencyException):
         client.get_linked_whatsapp_business_account_phone_number(
