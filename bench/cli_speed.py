@@ -58,7 +58,7 @@ def wall_time(command: list[str], env: dict[str, str]) -> float:
 
 def compare(name: str, commands: dict[str, list[str]], env: dict[str, str], runs: int) -> dict[str, Any]:
     times: dict[str, list[float]] = {tool: [] for tool in commands}
-    for tool, command in commands.items():
+    for command in commands.values():
         wall_time(command, env)  # warm the page cache once
     for _ in range(runs):
         for tool, command in commands.items():
