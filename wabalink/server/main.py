@@ -13,7 +13,8 @@ import time
 from wabalink.config import Settings
 
 # LogRecord attributes that are not ours: everything else passed in `extra` is a structured field.
-_STANDARD_RECORD_FIELDS = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
+_STANDARD_RECORD_FIELDS = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
+    "message", "asctime", "color_message"}  # uvicorn adds an ANSI-colored copy of its message
 
 
 class JsonLogFormatter(logging.Formatter):
