@@ -84,6 +84,42 @@ def test_unparseable_json_body_is_a_serialization_exception() -> None:
         assert caught.value.status == 400
 
 
+@pytest.mark.parametrize("body", [
+    b"[" * 100_000 + b"]" * 100_000,  # deeper than any decoder should recurse
+    b'{"signupCallback": {"accessToken": "\\ud800"}}',  # a lone surrogate: no store can keep it
+], ids=["deep-nesting", "lone-surrogate"])
+def test_bodies_no_store_could_keep_are_serialization_exceptions(body: bytes) -> None:
+    op = operation("AssociateWhatsAppBusinessAccount")
+    with pytest.raises(AwsError) as caught:
+        protocol().parse(op, {}, b"", {}, body)
+    assert caught.value.code == "SerializationException"
+
+
+@pytest.mark.parametrize("op_name, body, path", [
+    ("AssociateWhatsAppBusinessAccount",
+     {"setupFinalization": {"associateInProgressToken": "t", "phoneNumbers": [None]}},
+     "setupFinalization.phoneNumbers.1.member"),
+    ("AssociateWhatsAppBusinessAccount",
+     {"setupFinalization": {"associateInProgressToken": "t", "phoneNumbers": [],
+                            "waba": {"tags": [{"key": "a"}, None]}}},
+     "setupFinalization.waba.tags.2.member"),
+    ("UntagResource", {"resourceArn": "arn:x", "tagKeys": [None]}, "tagKeys.1.member"),
+])
+def test_null_items_of_lists_are_validation_errors(op_name: str, body: dict[str, Any], path: str) -> None:
+    with pytest.raises(AwsError) as caught:
+        protocol().parse(operation(op_name), {}, b"", {}, json.dumps(body).encode())
+    assert caught.value.code == "ValidationException"
+    assert f"Value null at '{path}'" in caught.value.message
+
+
+def test_nul_characters_are_validation_errors() -> None:
+    body = {"resourceArn": "arn:aws:x", "tags": [{"key": "a\u0000b", "value": "v"}]}
+    with pytest.raises(AwsError) as caught:
+        protocol().parse(operation("TagResource"), {}, b"", {}, json.dumps(body).encode())
+    assert caught.value.code == "ValidationException"
+    assert "tags.1.member.key" in caught.value.message and "NUL" in caught.value.message
+
+
 def test_empty_body_is_an_empty_object() -> None:
     op = operation("AssociateWhatsAppBusinessAccount")
     assert protocol().parse(op, {}, b"", {}, b"") == {}

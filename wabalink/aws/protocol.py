@@ -49,7 +49,6 @@ INT64_RANGE = (-(2**63), 2**63 - 1)
 # Longest value echoed in a validation message; a 2 MB blob must not come back in an error.
 MAX_ECHOED_VALUE_CHARS = 256
 
-_json_decode = json.JSONDecoder().decode
 
 
 def _unserializable(value: Any) -> Any:
@@ -58,7 +57,11 @@ def _unserializable(value: Any) -> Any:
 
 def _json_bytes(value: Any) -> bytes:
     # orjson: several times faster than the stdlib encoder, and responses are on every hot path.
-    return orjson.dumps(value, default=_unserializable)
+    try:
+        return orjson.dumps(value, default=_unserializable)
+    except orjson.JSONEncodeError:
+        # A string orjson will not encode (a lone surrogate from a query string, say): escape it.
+        return json.dumps(value, default=_unserializable, ensure_ascii=True, separators=(",", ":")).encode()
 
 
 def _json_encode(value: Any) -> str:
@@ -74,7 +77,7 @@ class _ShapeSpec:
     __slots__ = (
         "name", "type", "sensitive", "min", "max", "pattern", "pattern_text", "enum",
         "enum_text", "members", "body_members_by_wire_name", "required", "member", "key",
-        "value", "timestamp_format", "is_document", "payload_member", "plain", "body_members_by_name",
+        "value", "timestamp_format", "is_document", "sparse", "payload_member", "plain", "body_members_by_name",
     )
 
     def __init__(self, name: str, type_name: str) -> None:
@@ -95,6 +98,7 @@ class _ShapeSpec:
         self.value: _ShapeSpec | None = None
         self.timestamp_format: str | None = None
         self.is_document = False
+        self.sparse = False  # a list or map whose items may be null
         self.payload_member: str | None = None
         # True when the Python value is already its JSON form (no timestamps, blobs, renames).
         self.plain = False
@@ -140,6 +144,7 @@ class _ShapeCompiler:
             spec.enum = frozenset(enum)
             spec.enum_text = "[" + ", ".join(enum) + "]"
         spec.is_document = bool(metadata.get("document"))
+        spec.sparse = bool(metadata.get("sparse"))
         spec.timestamp_format = shape.serialization.get("timestampFormat")
         if shape.type_name == "structure" and not spec.is_document:
             spec.required = tuple(shape.required_members)
@@ -250,6 +255,16 @@ def _type_error(value: Any, path: str, hidden: bool, expected: str) -> str:
     return _constraint_error(value, path, hidden, f"Member must be of type {expected}")
 
 
+def _read_item(container: _ShapeSpec, item_spec: _ShapeSpec, item: Any, path: str, hidden: bool,
+               errors: list[str]) -> Any:
+    """One list item or map value: null only where the model says the collection is sparse."""
+    if item is None:
+        if not container.sparse:
+            errors.append(_null_error(path))
+        return None
+    return _read_value(item_spec, item, path, hidden, errors)
+
+
 def _read_value(spec: _ShapeSpec, value: Any, path: str, hidden: bool, errors: list[str]) -> Any:
     """Convert one wire value (as decoded from JSON) to its Python form, validating it."""
     hidden = hidden or spec.sensitive
@@ -267,6 +282,8 @@ def _read_value(spec: _ShapeSpec, value: Any, path: str, hidden: bool, errors: l
             errors.append(_constraint_error(
                 value, path, hidden,
                 f"Member must satisfy regular expression pattern: {spec.pattern_text}"))
+        if "\x00" in value:  # no store keeps NUL in text (PostgreSQL refuses it)
+            errors.append(_constraint_error(value, path, True, "Member must not contain NUL characters"))
         return value
     if kind == "structure":
         if spec.is_document:
@@ -283,10 +300,8 @@ def _read_value(spec: _ShapeSpec, value: Any, path: str, hidden: bool, errors: l
             _check_length(spec, value, len(value), path, hidden, errors)
         item_spec = spec.member
         assert item_spec is not None
-        return [
-            None if item is None else _read_value(item_spec, item, f"{path}.{index}.member", hidden, errors)
-            for index, item in enumerate(value, 1)
-        ]
+        return [_read_item(spec, item_spec, item, f"{path}.{index}.member", hidden, errors)
+                for index, item in enumerate(value, 1)]
     if kind == "map":
         if not isinstance(value, dict):
             errors.append(_type_error(value, path, hidden, "map"))
@@ -298,7 +313,7 @@ def _read_value(spec: _ShapeSpec, value: Any, path: str, hidden: bool, errors: l
         result = {}
         for key, item in value.items():
             _read_value(key_spec, key, f"{path}.key", hidden, errors)
-            result[key] = None if item is None else _read_value(value_spec, item, f"{path}.{key}", hidden, errors)
+            result[key] = _read_item(spec, value_spec, item, f"{path}.{key}", hidden, errors)
         return result
     if kind in ("integer", "long"):
         if isinstance(value, bool) or not isinstance(value, int):
@@ -397,7 +412,7 @@ def _scalar_from_text(spec: _ShapeSpec, text: str) -> Any:
 
 def _decode_json_header(text: str) -> Any:
     try:
-        return _json_decode(base64.b64decode(text).decode("utf-8"))
+        return orjson.loads(base64.b64decode(text))
     except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
         raise AwsError("SerializationException", f"Could not decode JSON header value: {exc}") from None
 
@@ -711,8 +726,10 @@ class RestJsonProtocol:
         if not body or body.isspace():
             return {}
         try:
-            document = _json_decode(body.decode("utf-8"))
-        except (ValueError, UnicodeDecodeError) as exc:
+            # orjson refuses what no store or encoder could take later: invalid UTF-8, lone
+            # surrogates, nesting deeper than 1024 (where the stdlib decoder would recurse out).
+            document = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
             raise AwsError("SerializationException", f"Could not parse request body into json: {exc}") from None
         if not isinstance(document, dict):
             raise AwsError("SerializationException", "Request body must be a JSON object.")
