@@ -263,3 +263,19 @@ def test_credentials_file_rejects_bad_account(tmp_path: Path) -> None:
     bad.write_text(json.dumps({KEY_ID: {"secret": SECRET, "account": "12345"}}))
     with pytest.raises(ValueError):
         load_credentials_file(bad)
+
+
+@pytest.mark.parametrize("region", ["not a region", "x", "aa-" + "b" * 40 + "-1", "us-east-1:evil"])
+def test_permissive_still_needs_a_real_region(region: str) -> None:
+    # The region names resources (ARNs, the store's rows): garbage is refused even without checks.
+    error = expect_error(Authenticator(), sign("GET", "/v1/whatsapp/waba/list", region=region),
+                         "InvalidSignatureException")
+    assert "valid region" in error.message
+
+
+@pytest.mark.parametrize("expires", ["0", "604801", str(10**20)])
+def test_presigned_expiry_beyond_a_week_is_refused(expires: str) -> None:
+    method, path, query, headers, body = sign("GET", "/v1/whatsapp/waba/list", presign=True)
+    query = query.replace(b"X-Amz-Expires=300", b"X-Amz-Expires=" + expires.encode())
+    error = expect_error(strict(), (method, path, query, headers, body), "IncompleteSignatureException")
+    assert "X-Amz-Expires" in error.message

@@ -59,7 +59,10 @@ UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 
 _ACCOUNT_ID = re.compile(r"[0-9]{12}\Z")
 # us-east-1, us-gov-west-1, eu-central-2, us-isob-east-1, ap-southeast-5 ...
-_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}\Z")
+# AWS region names (us-east-1, us-gov-west-1, eu-isoe-west-1); at most 32 characters, the width the
+# store keeps them in.
+_REGION = re.compile(r"(?=.{1,32}\Z)[a-z]{2}(-[a-z]+)+-[0-9]{1,2}\Z")
+MAX_PRESIGNED_EXPIRES_SECONDS = 604800  # a week, as SigV4 allows
 _HEX_SHA256 = re.compile(r"[0-9a-f]{64}\Z")
 _PRESIGN_PARAMS = ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature", "X-Amz-Date", "X-Amz-SignedHeaders")
 
@@ -103,6 +106,10 @@ def _incomplete(message: str) -> AwsError:
 
 def _invalid(message: str) -> AwsError:
     return AwsError("InvalidSignatureException", message)
+
+
+def _invalid_region(region: str) -> AwsError:
+    return _invalid(f"Credential should be scoped to a valid region, not '{region}'. ")
 
 
 def _unrecognized() -> AwsError:
@@ -280,6 +287,8 @@ class Authenticator:
         if len(parts) != 5 or not parts[0]:
             raise _incomplete(self._credential_shape_message(credential))
         access_key_id, region = parts[0], parts[2] or self.default_region
+        if not _REGION.match(region):  # the region names resources: even permissive mode needs a real one
+            raise _invalid_region(region)
         return Principal(access_key_id, self._account_for(access_key_id), region)
 
     def _account_for(self, access_key_id: str) -> str:
@@ -402,6 +411,9 @@ class Authenticator:
             expires = int(params.get("X-Amz-Expires", "604800"))
         except ValueError:
             raise _incomplete("X-Amz-Expires must be a number of seconds.") from None
+        if not 1 <= expires <= MAX_PRESIGNED_EXPIRES_SECONDS:
+            raise _incomplete(f"X-Amz-Expires must be between 1 and {MAX_PRESIGNED_EXPIRES_SECONDS} seconds "
+                              "(a week).")
         return self._signed_from_parts(
             params["X-Amz-Credential"], params["X-Amz-SignedHeaders"], params["X-Amz-Signature"],
             params["X-Amz-Date"], expires)
@@ -439,7 +451,7 @@ class Authenticator:
         if signed.service != self.service:
             raise _invalid(f"Credential should be scoped to correct service: '{self.service}'. ")
         if not _REGION.match(signed.region):
-            raise _invalid(f"Credential should be scoped to a valid region, not '{signed.region}'. ")
+            raise _invalid_region(signed.region)
         if signed.scope_date != signed.amz_date[:8]:
             raise _invalid(
                 "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: "
