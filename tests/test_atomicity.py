@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import BotoCoreError, ClientError
 
-from tests.flows import finalize, sign_up
+from tests.flows import finalize, linked_waba, sign_up
 from wabalink.store.db import Store
 
 DATABASES = ["sqlite", "postgresql"]
@@ -118,3 +118,46 @@ def test_sigkill_during_finalizations_leaves_whole_links_or_none(start_server: A
         else:
             assert account["phoneNumbers"] == [], account
     assert complete >= outcomes.count("ok")
+
+
+@pytest.mark.parametrize("database", DATABASES)
+def test_concurrent_sign_ups_respect_the_quota(start_server: Any, database: str) -> None:
+    server = start_server(database, extra_args=["--waba-quota", "1"])
+    account_id = "777788889999"
+    tokens = [server.create_waba(f"Quota race {index}")["accessToken"] for index in range(12)]
+    clients = [server.client(account_id) for _ in tokens]
+    start = threading.Barrier(len(tokens))
+
+    def sign_up_racing(pair: tuple[Any, str]) -> str:
+        client, token = pair
+        start.wait()
+        return attempt(lambda: client.associate_whatsapp_business_account(signupCallback={"accessToken": token}))
+
+    with ThreadPoolExecutor(len(tokens)) as pool:
+        outcomes = list(pool.map(sign_up_racing, zip(clients, tokens)))
+    assert outcomes.count("ok") == 1, outcomes
+    assert set(outcomes) == {"ok", "LimitExceededException"}, outcomes
+    assert len(clients[0].list_linked_whatsapp_business_accounts()["linkedAccounts"]) == 1
+
+
+@pytest.mark.parametrize("database", DATABASES)
+def test_concurrent_tagging_of_one_resource(start_server: Any, database: str) -> None:
+    server = start_server(database)
+    account_id = "121212121212"
+    client = server.client(account_id)
+    _, entry = linked_waba(server, client, "Tagged")
+    arn = client.get_linked_whatsapp_business_account(id=entry["wabaId"])["account"]["arn"]
+    clients = [server.client(account_id) for _ in range(16)]
+    start = threading.Barrier(len(clients))
+
+    def tag(indexed: tuple[int, Any]) -> str:
+        index, racing_client = indexed
+        start.wait()
+        return attempt(lambda: racing_client.tag_resource(resourceArn=arn, tags=[
+            {"key": "shared", "value": str(index)}, {"key": f"own-{index}", "value": "x"}]))
+
+    with ThreadPoolExecutor(len(clients)) as pool:
+        outcomes = list(pool.map(tag, enumerate(clients)))
+    assert outcomes == ["ok"] * len(clients)
+    tags = {tag["key"] for tag in client.list_tags_for_resource(resourceArn=arn)["tags"]}
+    assert tags == {"shared"} | {f"own-{index}" for index in range(16)}

@@ -259,3 +259,32 @@ def test_operation_not_built_yet_says_so(server: Any) -> None:
     assert caught.value.response["Error"]["Code"] == "NotImplementedException"
     assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501
     assert "ListWhatsAppMessageTemplates" in caught.value.response["Error"]["Message"]
+
+
+def test_a_pin_other_than_the_one_meta_has_names_the_pin(start_server: Any) -> None:
+    # A finalization that failed part way left the first number registered at Meta with its PIN;
+    # retrying with another PIN is the caller's mistake, not an outage.
+    server = start_server()
+    client = server.client()
+    meta_waba = server.create_waba("Two PINs", phone_numbers=2)
+    token, incomplete = sign_up(client, meta_waba)
+    entry = incomplete[meta_waba["wabaId"]]
+    second = entry["unregisteredWhatsAppPhoneNumbers"][1]["metaPhoneNumberId"]
+    server.set_faults(failNextCalls=1, failStatus=500, pathContains=f"/{second}/register")
+    with pytest.raises(client.exceptions.DependencyException):
+        finalize(client, token, entry)
+    body = finalization(token, entry, pin="654321")
+    expect(client, "InvalidParametersException", lambda: client.associate_whatsapp_business_account(
+        setupFinalization=body), "phoneNumbers[0].twoFactorPin")
+
+    # Disassociating releases every number at Meta, including the one the failed attempt registered.
+    client.disassociate_whatsapp_business_account(id=entry["wabaId"])
+    meta_state = server.sandbox("GET", f"/wabas/{meta_waba['wabaId']}")
+    assert all(phone["status"] != "REGISTERED" for phone in meta_state["phoneNumbers"])
+
+
+def test_a_body_beyond_ten_megabytes_is_refused_unread(server: Any) -> None:
+    client = server.client(validate=False)
+    with pytest.raises(client.exceptions.ValidationException) as caught:
+        client.associate_whatsapp_business_account(signupCallback={"accessToken": "x" * (11 * 1024 * 1024)})
+    assert "larger than" in caught.value.response["Error"]["Message"]

@@ -317,7 +317,7 @@ def test_register_with_form_body(server: Server) -> None:
 def test_pin_and_tokens_never_stored_in_plain_text(server: Server, client: GraphClient) -> None:
     waba = create_waba(server, phone_numbers=1)
     client.register_phone_number(waba["phoneNumbers"][0]["id"], "731946", "IN")
-    with server.store.read() as conn:
+    with server.store.engine.connect() as conn:
         every_row = repr([conn.execute(sqlalchemy.select(table)).all() for table in schema.metadata.sorted_tables])
     assert "731946" not in every_row and waba["accessToken"] not in every_row
     if not server.store.is_sqlite:

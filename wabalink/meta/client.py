@@ -260,6 +260,8 @@ class _KeepAliveTransport:
         if connection is not None:
             connection.close()
             self._local.connection = None
+            with self._all_lock:
+                self._all.remove(connection)
 
     def close(self) -> None:
         with self._all_lock:

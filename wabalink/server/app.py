@@ -37,8 +37,11 @@ log = logging.getLogger("wabalink.server")
 GRAPH_PREFIX = "/meta/graph"
 SANDBOX_PREFIX = "/meta/sandbox"
 HEALTH_PATH = "/_wabalink/health"
-# Store-only reads: answered on the event loop. (GetLinkedWhatsAppBusinessAccountPhoneNumber
-# asks Meta, possibly this process, so it must not block the loop.)
+# No operation takes more (AWS's own API front doors stop at 10 MB too).
+MAX_REQUEST_BODY_BYTES = 10 * 1024 * 1024
+# Store-only reads of an SQLite file: answered on the event loop, where they take microseconds.
+# (On PostgreSQL every statement is a network round trip: those run in workers like the rest.
+# GetLinkedWhatsAppBusinessAccountPhoneNumber asks Meta, possibly this process: never inline.)
 INLINE_OPERATIONS = frozenset({
     "GetLinkedWhatsAppBusinessAccount",
     "ListLinkedWhatsAppBusinessAccounts",
@@ -73,6 +76,7 @@ class WabalinkApp:
         self.handlers: dict[str, Callable[[RequestContext, dict[str, Any]], dict[str, Any]] | None] = {
             name: getattr(self.provider, snake_case(name), None)
             for name in self.protocol.service_model.operation_names}
+        self.inline_operations = INLINE_OPERATIONS if self.store.is_sqlite else frozenset()
         self.service_workers = ThreadPoolExecutor(32, thread_name_prefix="wabalink-service")
         self.meta_workers = ThreadPoolExecutor(16, thread_name_prefix="wabalink-meta")
 
@@ -85,6 +89,9 @@ class WabalinkApp:
         if scope["type"] != "http":
             return
         body = await _read_body(receive)
+        if body is None:
+            await self._send(send, self._too_large(scope["path"]))
+            return
         request = HttpRequest(scope["method"], scope["path"], scope.get("query_string", b""),
                               _header_dict(scope["headers"]), body, scope.get("raw_path") or _encoded_path(scope["path"]))
         path = request.path
@@ -98,8 +105,20 @@ class WabalinkApp:
             response = json_response(200, {"status": "ok"})
         else:
             response = await self._aws(request)
+        await self._send(send, response)
+
+    @staticmethod
+    async def _send(send: Send, response: HttpResponse) -> None:
         await send({"type": "http.response.start", "status": response.status, "headers": response.headers})
         await send({"type": "http.response.body", "body": response.body})
+
+    def _too_large(self, path: str) -> HttpResponse:
+        message = f"The request body is larger than {MAX_REQUEST_BODY_BYTES} bytes."
+        if path.startswith("/meta/"):
+            return json_response(413, {"error": {"message": message}})
+        status, headers, body = self.protocol.serialize_error(AwsError("ValidationException", message),
+                                                              new_request_id())
+        return HttpResponse(status, headers, body)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -141,8 +160,8 @@ class WabalinkApp:
             if handler is None:
                 raise AwsError("NotImplementedException", f"wabalink does not implement {operation_name} yet; "
                                "see the coverage table in the README.")
-            ctx = RequestContext(principal.account_id, principal.region, request_id)
-            if operation_name in INLINE_OPERATIONS:
+            ctx = RequestContext(principal.account_id, principal.region)
+            if operation_name in self.inline_operations:
                 output = handler(ctx, params)
             else:
                 output = await asyncio.get_running_loop().run_in_executor(self.service_workers, handler, ctx, params)
@@ -183,10 +202,16 @@ def _encoded_path(path: str) -> bytes:
     return quote(path, safe="/~").encode("latin-1")
 
 
-async def _read_body(receive: Receive) -> bytes:
+async def _read_body(receive: Receive) -> bytes | None:
+    """The whole body, or None past MAX_REQUEST_BODY_BYTES (the rest is not read)."""
     chunks = []
+    size = 0
     while True:
         message = await receive()
-        chunks.append(message.get("body", b""))
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_REQUEST_BODY_BYTES:
+            return None
+        chunks.append(chunk)
         if not message.get("more_body"):
             return b"".join(chunks)

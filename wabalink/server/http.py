@@ -1,8 +1,7 @@
 """The plain request/response pair handed between the ASGI app and the handlers it routes to.
 
-Handlers (the AWS API, the Graph API simulator, the sandbox) are synchronous functions
-`(HttpRequest) -> HttpResponse`; the app runs them in worker threads because they touch the store
-and may call Meta over HTTP on this same server.
+The Graph API simulator and the sandbox are synchronous handlers `(simulator, HttpRequest, path) ->
+HttpResponse`, run in worker threads (they touch the store, and injected latency sleeps).
 """
 
 from __future__ import annotations

@@ -38,13 +38,13 @@ EVENT_DESTINATION_ARN = re.compile(
     r"arn:aws[a-z-]*:(sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?"
     r"|connect:[a-z0-9-]+:\d{12}:instance/[A-Za-z0-9-]+)")
 DEFAULT_LIST_PAGE_SIZE = 25
+META_PIN_MISMATCH = 133005  # Graph API: "Two step verification PIN Mismatch"
 
 
 @dataclass(frozen=True)
 class RequestContext:
     account_id: str
     region: str
-    request_id: str = ""
 
 
 def invalid(message: str) -> AwsError:
@@ -91,12 +91,12 @@ class SocialMessagingProvider:
         for attempt in range(3):
             try:
                 with self.store.writer() as conn:
+                    conn.lock(f"wabas:{ctx.account_id}:{ctx.region}")  # the quota count below holds
                     links.delete_expired_sessions(conn, now)
                     incomplete, discovered = self._record_discovery(conn, ctx, meta_wabas, now)
                     links.insert_session(conn, {
                         "token_digest": digest(in_progress_token), "account_id": ctx.account_id,
-                        "region": ctx.region, "meta_token_digest": digest(access_token),
-                        "discovered": json.dumps(discovered), "created_at": now,
+                        "region": ctx.region, "discovered": json.dumps(discovered), "created_at": now,
                         "expires_at": now + self.associate_token_lifetime_seconds})
                 break
             except IntegrityError:
@@ -107,7 +107,7 @@ class SocialMessagingProvider:
 
     def _discover_meta_wabas(self, access_token: str) -> list[tuple[Any, list[Any]]]:
         """Asks Meta what the embedded sign-up token grants: WABAs and their phone numbers."""
-        with meta_errors("signupCallback.accessToken"):
+        with meta_errors("signupCallback.accessToken", caller_token=True):
             token = self.graph.debug_token(access_token)
             if not token.is_valid:
                 raise invalid("signupCallback.accessToken was rejected by Meta: the token is invalid, "
@@ -205,13 +205,15 @@ class SocialMessagingProvider:
 
         # Meta first (registration is idempotent there), then one transaction here: a failure at
         # Meta leaves nothing linked and the same call can be retried.
-        with meta_errors("setupFinalization"):
-            for phone, requested in phones:
+        for index, (phone, requested) in enumerate(phones):
+            with meta_errors(f"setupFinalization.phoneNumbers[{index}]"):
                 self.graph.register_phone_number(phone["meta_phone_number_id"], requested["twoFactorPin"],
                                                  requested.get("dataLocalizationRegion"))
+        with meta_errors("setupFinalization"):
             self.graph.subscribe_app(waba["meta_waba_id"])
 
         with self.store.writer() as conn:
+            conn.lock(f"waba:{waba['id']}")  # against a concurrent disassociation
             if waba_input is not None:
                 if not links.complete_waba(conn, waba["id"], now, event_destinations):
                     raise invalid(f"setupFinalization.waba.id {ids.waba_id(waba['id'])} is already linked.")
@@ -275,7 +277,8 @@ class SocialMessagingProvider:
         ref = ids.parse_resource(params["id"])
         waba, phones = None, []
         if ref is not None and ref.kind == "waba" and owned_by(ref, ctx):
-            waba, phones = links.get_waba_with_linked_phones(self.store, ctx.account_id, ctx.region, ref.hex_id)
+            with self.store.reader(snapshot=False) as conn:
+                waba, phones = links.get_waba_with_linked_phones(conn, ctx.account_id, ctx.region, ref.hex_id)
         if waba is None:
             raise not_found(waba_not_found("id", params["id"]))
         account = render_waba(ctx, waba)
@@ -326,27 +329,52 @@ class SocialMessagingProvider:
         return {}
 
     def disassociate_whatsapp_business_account(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        with self.store.reader() as conn:
-            waba = self._owned_waba(conn, ctx, params["id"], "id", missing=not_found)
-            phones = links.phones_of_waba(conn, waba["id"])
+        # Meta first (deregistering and unsubscribing are idempotent there), then the link goes in
+        # one transaction, if it is still as Meta was told; a finalization that landed meanwhile
+        # means telling Meta again.
+        for _ in range(3):
+            with self.store.reader() as conn:
+                waba = self._owned_waba(conn, ctx, params["id"], "id", missing=not_found)
+                phones = links.phones_of_waba(conn, waba["id"])
+            self._release_at_meta(waba, phones)
+            with self.store.writer() as conn:
+                conn.lock(f"waba:{waba['id']}")
+                current = links.get_waba(conn, ctx.account_id, ctx.region, waba["id"])
+                if current is None:
+                    return {}  # a concurrent disassociation finished first
+                if link_state(current, links.phones_of_waba(conn, waba["id"])) != link_state(waba, phones):
+                    continue
+                arns = [ids.waba_arn(ctx.region, ctx.account_id, waba["id"])]
+                arns += [ids.phone_number_arn(ctx.region, ctx.account_id, phone["id"]) for phone in phones]
+                links.delete_all_tags(conn, arns)
+                links.delete_waba(conn, waba["id"])
+                return {}
+        raise AwsError("ThrottledRequestException", f"id: linked WhatsApp Business Account {params['id']} kept "
+                       "changing while it was being disassociated; retry the call.")
+
+    def _release_at_meta(self, waba: dict[str, Any], phones: list[dict[str, Any]]) -> None:
+        """Deregisters the WABA's numbers and unsubscribes the app. Numbers that were discovered but
+        never linked are deregistered too, best effort: a finalization that failed part way may
+        have registered them."""
         with meta_errors("id"):
             for phone in phones:
                 if phone["linked"]:
                     self.graph.deregister_phone_number(phone["meta_phone_number_id"])
             if waba["registration_status"] == "COMPLETE":
                 self.graph.unsubscribe_app(waba["meta_waba_id"])
-        arns = [ids.waba_arn(ctx.region, ctx.account_id, waba["id"])]
-        arns += [ids.phone_number_arn(ctx.region, ctx.account_id, phone["id"]) for phone in phones]
-        with self.store.writer() as conn:
-            links.delete_all_tags(conn, arns)
-            links.delete_waba(conn, waba["id"])
-        return {}
+        for phone in phones:
+            if not phone["linked"]:
+                try:
+                    self.graph.deregister_phone_number(phone["meta_phone_number_id"])
+                except (GraphApiError, GraphUnavailableError):
+                    pass  # never registered, or Meta is unwell: nothing of ours depends on it
 
     # ---------------------------------------------------------------- tags
 
     def tag_resource(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         with self.store.writer() as conn:
             arn = self._taggable_arn(conn, ctx, params["resourceArn"])
+            conn.lock(f"tags:{arn}")  # put_tags is update-then-insert
             links.put_tags(conn, arn, params["tags"])
         return {"statusCode": 200}
 
@@ -397,11 +425,13 @@ class SocialMessagingProvider:
 # --- helpers ------------------------------------------------------------------------------------
 
 class meta_errors:
-    """Maps Meta's answers to the operation's errors: a token Meta rejects is the caller's bad
+    """Maps Meta's answers to the operation's errors, naming `field`: the caller's own Meta token
+    rejected (`caller_token`), or a PIN that does not match the one Meta has, is the caller's bad
     parameter; Meta failing or unreachable is a DependencyException (502)."""
 
-    def __init__(self, field: str) -> None:
+    def __init__(self, field: str, *, caller_token: bool = False) -> None:
         self.field = field
+        self.caller_token = caller_token
 
     def __enter__(self) -> None:
         return None
@@ -411,11 +441,19 @@ class meta_errors:
             raise AwsError("DependencyException", "Meta's Graph API could not be reached; nothing was changed. "
                            "Retry the call.") from None
         if isinstance(exc, GraphApiError):
-            if exc.status in (400, 401, 403) and exc.code in (190, 102, 10, 200, 100) and self.field.startswith("signupCallback"):
+            if self.caller_token and (exc.is_token_error or exc.is_permission_error):
                 raise invalid(f"{self.field} was rejected by Meta: {exc.message}") from None
+            if exc.code == META_PIN_MISMATCH:
+                raise invalid(f"{self.field}.twoFactorPin does not match the two-step verification PIN this "
+                              "phone number already has at Meta.") from None
             raise AwsError("DependencyException", f"Meta's Graph API answered an error (code {exc.code}); "
                            "nothing was changed. Retry the call.") from None
         return False
+
+
+def link_state(waba: dict[str, Any], phones: list[dict[str, Any]]) -> tuple[str, frozenset[str]]:
+    """What Meta was told about a link: its status and which numbers are linked."""
+    return waba["registration_status"], frozenset(phone["id"] for phone in phones if phone["linked"])
 
 
 def waba_not_found(field: str, value: str) -> str:

@@ -1,8 +1,8 @@
 """The store: one SQLAlchemy engine (SQLite file by default, PostgreSQL by URL), versioned
 migrations, and transactions.
 
-Every change that touches several rows runs inside one `store.transaction()`, so a crash or a kill
-at any moment leaves the whole change or none of it. On SQLite, write transactions start with
+Every change that touches several rows runs inside one `store.writer()`, so a crash or a kill at any
+moment leaves the whole change or none of it. On SQLite, write transactions start with
 `BEGIN IMMEDIATE`: two writers then queue on the busy timeout instead of failing when both try to
 upgrade a read lock.
 """
@@ -103,6 +103,13 @@ class Cursor:
         found = self.rows(query, **params)
         return found[0] if found else None
 
+    def lock(self, key: str) -> None:
+        """Serializes, until this transaction ends, the writers that lock the same key (a
+        check-then-write such as a quota count). SQLite's BEGIN IMMEDIATE already serializes every
+        writer; PostgreSQL, at READ COMMITTED, takes a transaction-scoped advisory lock."""
+        if self._dialect.name == "postgresql":
+            self._cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (key,))
+
     def scalar(self, query: Query, **params: Any) -> Any:
         self.run(query, **params)
         first = self._cursor.fetchone()
@@ -110,8 +117,8 @@ class Cursor:
 
 
 class Store:
-    """Owns the engine. `transaction()` / `read()` give SQLAlchemy connections; `writer()` /
-    `reader()` give the lean `Cursor` the service's hot paths use."""
+    """Owns the engine. `writer()` / `reader()` give the lean `Cursor` every query runs on;
+    `transaction()` gives a SQLAlchemy connection, for the migrations."""
 
     def __init__(self, url: str, *, pool_size: int = 8) -> None:
         self.url = url
@@ -144,13 +151,6 @@ class Store:
                 yield conn
 
     @contextmanager
-    def read(self) -> Iterator[Connection]:
-        """A read-only snapshot (one transaction, rolled back at the end)."""
-        with self.engine.connect() as conn:
-            yield conn
-            conn.rollback()
-
-    @contextmanager
     def writer(self) -> Iterator[Cursor]:
         """One atomic write transaction on a `Cursor`. Constraint violations surface as
         SQLAlchemy's `IntegrityError`, whichever driver raised them."""
@@ -169,26 +169,19 @@ class Store:
             dbapi_connection.commit()
 
     @contextmanager
-    def reader(self) -> Iterator[Cursor]:
-        """A consistent read-only snapshot on a `Cursor`."""
+    def reader(self, *, snapshot: bool = True) -> Iterator[Cursor]:
+        """Reads on a `Cursor`: one consistent snapshot for all its statements, or with
+        `snapshot=False` no transaction at all (a single SELECT is consistent by itself; the hottest
+        reads skip BEGIN and ROLLBACK on SQLite)."""
         with self._lean_connection() as dbapi_connection:
-            if self.is_sqlite:
-                dbapi_connection.execute("BEGIN")  # one snapshot for every statement
+            explicit = snapshot and self.is_sqlite
+            if explicit:
+                dbapi_connection.execute("BEGIN")
             try:
                 yield Cursor(dbapi_connection, self.engine.dialect)
             finally:
-                dbapi_connection.rollback()
-
-    def query_rows(self, query: Query, **params: Any) -> list[dict[str, Any]]:
-        """The rows of one statement, outside any explicit transaction: a single SELECT sees one
-        consistent state by itself, so the hottest reads skip BEGIN and ROLLBACK."""
-        with self._lean_connection() as dbapi_connection:
-            cursor = Cursor(dbapi_connection, self.engine.dialect)
-            try:
-                return cursor.rows(query, **params)
-            finally:
-                if not self.is_sqlite:
-                    dbapi_connection.rollback()  # the driver opened a transaction for the SELECT
+                if explicit or not self.is_sqlite:
+                    dbapi_connection.rollback()  # PostgreSQL's driver opened one implicitly
 
     @contextmanager
     def _lean_connection(self) -> Iterator[Any]:

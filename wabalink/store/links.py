@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
 
-from wabalink.store.db import Cursor, Query, Store
+from wabalink.store.db import Cursor, Query
 from wabalink.store.schema import linked_phone_numbers, linked_wabas, resource_tags, signup_sessions
 
 Row = dict[str, Any]
@@ -111,7 +111,7 @@ _SET_CALL_SETTINGS = Query(update(linked_phone_numbers).where(P.id == bindparam(
 
 # One statement for GetLinkedWhatsAppBusinessAccount, its hottest read: the WABA joined to its
 # linked numbers (a WABA without any comes back once, with NULL phone columns). Being one SELECT, it
-# needs no transaction around it.
+# needs no snapshot around it: `store.reader(snapshot=False)`.
 _WABA_WITH_LINKED_PHONES = Query(
     select(linked_wabas, *[column.label("phone_" + column.name) for column in linked_phone_numbers.columns])
     .select_from(linked_wabas.outerjoin(linked_phone_numbers, and_(
@@ -122,9 +122,9 @@ _PHONE_LABELS = [("phone_" + column.name, column.name) for column in linked_phon
 _WABA_COLUMNS = [column.name for column in linked_wabas.columns]
 
 
-def get_waba_with_linked_phones(store: Store, account_id: str, region: str,
+def get_waba_with_linked_phones(cursor: Cursor, account_id: str, region: str,
                                 hex_id: str) -> tuple[Row | None, list[Row]]:
-    rows = store.query_rows(_WABA_WITH_LINKED_PHONES, id=hex_id, account_id=account_id, region=region)
+    rows = cursor.rows(_WABA_WITH_LINKED_PHONES, id=hex_id, account_id=account_id, region=region)
     if not rows:
         return None, []
     waba = {name: rows[0][name] for name in _WABA_COLUMNS}

@@ -73,7 +73,6 @@ signup_sessions = Table(
     Column("token_digest", String(64), primary_key=True),  # sha256 of associateInProgressToken
     Column("account_id", String(12), nullable=False),
     Column("region", String(32), nullable=False),
-    Column("meta_token_digest", String(64), nullable=False),  # sha256 of Meta's access token
     Column("discovered", Text, nullable=False),  # JSON {waba_link_id: [phone_link_id, ...]}
     Column("created_at", Float, nullable=False),
     Column("expires_at", Float, nullable=False),
