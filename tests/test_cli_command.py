@@ -611,6 +611,22 @@ def test_manual_next_token_disables_pagination(env, server, capsys):
     assert len(server.requests) == 1 and "nextToken=p1" in server.requests[0]["path"]
 
 
+def test_manual_paging_in_cli_input_disables_pagination(env, server, capsys):
+    # As AWS CLI v2: paging members given through --cli-input-json/yaml mean manual paging.
+    _three_pages(server)
+    rc, out, err = call(capsys, server, LIST, "--cli-input-json", '{"maxResults": 2}')
+    assert rc == 0, err
+    data = json.loads(out)
+    assert len(server.requests) == 1 and "maxResults=2" in server.requests[0]["path"]
+    assert data["nextToken"] == "p2" and len(data["linkedAccounts"]) == 2
+    server.requests.clear()
+    rc, out, err = call(capsys, server, LIST, "--cli-input-yaml", "nextToken: p2")
+    assert rc == 0, err
+    assert len(server.requests) == 1 and "nextToken=p2" in server.requests[0]["path"]
+    rc, _, err = call(capsys, server, LIST, "--cli-input-yaml", "nextToken: p2", "--max-items", "1")
+    assert rc == 252 and "Cannot specify --no-paginate along with pagination arguments: --max-items" in err
+
+
 def test_text_output_pages(env, server, capsys):
     _three_pages(server)
     rc, out, err = call(capsys, server, LIST, "--output", "text", "--query", "linkedAccounts[].id")

@@ -549,6 +549,9 @@ def _call(parsed: Parsed, op, table, stdout, stderr, redactor) -> int:
         manual = tokens + ([pag["limit_key"]] if "limit_key" in pag else [])
         if any("--" + xform_name(t, "-") in given_cli_names for t in manual):
             paginate = False
+        elif cli_input and any(t in cli_input for t in manual):
+            # Manual paging through --cli-input-json/yaml turns pagination off too.
+            paginate = False
         if not paginate and paging:
             flags = {"StartingToken": "--starting-token", "PageSize": "--page-size", "MaxItems": "--max-items"}
             used = [flags[k] for k in ("StartingToken", "PageSize", "MaxItems") if k in paging]
