@@ -297,6 +297,21 @@ def test_output_skeleton_validates_inputs(env, server, capsys):
     assert server.requests == []
 
 
+def test_output_skeleton_checks_required_arguments(env, server, capsys):
+    # `input` skeletons need no arguments; `output` validates them like a real call.
+    rc, out, _ = run(capsys, "get-linked-whatsapp-business-account", "--generate-cli-skeleton")
+    assert rc == 0 and json.loads(out) == {"id": ""}
+    rc, out, err = run(capsys, "get-linked-whatsapp-business-account", "--region", "us-east-1",
+                       "--generate-cli-skeleton", "output")
+    assert rc == 252 and out == ""
+    assert "the following arguments are required: --id" in err
+    rc, out, err = run(capsys, "get-linked-whatsapp-business-account", "--region", "us-east-1",
+                       "--id", "waba-1", "--generate-cli-skeleton", "output")
+    assert rc == 0, err
+    assert json.loads(out)["account"]["id"] == "id"
+    assert server.requests == []
+
+
 def test_skeleton_invalid_choice(env, capsys):
     rc, _, err = run(capsys, OP, "--generate-cli-skeleton", "xml")
     assert rc == 252 and "Found invalid choice 'xml'" in err

@@ -515,7 +515,7 @@ def _call(parsed: Parsed, op, table, stdout, stderr, redactor) -> int:
             raise UsageError(f"Unknown options: {', '.join(parsed2.unknown)}")
         parsed.values.update(parsed2.values)
         missing = [] if cli_input is not None else _missing_required(table, parsed)
-    if missing and parsed.skeleton != "output":
+    if missing:  # `--generate-cli-skeleton output` validates required arguments too (v2)
         raise UsageError("the following arguments are required: " + ", ".join(missing))
 
     binary_format = g.get("cli_binary_format") or scoped.get("cli_binary_format") or "base64"
