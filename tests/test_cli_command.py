@@ -552,6 +552,24 @@ def test_debug_redacts_sensitive_members(env, server, capsys):
     assert "phone-number-id-" + "b" * 32 in err
 
 
+@pytest.mark.parametrize("args", [
+    ("--cli-input-yaml", f"signupCallback: {{accessToken: {SECRET_TOKEN}}}"),
+    ("--cli-input-yaml", f"signupCallback:\n  accessToken: '{SECRET_TOKEN}'\n"),
+    ("--signup-callback", f"accessToken = {SECRET_TOKEN}"),
+    ("--setup-finalization", f"associateInProgressToken=aipt-SECRET-0123456789,"
+                             f"phoneNumbers=[{{id=p1, twoFactorPin = {SECRET_PIN}}}]"),
+])
+def test_debug_redacts_the_logged_arguments(env, server, capsys, args):
+    # The argument list is logged first; secrets in YAML input or in `key = value`
+    # shorthand are redacted there too.
+    server.responses.append((200, {}, PHASE1))
+    rc, _, err = call(capsys, server, "--debug", *args)
+    assert rc == 0, err
+    assert "Arguments entered to CLI" in err
+    assert SECRET_TOKEN not in err and SECRET_PIN not in err
+    assert "aipt-SECRET-0123456789" not in err
+
+
 def test_error_messages_do_not_leak_pin(env, server, capsys):
     rc, _, err = call(capsys, server, "--setup-finalization", json.dumps({
         "associateInProgressToken": "tok-abcdef", "phoneNumbers": [{"id": "p", "twoFactorPin": 918273}]}))

@@ -249,7 +249,7 @@ class _Redactor:
             r"""(\\?["'](?:%s)\\?["']\s*:\s*)(\\?["'])(.*?)(\2)""" % alt, re.S
         )
         # name=value (shorthand on the command line)
-        self._shorthand = re.compile(r"""((?<![\w])(?:%s)@?=)([^,}\]\s'"]+|'[^']*'|"[^"]*")""" % alt)
+        self._shorthand = re.compile(r"""((?<![\w])(?:%s)\s*@?\s*=\s*)([^,}\]\s'"]+|'[^']*'|"[^"]*")""" % alt)
         self.values: set[str] = set()
 
     def add_values(self, data: Any) -> None:
@@ -260,6 +260,8 @@ class _Redactor:
         def walk(o):
             if isinstance(o, dict):
                 for k, v in o.items():
+                    if isinstance(v, bytes):
+                        v = v.decode("utf-8", "replace")
                     if k in names and isinstance(v, (str, int)) and str(v):
                         self.values.add(str(v))
                     else:
@@ -372,6 +374,7 @@ def _dispatch(parsed: Parsed, op, table, argv, stdout, stderr) -> int:
         import logging
 
         log = logging.getLogger("wabalink.cli")
+        redactor.add_values(_given_values(parsed, table))
         log.debug("CLI version: %s", _version_string())
         log.debug("Arguments entered to CLI: %s", argv)
 
@@ -393,6 +396,30 @@ def _dispatch(parsed: Parsed, op, table, argv, stdout, stderr) -> int:
     finally:
         if undo is not None:
             undo()
+
+
+def _given_values(parsed: Parsed, table: dict) -> dict[str, Any]:
+    """Best-effort parse of every given value, so --debug can redact secrets in argv.
+
+    The argument list is logged before the real parse; a value may be in a form the
+    name-based patterns do not see (YAML input, `key = value`), so its parsed secrets
+    are redacted by value.  Errors are left for the real parse to report.
+    """
+    from . import params as P
+
+    values: dict[str, Any] = {}
+    try:
+        values.update(_load_cli_input(parsed.g) or {})
+    except Exception:  # noqa: BLE001 - reported later by the real parse
+        pass
+    for cli_name, raw in parsed.values.items():
+        arg = table.get(cli_name)
+        if isinstance(arg, P.Argument):
+            try:
+                values[arg.member] = P.convert(arg, raw, "raw-in-base64-out")
+            except Exception:  # noqa: BLE001
+                pass
+    return values
 
 
 def _botocore_error(e: Exception, stderr: TextIO, redactor) -> int:
