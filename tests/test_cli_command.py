@@ -448,6 +448,19 @@ def test_pager_used_only_with_terminal(env, server, capsys, monkeypatch):
     assert calls == [(False, "more"), (True, "more")]
 
 
+def test_missing_pager_253(env, server, capsys, monkeypatch):
+    import wabalink.cli.aws.pager as pager
+
+    monkeypatch.setattr(pager, "stdout_is_terminal", lambda: True)
+    monkeypatch.setenv("AWS_PAGER", "no-such-pager-wabalink")
+    server.responses.append((200, {}, {"statusCode": 200}))
+    rc, out, err = call(capsys, server, "--signup-callback", "accessToken=t")
+    assert rc == 253 and out == ""
+    assert err.startswith("\nwabalink: [ERROR]: An error occurred (Pager): Unable to redirect "
+                          "output to pager. Received the following error when opening pager:\n")
+    assert "no-such-pager-wabalink" in err
+
+
 # -- errors and exit codes -------------------------------------------------------------------
 
 def test_service_error_254(env, server, capsys):

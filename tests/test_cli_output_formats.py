@@ -456,9 +456,12 @@ def test_pager_that_quits_early_is_not_an_error(fake_stdout: CapturedStdout,
             stream.flush()
 
 
-def test_missing_pager_falls_back_to_stdout(fake_stdout: CapturedStdout,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_pager_is_an_error(fake_stdout: CapturedStdout,
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    # AWS CLI v2 fails (exit 253, "Unable to redirect output to pager") rather than
+    # printing without the pager the user configured.
     monkeypatch.setattr(pager, "stdout_is_terminal", lambda: True)
-    with pager.open_output(False, "no-such-pager-wabalink") as stream:
-        stream.write("kept\n")
-    assert fake_stdout.getvalue() == "kept\n"
+    with pytest.raises(pager.PagerError, match="Unable to redirect output to pager"):
+        with pager.open_output(False, "no-such-pager-wabalink") as stream:
+            stream.write("lost\n")
+    assert fake_stdout.getvalue() == ""

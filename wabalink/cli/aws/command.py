@@ -452,10 +452,14 @@ def _botocore_error(e: Exception, stderr: TextIO, redactor) -> int:
 
 def _page(text: str, parsed: Parsed, stdout: TextIO) -> int:
     if stdout.isatty() and not parsed.g.get("no_cli_pager"):
-        from .pager import open_output
+        from .pager import PagerError, open_output
 
-        with open_output(False, None) as out:
-            out.write(text)
+        try:
+            with open_output(False, None) as out:
+                out.write(text)
+        except PagerError as e:
+            _err(sys.stderr, str(e), "Pager")
+            return RC_CONFIG
     else:
         stdout.write(text)
     return RC_OK
@@ -695,8 +699,13 @@ def _render(data, output, query, color, g, scoped, stdout, op_model, stream: boo
     from .output import render
     from .pager import open_output
 
+    from .pager import PagerError
+
     pager_cfg = None if "AWS_PAGER" in os.environ else scoped.get("cli_pager")
-    with open_output(bool(g.get("no_cli_pager")), pager_cfg) as out:
-        render(data, output=output, query=query, color=color, stream=out,
-               operation_model=op_model, is_paginated_stream=stream)
+    try:
+        with open_output(bool(g.get("no_cli_pager")), pager_cfg) as out:
+            render(data, output=output, query=query, color=color, stream=out,
+                   operation_model=op_model, is_paginated_stream=stream)
+    except PagerError as e:
+        raise ConfigError("Pager", str(e)) from None
     return RC_OK

@@ -20,6 +20,17 @@ DEFAULT_PAGER = "more" if sys.platform == "win32" else "less -R"
 DEFAULT_LESS_FLAGS = "FRX"
 
 
+class PagerError(Exception):
+    """The configured pager could not be started."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(
+            "Unable to redirect output to pager. Received the following error when opening "
+            f"pager:\n{error}\n\nLearn more about configuring the output pager by running "
+            '"aws help config-vars".'
+        )
+
+
 class PagerStream:
     """The pager's standard input, reporting itself as a terminal.
 
@@ -86,8 +97,11 @@ def open_output(no_pager: bool, pager_command: str | None) -> Iterator[TextIO]:
         return
     try:
         process = subprocess.Popen(**pager_popen_kwargs(command))
+    except FileNotFoundError as e:
+        # AWS CLI v2 reports a missing pager as a configuration error (exit 253).
+        raise PagerError(e) from None
     except OSError:
-        # A pager that cannot start should not lose the output.
+        # Any other failure to start it should not lose the output.
         yield sys.stdout
         return
     assert process.stdin is not None
