@@ -715,6 +715,20 @@ def test_paginated_help_has_paging_options(env, capsys):
     assert "--starting-token" in out and "--max-items" in out and "--page-size" in out
 
 
+def test_paginated_help_describes_pagination(env, capsys):
+    # AWS CLI v2 adds a paragraph to the description of paginated operations only.
+    rc, out, _ = run(capsys, LIST, "help")
+    assert rc == 0
+    text = " ".join(out.split("Synopsis")[0].split())
+    assert (f"{LIST} is a paginated operation. Multiple API calls may be issued in order to "
+            "retrieve the entire data set of results. You can disable pagination by providing "
+            "the --no-paginate argument.") in text
+    assert text.endswith("must extract data from the results of the following query "
+                         "expressions: linkedAccounts See also: AWS API Documentation")
+    rc, out, _ = run(capsys, OP, "help")
+    assert "paginated operation" not in out
+
+
 # -- every operation is routed ----------------------------------------------------------------------
 
 def test_every_operation_has_a_command(env, capsys):

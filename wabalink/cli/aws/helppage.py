@@ -184,9 +184,27 @@ def json_example(shape: Shape, indent: int = 0, stack=None) -> str:
     return t
 
 
+def _paging_note(op: Operation) -> list[str]:
+    """The paragraph AWS CLI v2 adds to the description of a paginated operation."""
+    pag = op.paginator
+    if pag is None:
+        return []
+    note = (f"{op.cli_name} is a paginated operation. Multiple API calls may be issued in order "
+            "to retrieve the entire data set of results. You can disable pagination by providing "
+            "the --no-paginate argument.")
+    keys = pag.get("result_key")
+    if keys:
+        keys = keys if isinstance(keys, list) else [keys]
+        note += (" When using --output text and the --query argument on a paginated response, "
+                 "the --query argument must extract data from the results of the following "
+                 "query expressions: " + ", ".join(keys))
+    return ["", note]
+
+
 def operation_page(op: Operation, table: dict) -> str:
     out: list[str] = [f"[ {PROG} . socialmessaging ]", "", op.cli_name, "", "Description", ""]
     out.extend(doc_to_text(op.documentation))
+    out += _paging_note(op)
     out += ["", "See also: AWS API Documentation", "", "Synopsis", "", f"  {op.cli_name}"]
     visible = [a for a in table.values() if not a.hidden]
     for a in visible:
