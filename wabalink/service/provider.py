@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from sqlalchemy.exc import IntegrityError
 
 from wabalink.aws.errors import AwsError
@@ -499,7 +500,7 @@ def render_waba(ctx: RequestContext, waba: dict[str, Any]) -> dict[str, Any]:
         "registrationStatus": waba["registration_status"],
         "linkDate": waba["link_date"],
         "wabaName": waba["waba_name"],
-        "eventDestinations": json.loads(waba["event_destinations"]),
+        "eventDestinations": orjson.loads(waba["event_destinations"]),
     }
 
 

@@ -94,6 +94,11 @@ class Cursor:
         self._cursor.execute(compiled.sql, compiled.parameters(params))
         return self._cursor.rowcount
 
+    def tuples(self, query: Query, **params: Any) -> list[tuple[Any, ...]]:
+        """Rows as the driver gives them, columns in the statement's order."""
+        self.run(query, **params)
+        return self._cursor.fetchall()
+
     def rows(self, query: Query, **params: Any) -> list[dict[str, Any]]:
         self.run(query, **params)
         columns = [column[0] for column in self._cursor.description]
@@ -114,6 +119,31 @@ class Cursor:
         self.run(query, **params)
         first = self._cursor.fetchone()
         return first[0] if first else None
+
+
+class _Reader:
+    """The context manager `Store.reader()` returns: a class, not a generator, since it runs on
+    every read request."""
+
+    __slots__ = ("_store", "_snapshot", "_connection", "_pooled")
+
+    def __init__(self, store: "Store", snapshot: bool) -> None:
+        self._store, self._snapshot = store, snapshot
+
+    def __enter__(self) -> Cursor:
+        self._connection, self._pooled = self._store._checkout()
+        if self._snapshot and self._store.is_sqlite:
+            self._connection.execute("BEGIN")
+        return Cursor(self._connection, self._store.engine.dialect)
+
+    def __exit__(self, *exc_info: object) -> None:
+        try:
+            # SQLite: end the snapshot; PostgreSQL: the driver opened a transaction implicitly.
+            if self._snapshot or not self._store.is_sqlite:
+                self._connection.rollback()
+        finally:
+            if self._pooled:
+                self._connection.close()
 
 
 class Store:
@@ -154,7 +184,8 @@ class Store:
     def writer(self) -> Iterator[Cursor]:
         """One atomic write transaction on a `Cursor`. Constraint violations surface as
         SQLAlchemy's `IntegrityError`, whichever driver raised them."""
-        with self._lean_connection() as dbapi_connection:
+        dbapi_connection, pooled = self._checkout()
+        try:
             cursor = Cursor(dbapi_connection, self.engine.dialect)
             if self.is_sqlite:
                 dbapi_connection.execute("BEGIN IMMEDIATE")
@@ -167,34 +198,22 @@ class Store:
                 dbapi_connection.rollback()
                 raise
             dbapi_connection.commit()
+        finally:
+            if pooled:
+                dbapi_connection.close()
 
-    @contextmanager
-    def reader(self, *, snapshot: bool = True) -> Iterator[Cursor]:
-        """Reads on a `Cursor`: one consistent snapshot for all its statements, or with
-        `snapshot=False` no transaction at all (a single SELECT is consistent by itself; the hottest
-        reads skip BEGIN and ROLLBACK on SQLite)."""
-        with self._lean_connection() as dbapi_connection:
-            explicit = snapshot and self.is_sqlite
-            if explicit:
-                dbapi_connection.execute("BEGIN")
-            try:
-                yield Cursor(dbapi_connection, self.engine.dialect)
-            finally:
-                if explicit or not self.is_sqlite:
-                    dbapi_connection.rollback()  # PostgreSQL's driver opened one implicitly
+    def reader(self, *, snapshot: bool = True) -> "_Reader":
+        """Reads on a `Cursor` (`with store.reader() as cursor:`): one consistent snapshot for all
+        its statements, or with `snapshot=False` no transaction at all (a single SELECT is
+        consistent by itself; the hottest reads skip BEGIN and ROLLBACK on SQLite)."""
+        return _Reader(self, snapshot)
 
-    @contextmanager
-    def _lean_connection(self) -> Iterator[Any]:
-        """A DBAPI connection for `writer()`/`reader()`. SQLite files: one connection per thread,
-        kept open (opening is the costly part and SQLite connections are cheap to hold);
-        otherwise one from the engine's pool."""
+    def _checkout(self) -> tuple[Any, bool]:
+        """A DBAPI connection for `writer()`/`reader()`, and whether it goes back to a pool.
+        SQLite files: one connection per thread, kept open (opening is the costly part and SQLite
+        connections are cheap to hold); otherwise one from the engine's pool."""
         if self._sqlite_file is None:
-            pooled = self.engine.raw_connection()
-            try:
-                yield pooled
-            finally:
-                pooled.close()
-            return
+            return self.engine.raw_connection(), True
         connection = getattr(self._thread_connections, "sqlite", None)
         if connection is None:
             connection = sqlite3.connect(self._sqlite_file, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000,
@@ -203,7 +222,7 @@ class Store:
             self._thread_connections.sqlite = connection
             with self._opened_lock:
                 self._opened.append(connection)
-        yield connection
+        return connection, False
 
     def migrate(self) -> int:
         """Bring the schema to the latest version; returns that version. Safe to run from

@@ -118,17 +118,19 @@ _WABA_WITH_LINKED_PHONES = Query(
         P.waba_link_id == W.id, P.linked == True)))  # noqa: E712 - SQL, not Python
     .where(W.id == bindparam("id"), _owned(W))
     .order_by(*_PHONE_ORDER))
-_PHONE_LABELS = [("phone_" + column.name, column.name) for column in linked_phone_numbers.columns]
 _WABA_COLUMNS = [column.name for column in linked_wabas.columns]
+_PHONE_COLUMNS = [column.name for column in linked_phone_numbers.columns]
+_FIRST_PHONE_COLUMN = len(_WABA_COLUMNS)
 
 
 def get_waba_with_linked_phones(cursor: Cursor, account_id: str, region: str,
                                 hex_id: str) -> tuple[Row | None, list[Row]]:
-    rows = cursor.rows(_WABA_WITH_LINKED_PHONES, id=hex_id, account_id=account_id, region=region)
+    rows = cursor.tuples(_WABA_WITH_LINKED_PHONES, id=hex_id, account_id=account_id, region=region)
     if not rows:
         return None, []
-    waba = {name: rows[0][name] for name in _WABA_COLUMNS}
-    phones = [{name: row[label] for label, name in _PHONE_LABELS} for row in rows if row["phone_id"] is not None]
+    waba = dict(zip(_WABA_COLUMNS, rows[0]))
+    phones = [dict(zip(_PHONE_COLUMNS, row[_FIRST_PHONE_COLUMN:])) for row in rows
+              if row[_FIRST_PHONE_COLUMN] is not None]
     return waba, phones
 
 
