@@ -1,8 +1,8 @@
 """GraphClient: the only way the service talks to Meta — HTTP, Graph API shapes.
 
 It points at the built-in simulator by default (`Settings.graph_base_url()`), or at any Graph
-endpoint. Each worker thread keeps its own keep-alive connection (http.client; a pool library's
-layers cost more than the simulator's answer on the association path).
+endpoint. Each worker thread keeps its own keep-alive connection (`http11.py`: a pool library's
+layers, or http.client's header parsing, cost more than the simulator's answer).
 
 Secrets stay out of URLs, exception messages and log lines: tokens travel in the `Authorization`
 header, and debug_token's `input_token` in a form body.
@@ -10,13 +10,14 @@ header, and debug_token's `input_token` in a form body.
 
 from __future__ import annotations
 
-import http.client
 import json
 import re
 import threading
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
+
+from wabalink.meta.http11 import ConnectionDropped, Http11Connection
 
 DEFAULT_GRAPH_VERSION = "v21.0"
 SCOPE_MANAGEMENT = "whatsapp_business_management"
@@ -207,67 +208,54 @@ class GraphClient:
 
 
 class _KeepAliveTransport:
-    """HTTP/1.1 keep-alive connections to one Graph endpoint, one per thread (an http.client
-    connection is not thread-safe). A request that fails because the server had closed an idle
-    connection is sent once more on a fresh one: every Graph call made here is idempotent at Meta.
-    Timeouts and answers (5xx included) are not retried."""
+    """HTTP/1.1 keep-alive connections to one Graph endpoint, one per thread (a connection is not
+    thread-safe). A request that fails because the server had closed an idle connection is sent
+    once more on a fresh one: every Graph call made here is idempotent at Meta. Timeouts and
+    answers (5xx included) are not retried."""
 
     def __init__(self, root_url: str, timeout: float) -> None:
         parts = urlsplit(root_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("the Graph API base URL must be an http:// or https:// URL")
-        self._connection_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+        self._tls = parts.scheme == "https"
         self._host, self._port = parts.hostname, parts.port
         self._prefix = parts.path.rstrip("/")
         self._timeout = timeout
         self._local = threading.local()
-        self._all: list[http.client.HTTPConnection] = []
+        self._all: list[Http11Connection] = []
         self._all_lock = threading.Lock()
 
     def request(self, method: str, target: str, body: bytes | None, headers: dict[str, str]) -> tuple[int, bytes]:
         for attempt in (1, 2):
             connection, reused = self._connection()
             try:
-                connection.request(method, self._prefix + target, body=body, headers=headers)
-                response = connection.getresponse()
-                data = response.read()
-            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError) as error:
-                self._discard()
+                status, data, _ = connection.request(method, self._prefix + target, headers, body)
+                return status, data
+            except (ConnectionDropped, ConnectionResetError, BrokenPipeError) as error:
+                connection.close()
                 if reused and attempt == 1:
                     continue  # the idle connection had been closed by the server
                 raise GraphUnavailableError(f"Graph API unreachable ({method}): {type(error).__name__}") from None
-            except (OSError, http.client.HTTPException) as error:
+            except (OSError, ValueError) as error:
                 # The text names only the kind of failure, never headers or bodies.
-                self._discard()
+                connection.close()
                 raise GraphUnavailableError(f"Graph API unreachable ({method}): {type(error).__name__}") from None
-            if response.will_close:
-                self._discard()
-            return response.status, data
         raise AssertionError("unreachable")
 
-    def _connection(self) -> tuple[http.client.HTTPConnection, bool]:
+    def _connection(self) -> tuple[Http11Connection, bool]:
+        """This thread's connection, and whether it was open already (so may have gone stale)."""
         connection = getattr(self._local, "connection", None)
-        if connection is not None:
-            return connection, True
-        connection = self._connection_class(self._host, self._port, timeout=self._timeout)
-        self._local.connection = connection
-        with self._all_lock:
-            self._all.append(connection)
-        return connection, False
-
-    def _discard(self) -> None:
-        connection = getattr(self._local, "connection", None)
-        if connection is not None:
-            connection.close()
-            self._local.connection = None
+        if connection is None:
+            connection = Http11Connection(self._host, self._port, tls=self._tls, timeout=self._timeout)
+            self._local.connection = connection
             with self._all_lock:
-                self._all.remove(connection)
+                self._all.append(connection)
+        return connection, connection.is_open
 
     def close(self) -> None:
         with self._all_lock:
             for connection in self._all:
                 connection.close()
-            self._all.clear()
 
 
 def _parse_answer(status: int, data: bytes, method: str, path: str) -> dict[str, Any]:

@@ -75,7 +75,7 @@ signup_sessions = Table(
     Column("region", String(32), nullable=False),
     Column("discovered", Text, nullable=False),  # JSON {waba_link_id: [phone_link_id, ...]}
     Column("created_at", Float, nullable=False),
-    Column("expires_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False, index=True),  # expired sessions are swept by it
 )
 
 resource_tags = Table(

@@ -1,0 +1,123 @@
+"""The Graph client's HTTP/1.1 connection against a scripted server: body framings, keep-alive,
+and a server that drops idle connections."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from wabalink.meta.client import GraphClient, GraphUnavailableError
+from wabalink.meta.http11 import ConnectionDropped, Http11Connection
+
+OK_JSON = b'{"success": true}'
+
+
+class ScriptedServer:
+    """Answers each request on a connection with the next canned answer; `close_after` answers per
+    connection, then closes it (as a server closing idle keep-alive connections does)."""
+
+    def __init__(self, answers: list[bytes], close_after: int = 1000) -> None:
+        self.answers = answers
+        self.close_after = close_after
+        self.requests: list[bytes] = []
+        self.connections = 0
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            with conn:
+                reader = conn.makefile("rb")
+                for _ in range(self.close_after):
+                    head = b""
+                    while not head.endswith(b"\r\n\r\n"):
+                        line = reader.readline()
+                        if not line:
+                            break
+                        head += line
+                    if not head:
+                        break
+                    length = [int(l.split(b":")[1]) for l in head.split(b"\r\n") if l.lower().startswith(b"content-length")]
+                    self.requests.append(head + (reader.read(length[0]) if length else b""))
+                    conn.sendall(self.answers.pop(0))
+                reader.close()  # or the socket stays open behind it
+                conn.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+@pytest.fixture
+def scripted() -> Iterator[type[ScriptedServer]]:
+    servers: list[ScriptedServer] = []
+
+    def start(*args, **kwargs) -> ScriptedServer:  # type: ignore[no-untyped-def]
+        server = ScriptedServer(*args, **kwargs)
+        servers.append(server)
+        return server
+
+    yield start  # type: ignore[misc]
+    for server in servers:
+        server.close()
+
+
+def answer(body: bytes, *headers: str, status: str = "200 OK") -> bytes:
+    head = "\r\n".join([f"HTTP/1.1 {status}", *headers]) + "\r\n\r\n"
+    return head.encode() + body
+
+
+def test_content_length_and_keep_alive(scripted) -> None:  # type: ignore[no-untyped-def]
+    server = scripted([answer(OK_JSON, f"Content-Length: {len(OK_JSON)}")] * 2)
+    connection = Http11Connection("127.0.0.1", server.port, tls=False, timeout=5)
+    assert connection.request("GET", "/a", {}, None) == (200, OK_JSON, True)
+    assert connection.request("POST", "/b", {"Content-Type": "application/json"}, b"{}") == (200, OK_JSON, True)
+    assert server.connections == 1
+    assert server.requests[1].startswith(b"POST /b HTTP/1.1\r\nHost: 127.0.0.1:")
+    assert b"Content-Length: 2\r\n" in server.requests[1] and server.requests[1].endswith(b"{}")
+
+
+def test_chunked_body_and_connection_close(scripted) -> None:  # type: ignore[no-untyped-def]
+    chunked = b"7\r\n{\"succe\r\n" + b"a\r\nss\": true}\r\n" + b"0\r\n\r\n"
+    server = scripted([answer(chunked, "Transfer-Encoding: chunked", "Connection: close")])
+    connection = Http11Connection("127.0.0.1", server.port, tls=False, timeout=5)
+    assert connection.request("GET", "/", {}, None) == (200, OK_JSON, False)
+    assert not connection.is_open
+
+
+def test_body_until_the_connection_ends(scripted) -> None:  # type: ignore[no-untyped-def]
+    server = scripted([answer(OK_JSON, "Connection: close")], close_after=1)
+    connection = Http11Connection("127.0.0.1", server.port, tls=False, timeout=5)
+    assert connection.request("GET", "/", {}, None) == (200, OK_JSON, False)
+
+
+def test_a_dropped_connection_is_reported(scripted) -> None:  # type: ignore[no-untyped-def]
+    server = scripted([answer(OK_JSON, f"Content-Length: {len(OK_JSON)}")], close_after=1)
+    connection = Http11Connection("127.0.0.1", server.port, tls=False, timeout=5)
+    connection.request("GET", "/", {}, None)
+    with pytest.raises((ConnectionDropped, ConnectionResetError, BrokenPipeError)):
+        connection.request("GET", "/", {}, None)
+
+
+def test_graph_client_retries_once_on_a_stale_connection(scripted) -> None:  # type: ignore[no-untyped-def]
+    ok = answer(OK_JSON, f"Content-Length: {len(OK_JSON)}")
+    server = scripted([ok, ok], close_after=1)  # every connection serves one answer, then closes
+    client = GraphClient(f"http://127.0.0.1:{server.port}", "1|secret", 5)
+    client.subscribe_app("123")
+    client.subscribe_app("123")  # the kept connection is dead: a fresh one carries the call
+    assert server.connections == 2
+
+
+def test_graph_client_reports_a_non_http_answer(scripted) -> None:  # type: ignore[no-untyped-def]
+    server = scripted([b"SSH-2.0-OpenSSH\r\n\r\n"])
+    client = GraphClient(f"http://127.0.0.1:{server.port}", "1|secret", 5)
+    with pytest.raises(GraphUnavailableError):
+        client.subscribe_app("123")
