@@ -24,10 +24,10 @@ import orjson
 from sqlalchemy.exc import IntegrityError
 
 from wabalink.aws.errors import AwsError
-from wabalink.meta.client import GraphApiError, GraphClient, GraphUnavailableError
+from wabalink.meta.client import GraphApiError, GraphClient, GraphUnavailableError, MetaPhoneNumber, MetaWaba
 from wabalink.service import ids
 from wabalink.store import links
-from wabalink.store.db import Store
+from wabalink.store.db import Cursor, Store
 
 # Meta's data localization regions, as the AssociateWhatsAppBusinessAccount page lists them.
 DATA_LOCALIZATION_REGIONS = frozenset(
@@ -79,7 +79,7 @@ class SocialMessagingProvider:
             raise invalid(f"Exactly one of signupCallback and setupFinalization must be given; {given}.")
         if signup_callback is not None:
             return {"signupCallbackResult": self._signup_callback(ctx, signup_callback), "statusCode": 200}
-        waba_hex = self._setup_finalization(ctx, setup_finalization)
+        waba_hex = self._setup_finalization(ctx, setup_finalization or {})
         return {"linkedWhatsAppBusinessAccountId": ids.waba_id(waba_hex), "statusCode": 200}
 
     def _signup_callback(self, ctx: RequestContext, callback: dict[str, Any]) -> dict[str, Any]:
@@ -106,7 +106,7 @@ class SocialMessagingProvider:
                     raise
         return {"associateInProgressToken": in_progress_token, "linkedAccountsWithIncompleteSetup": incomplete}
 
-    def _discover_meta_wabas(self, access_token: str) -> list[tuple[Any, list[Any]]]:
+    def _discover_meta_wabas(self, access_token: str) -> list[tuple[MetaWaba, list[MetaPhoneNumber]]]:
         """Asks Meta what the embedded sign-up token grants: WABAs and their phone numbers."""
         with meta_errors("signupCallback.accessToken", caller_token=True):
             token = self.graph.debug_token(access_token)
@@ -119,7 +119,7 @@ class SocialMessagingProvider:
                 raise invalid("signupCallback.accessToken grants no WhatsApp Business Account.")
             return [self.graph.get_waba_with_phone_numbers(waba_id, access_token) for waba_id in token.granted_waba_ids]
 
-    def _record_discovery(self, conn, ctx: RequestContext, meta_wabas: list[tuple[Any, list[Any]]],  # type: ignore[no-untyped-def]
+    def _record_discovery(self, conn: Cursor, ctx: RequestContext, meta_wabas: list[tuple[MetaWaba, list[MetaPhoneNumber]]],
                           now: float) -> tuple[dict[str, Any], dict[str, list[str]]]:
         """Creates (or finds) the INCOMPLETE links and their discovered numbers; returns the
         phase-1 answer map and what the in-progress token may finalize."""
@@ -141,8 +141,8 @@ class SocialMessagingProvider:
                 links.insert_waba(conn, link)
             elif link["waba_name"] != meta_waba.name:
                 links.update_waba_name(conn, link["id"], meta_waba.name)
-            unregistered = [self._record_phone(conn, ctx, link["id"], phone) for phone in meta_phones]
-            unregistered = [phone for phone in unregistered if phone is not None]
+            recorded = [self._record_phone(conn, ctx, link["id"], phone) for phone in meta_phones]
+            unregistered = [phone for phone in recorded if phone is not None]
             if link["registration_status"] == "COMPLETE" and not unregistered:
                 continue  # fully linked already: nothing to finalize
             discovered[link["id"]] = [phone["id"] for phone in unregistered]
@@ -154,7 +154,8 @@ class SocialMessagingProvider:
             }
         return incomplete, discovered
 
-    def _record_phone(self, conn, ctx: RequestContext, waba_hex: str, meta_phone: Any) -> dict[str, Any] | None:  # type: ignore[no-untyped-def]
+    def _record_phone(self, conn: Cursor, ctx: RequestContext, waba_hex: str,
+                      meta_phone: MetaPhoneNumber) -> dict[str, Any] | None:
         """The discovered number's row (created on first sight); None when it is already linked."""
         values = {"phone_number": meta_phone.phone_number,
                   "display_phone_number": meta_phone.display_phone_number,
@@ -228,7 +229,7 @@ class SocialMessagingProvider:
                                requested.get("tags") or [])
         return waba["id"]
 
-    def _finalization_target(self, conn, ctx: RequestContext, value: str | None, field: str) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    def _finalization_target(self, conn: Cursor, ctx: RequestContext, value: str | None, field: str) -> dict[str, Any]:
         """The linked WABA named by a linked id, its ARN, or Meta's WABA id."""
         if not value:
             raise invalid(f"{field} must be given.")
@@ -243,7 +244,7 @@ class SocialMessagingProvider:
             raise invalid(f"{field} {value} is not a WhatsApp Business Account discovered by this associateInProgressToken.")
         return waba
 
-    def _finalization_phones(self, conn, ctx: RequestContext, requested_phones: list[dict[str, Any]],  # type: ignore[no-untyped-def]
+    def _finalization_phones(self, conn: Cursor, ctx: RequestContext, requested_phones: list[dict[str, Any]],
                              discovered_hex_ids: list[str]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
         if not requested_phones:
             raise invalid("setupFinalization.phoneNumbers must name at least one phone number.")
@@ -276,7 +277,8 @@ class SocialMessagingProvider:
 
     def get_linked_whatsapp_business_account(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         ref = ids.parse_resource(params["id"])
-        waba, phones = None, []
+        waba: dict[str, Any] | None = None
+        phones: list[dict[str, Any]] = []
         if ref is not None and ref.kind == "waba" and owned_by(ref, ctx):
             with self.store.reader(snapshot=False) as conn:
                 waba, phones = links.get_waba_with_linked_phones(conn, ctx.account_id, ctx.region, ref.hex_id)
@@ -392,7 +394,7 @@ class SocialMessagingProvider:
 
     # ---------------------------------------------------------------- ownership lookups
 
-    def _owned_waba(self, conn, ctx: RequestContext, value: str, field: str,  # type: ignore[no-untyped-def]
+    def _owned_waba(self, conn: Cursor, ctx: RequestContext, value: str, field: str,
                     missing: Callable[[str], AwsError]) -> dict[str, Any]:
         ref = ids.parse_resource(value)
         waba = None
@@ -402,7 +404,7 @@ class SocialMessagingProvider:
             raise missing(waba_not_found(field, value))
         return waba
 
-    def _owned_phone(self, conn, ctx: RequestContext, value: str, field: str,  # type: ignore[no-untyped-def]
+    def _owned_phone(self, conn: Cursor, ctx: RequestContext, value: str, field: str,
                      missing: Callable[[str], AwsError]) -> dict[str, Any]:
         ref = ids.parse_resource(value)
         phone = None
@@ -412,7 +414,7 @@ class SocialMessagingProvider:
             raise missing(f"{field}: linked phone number {value} was not found.")
         return phone
 
-    def _taggable_arn(self, conn, ctx: RequestContext, arn: str) -> str:  # type: ignore[no-untyped-def]
+    def _taggable_arn(self, conn: Cursor, ctx: RequestContext, arn: str) -> str:
         ref = ids.parse_resource(arn)
         if ref is None or ref.region is None:
             raise invalid(f"resourceArn {arn} is not the ARN of a linked WhatsApp Business Account or phone number.")
@@ -437,7 +439,7 @@ class meta_errors:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, exc_type, exc, _tb) -> bool:  # type: ignore[no-untyped-def]
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, _tb: object) -> None:
         if isinstance(exc, GraphUnavailableError):
             raise AwsError("DependencyException", "Meta's Graph API could not be reached; nothing was changed. "
                            "Retry the call.") from None
@@ -449,7 +451,6 @@ class meta_errors:
                               "phone number already has at Meta.") from None
             raise AwsError("DependencyException", f"Meta's Graph API answered an error (code {exc.code}); "
                            "nothing was changed. Retry the call.") from None
-        return False
 
 
 def link_state(waba: dict[str, Any], phones: list[dict[str, Any]]) -> tuple[str, frozenset[str]]:

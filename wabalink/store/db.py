@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event, select, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.sql import Executable
+from sqlalchemy.sql.expression import ClauseElement
 
 from wabalink.store import schema
 
@@ -52,7 +52,7 @@ class Query:
     SQLAlchemy's per-execution machinery costs several times the SQLite query itself, so those
     paths compile their statements once and skip it. Parameters are `bindparam` names."""
 
-    def __init__(self, statement: Executable) -> None:
+    def __init__(self, statement: ClauseElement) -> None:
         self.statement = statement
         self._compiled: dict[str, _Compiled] = {}
 
