@@ -288,3 +288,14 @@ def test_a_body_beyond_ten_megabytes_is_refused_unread(server: Any) -> None:
     with pytest.raises(client.exceptions.ValidationException) as caught:
         client.associate_whatsapp_business_account(signupCallback={"accessToken": "x" * (11 * 1024 * 1024)})
     assert "larger than" in caught.value.response["Error"]["Message"]
+
+
+def test_the_app_token_rejected_at_meta_is_a_dependency_exception(start_server: Any) -> None:
+    # The service introspects the caller's token with its own app token: if Meta refuses that one,
+    # the caller's accessToken is not to blame.
+    meta_side = start_server()
+    service = start_server(extra_args=["--meta-graph-url", meta_side.endpoint + "/meta/graph"],
+                           env={"WABALINK_META_APP_SECRET": "not-the-app-secret"})
+    client = service.client()
+    message = expect(client, "DependencyException", signup(client, meta_side.create_waba("Rotated")["accessToken"]))
+    assert "accessToken" not in message

@@ -121,3 +121,52 @@ def test_graph_client_reports_a_non_http_answer(scripted) -> None:  # type: igno
     client = GraphClient(f"http://127.0.0.1:{server.port}", "1|secret", 5)
     with pytest.raises(GraphUnavailableError):
         client.subscribe_app("123")
+
+
+def test_no_body_statuses_ignore_content_length(scripted) -> None:  # type: ignore[no-untyped-def]
+    server = scripted([answer(b"", "Content-Length: 17", status="304 Not Modified"),
+                       answer(OK_JSON, f"Content-Length: {len(OK_JSON)}")])
+    connection = Http11Connection("127.0.0.1", server.port, tls=False, timeout=5)
+    assert connection.request("GET", "/", {}, None) == (304, b"", True)
+    assert connection.request("GET", "/", {}, None) == (200, OK_JSON, True)
+
+
+def test_interim_answers_are_skipped(scripted) -> None:  # type: ignore[no-untyped-def]
+    server = scripted([b"HTTP/1.1 100 Continue\r\n\r\n" + answer(OK_JSON, f"Content-Length: {len(OK_JSON)}")])
+    connection = Http11Connection("127.0.0.1", server.port, tls=False, timeout=5)
+    assert connection.request("POST", "/", {}, b"{}") == (200, OK_JSON, True)
+
+
+@pytest.mark.parametrize("length", ["-1", "1_7", "+5", "x"])
+def test_a_content_length_that_is_not_digits_is_refused(scripted, length: str) -> None:  # type: ignore[no-untyped-def]
+    server = scripted([answer(OK_JSON, f"Content-Length: {length}")])
+    connection = Http11Connection("127.0.0.1", server.port, tls=False, timeout=5)
+    with pytest.raises(OSError):
+        connection.request("GET", "/", {}, None)
+    assert not connection.is_open
+
+
+def test_connection_close_wins_over_keep_alive(scripted) -> None:  # type: ignore[no-untyped-def]
+    server = scripted([answer(OK_JSON, f"Content-Length: {len(OK_JSON)}", "Connection: close",
+                              "Connection: keep-alive")])
+    connection = Http11Connection("127.0.0.1", server.port, tls=False, timeout=5)
+    assert connection.request("GET", "/", {}, None) == (200, OK_JSON, False)
+
+
+def test_line_breaks_in_headers_are_refused_before_sending(scripted) -> None:  # type: ignore[no-untyped-def]
+    server = scripted([])
+    connection = Http11Connection("127.0.0.1", server.port, tls=False, timeout=5)
+    with pytest.raises(ValueError):
+        connection.request("GET", "/", {"Authorization": "Bearer x\r\nX-Injected: 1"}, None)
+    assert server.requests == []
+
+
+def test_an_answer_cut_short_is_not_sent_again(scripted) -> None:  # type: ignore[no-untyped-def]
+    ok = answer(OK_JSON, f"Content-Length: {len(OK_JSON)}")
+    cut = answer(OK_JSON[:5], f"Content-Length: {len(OK_JSON)}")  # then the server closes
+    server = scripted([ok, cut], close_after=2)
+    client = GraphClient(f"http://127.0.0.1:{server.port}", "1|secret", 5)
+    client.subscribe_app("123")
+    with pytest.raises(GraphUnavailableError):
+        client.subscribe_app("123")
+    assert len(server.requests) == 2  # the server acted on it: never a second time

@@ -231,14 +231,12 @@ class _KeepAliveTransport:
             try:
                 status, data, _ = connection.request(method, self._prefix + target, headers, body)
                 return status, data
-            except (ConnectionDropped, ConnectionResetError, BrokenPipeError) as error:
-                connection.close()
+            except ConnectionDropped as error:  # no byte of an answer: a kept connection the server had closed
                 if reused and attempt == 1:
                     continue  # the idle connection had been closed by the server
                 raise GraphUnavailableError(f"Graph API unreachable ({method}): {type(error).__name__}") from None
             except (OSError, ValueError) as error:
                 # The text names only the kind of failure, never headers or bodies.
-                connection.close()
                 raise GraphUnavailableError(f"Graph API unreachable ({method}): {type(error).__name__}") from None
         raise AssertionError("unreachable")
 

@@ -11,10 +11,14 @@ from typing import BinaryIO
 
 MAX_LINE = 65536
 MAX_HEADERS = 200
+MAX_INTERIM_ANSWERS = 10
+NO_BODY_STATUSES = frozenset({204, 304})
+_FORBIDDEN_IN_HEADERS = ("\r", "\n", "\0")
 
 
 class ConnectionDropped(OSError):
-    """The server closed the connection before answering (an idle keep-alive connection, say)."""
+    """The server closed the connection before any byte of an answer (an idle keep-alive
+    connection it had closed, say): the request may be sent again on a fresh connection."""
 
 
 class ProtocolError(OSError):
@@ -28,7 +32,8 @@ class Http11Connection:
         self.tls = tls
         self.timeout = timeout
         default_port = 443 if tls else 80
-        self._host_header = host if self.port == default_port else f"{host}:{self.port}"
+        host_name = f"[{host}]" if ":" in host else host  # an IPv6 literal
+        self._host_header = host_name if self.port == default_port else f"{host_name}:{self.port}"
         self._socket: socket.socket | None = None
         self._reader: BinaryIO | None = None
 
@@ -37,22 +42,45 @@ class Http11Connection:
         return self._socket is not None
 
     def request(self, method: str, target: str, headers: dict[str, str], body: bytes | None) -> tuple[int, bytes, bool]:
-        """Sends one request and reads its whole answer: (status, body, connection still usable)."""
-        if self._socket is None:
-            self._connect()
-        assert self._socket is not None and self._reader is not None
-        head = [f"{method} {target} HTTP/1.1", f"Host: {self._host_header}"]
-        head += [f"{name}: {value}" for name, value in headers.items()]
-        if body is not None or method in ("POST", "PUT", "PATCH"):
-            head.append(f"Content-Length: {len(body or b'')}")
-        self._socket.sendall(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + (body or b""))
-        status, keep_alive, length, chunked = self._read_head()
-        if chunked:
+        """Sends one request and reads its whole answer: (status, body, connection still usable).
+        Raises ConnectionDropped only when no byte of an answer came; any failure closes the
+        connection, so a half-read answer never meets the next request."""
+        for text in (method, target, *headers, *headers.values()):
+            if any(forbidden in text for forbidden in _FORBIDDEN_IN_HEADERS):
+                raise ValueError("a request line or header carries a line break or NUL")
+        try:
+            if self._socket is None:
+                self._connect()
+            assert self._socket is not None
+            head = [f"{method} {target} HTTP/1.1", f"Host: {self._host_header}"]
+            head += [f"{name}: {value}" for name, value in headers.items()]
+            if body is not None or method in ("POST", "PUT", "PATCH"):
+                head.append(f"Content-Length: {len(body or b'')}")
+            try:
+                self._socket.sendall(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + (body or b""))
+                status_line = self._read_status_line()
+            except (ConnectionResetError, BrokenPipeError) as error:
+                raise ConnectionDropped(f"the connection was closed before an answer: {type(error).__name__}") from None
+            return self._read_answer(method, status_line)
+        except BaseException:
+            self.close()
+            raise
+
+    def _read_answer(self, method: str, status_line: bytes) -> tuple[int, bytes, bool]:
+        assert self._reader is not None
+        for _ in range(MAX_INTERIM_ANSWERS):
+            status, keep_alive, length, chunked = self._read_head(status_line)
+            if not 100 <= status < 200:
+                break
+            status_line = self._read_status_line()  # an interim answer (100 Continue): the real one follows
+        else:
+            raise ProtocolError("too many interim answers")
+        if status in NO_BODY_STATUSES or method == "HEAD":
+            data = b""
+        elif chunked:
             data = self._read_chunked()
         elif length is not None:
             data = self._read_exactly(length)
-        elif status in (204, 304) or method == "HEAD":
-            data = b""
         else:  # the body runs to the end of the connection
             data = self._reader.read()
             keep_alive = False
@@ -73,18 +101,23 @@ class Http11Connection:
         self._socket = ssl.create_default_context().wrap_socket(raw, server_hostname=self.host) if self.tls else raw
         self._reader = self._socket.makefile("rb")
 
-    def _read_head(self) -> tuple[int, bool, int | None, bool]:
+    def _read_status_line(self) -> bytes:
         assert self._reader is not None
         status_line = self._reader.readline(MAX_LINE + 1)
         while status_line in (b"\r\n", b"\n"):  # tolerate a stray empty line between answers
             status_line = self._reader.readline(MAX_LINE + 1)
         if not status_line:
             raise ConnectionDropped("the connection was closed before an answer")
+        return status_line
+
+    def _read_head(self, status_line: bytes) -> tuple[int, bool, int | None, bool]:
+        assert self._reader is not None
         parts = status_line.split(None, 2)
         if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or not parts[1].isdigit():
             raise ProtocolError("the answer does not start with an HTTP/1.x status line")
         status = int(parts[1])
         keep_alive = parts[0] == b"HTTP/1.1"
+        close_asked = False
         length: int | None = None
         chunked = False
         for _ in range(MAX_HEADERS):
@@ -97,22 +130,23 @@ class Http11Connection:
             name = name.strip().lower()
             value = value.strip().lower()
             if name == b"content-length":
+                if not value.isdigit():
+                    raise ProtocolError("the answer's Content-Length is not a number")
                 length = int(value)
             elif name == b"transfer-encoding":
                 chunked = value.endswith(b"chunked")
             elif name == b"connection":
-                keep_alive = b"close" not in value if keep_alive else b"keep-alive" in value
+                close_asked = close_asked or b"close" in value
+                keep_alive = keep_alive or b"keep-alive" in value
         else:
             raise ProtocolError("the answer has too many headers")
-        if 100 <= status < 200:  # an interim answer (100 Continue): the real one follows
-            return self._read_head()
-        return status, keep_alive, length, chunked
+        return status, keep_alive and not close_asked, length, chunked
 
     def _read_exactly(self, size: int) -> bytes:
         assert self._reader is not None
         data = self._reader.read(size)
         if len(data) != size:
-            raise ConnectionDropped("the answer's body was cut short")
+            raise ProtocolError("the answer's body was cut short")
         return data
 
     def _read_chunked(self) -> bytes:

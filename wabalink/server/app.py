@@ -88,7 +88,10 @@ class WabalinkApp:
             return
         if scope["type"] != "http":
             return
-        body = await _read_body(receive)
+        try:
+            body = await _read_body(receive)
+        except ClientGone:
+            return  # nothing to answer, no one to answer to
         if body is None:
             await self._send(send, self._too_large(scope["path"]))
             return
@@ -202,12 +205,18 @@ def _encoded_path(path: str) -> bytes:
     return quote(path, safe="/~").encode("latin-1")
 
 
+class ClientGone(Exception):
+    """The client disconnected before its request body was complete."""
+
+
 async def _read_body(receive: Receive) -> bytes | None:
     """The whole body, or None past MAX_REQUEST_BODY_BYTES (the rest is not read)."""
     chunks = []
     size = 0
     while True:
         message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > MAX_REQUEST_BODY_BYTES:

@@ -97,7 +97,11 @@ def main(argv: list[str]) -> int:
 
     from wabalink.server.app import WabalinkApp
 
-    app = WabalinkApp(settings)
+    try:
+        app = WabalinkApp(settings)
+    except ValueError as error:  # a bad --database or --credentials value
+        print(f"wabalink serve: {error}", file=sys.stderr)
+        return 2
     logging.getLogger("wabalink.server").info("listening", extra={
         "host": settings.host, "port": settings.port, "auth": settings.auth_mode,
         "store": "sqlite" if app.store.is_sqlite else "postgresql"})

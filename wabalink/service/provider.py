@@ -108,8 +108,11 @@ class SocialMessagingProvider:
 
     def _discover_meta_wabas(self, access_token: str) -> list[tuple[MetaWaba, list[MetaPhoneNumber]]]:
         """Asks Meta what the embedded sign-up token grants: WABAs and their phone numbers."""
-        with meta_errors("signupCallback.accessToken", caller_token=True):
+        # Introspection runs with the service's own app token: an error there is Meta's or ours,
+        # never the caller's (Meta answers is_valid=false for a bad caller token).
+        with meta_errors("signupCallback"):
             token = self.graph.debug_token(access_token)
+        with meta_errors("signupCallback.accessToken", caller_token=True):
             if not token.is_valid:
                 raise invalid("signupCallback.accessToken was rejected by Meta: the token is invalid, "
                               "expired or revoked.")
@@ -214,20 +217,34 @@ class SocialMessagingProvider:
         with meta_errors("setupFinalization"):
             self.graph.subscribe_app(waba["meta_waba_id"])
 
-        with self.store.writer() as conn:
-            conn.lock(f"waba:{waba['id']}")  # against a concurrent disassociation
-            if waba_input is not None:
-                if not links.complete_waba(conn, waba["id"], now, event_destinations):
-                    raise invalid(f"setupFinalization.waba.id {ids.waba_id(waba['id'])} is already linked.")
-                links.put_tags(conn, ids.waba_arn(ctx.region, ctx.account_id, waba["id"]), waba_input.get("tags") or [])
-            elif links.get_waba(conn, ctx.account_id, ctx.region, waba["id"]) is None:
-                raise invalid(f"setupFinalization.phoneNumberParent {ids.waba_id(waba['id'])} is no longer linked.")
-            for phone, requested in phones:
-                if not links.link_phone(conn, phone["id"], requested.get("dataLocalizationRegion")):
-                    raise invalid(f"setupFinalization.phoneNumbers id {ids.phone_number_id(phone['id'])} is already linked.")
-                links.put_tags(conn, ids.phone_number_arn(ctx.region, ctx.account_id, phone["id"]),
-                               requested.get("tags") or [])
+        try:
+            with self.store.writer() as conn:
+                conn.lock(f"waba:{waba['id']}")  # against a concurrent disassociation
+                if links.get_waba(conn, ctx.account_id, ctx.region, waba["id"]) is None:
+                    raise WabaGone()
+                if waba_input is not None:
+                    if not links.complete_waba(conn, waba["id"], now, event_destinations):
+                        raise invalid(f"setupFinalization.waba.id {ids.waba_id(waba['id'])} is already linked.")
+                    self._tag(conn, ids.waba_arn(ctx.region, ctx.account_id, waba["id"]), waba_input.get("tags"))
+                for phone, requested in phones:
+                    if not links.link_phone(conn, phone["id"], requested.get("dataLocalizationRegion")):
+                        raise invalid(f"setupFinalization.phoneNumbers id {ids.phone_number_id(phone['id'])} "
+                                      f"is already linked.")
+                    self._tag(conn, ids.phone_number_arn(ctx.region, ctx.account_id, phone["id"]), requested.get("tags"))
+        except WabaGone:
+            # Disassociated while Meta was being told: take back what this call did there.
+            for phone, _ in phones:
+                self._quietly(self.graph.deregister_phone_number, phone["meta_phone_number_id"])
+            self._quietly(self.graph.unsubscribe_app, waba["meta_waba_id"])
+            raise invalid(f"{field} {ids.waba_id(waba['id'])} was disassociated meanwhile; run the signupCallback "
+                          f"phase again.") from None
         return waba["id"]
+
+    @staticmethod
+    def _tag(conn: Cursor, resource_arn: str, tags: list[dict[str, Any]] | None) -> None:
+        if tags:
+            conn.lock(f"tags:{resource_arn}")  # put_tags is update-then-insert
+            links.put_tags(conn, resource_arn, tags)
 
     def _finalization_target(self, conn: Cursor, ctx: RequestContext, value: str | None, field: str) -> dict[str, Any]:
         """The linked WABA named by a linked id, its ARN, or Meta's WABA id."""
@@ -367,18 +384,21 @@ class SocialMessagingProvider:
                 self.graph.unsubscribe_app(waba["meta_waba_id"])
         for phone in phones:
             if not phone["linked"]:
-                try:
-                    self.graph.deregister_phone_number(phone["meta_phone_number_id"])
-                except (GraphApiError, GraphUnavailableError):
-                    pass  # never registered, or Meta is unwell: nothing of ours depends on it
+                self._quietly(self.graph.deregister_phone_number, phone["meta_phone_number_id"])
+
+    @staticmethod
+    def _quietly(meta_call: Callable[[str], None], meta_id: str) -> None:
+        """A best-effort call to Meta: nothing of ours depends on its outcome."""
+        try:
+            meta_call(meta_id)
+        except (GraphApiError, GraphUnavailableError):
+            pass
 
     # ---------------------------------------------------------------- tags
 
     def tag_resource(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         with self.store.writer() as conn:
-            arn = self._taggable_arn(conn, ctx, params["resourceArn"])
-            conn.lock(f"tags:{arn}")  # put_tags is update-then-insert
-            links.put_tags(conn, arn, params["tags"])
+            self._tag(conn, self._taggable_arn(conn, ctx, params["resourceArn"]), params["tags"])
         return {"statusCode": 200}
 
     def untag_resource(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -451,6 +471,10 @@ class meta_errors:
                               "phone number already has at Meta.") from None
             raise AwsError("DependencyException", f"Meta's Graph API answered an error (code {exc.code}); "
                            "nothing was changed. Retry the call.") from None
+
+
+class WabaGone(Exception):
+    """The WABA a finalization was completing was disassociated meanwhile."""
 
 
 def link_state(waba: dict[str, Any], phones: list[dict[str, Any]]) -> tuple[str, frozenset[str]]:

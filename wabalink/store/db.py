@@ -29,6 +29,7 @@ from wabalink.store import schema
 
 DEFAULT_STATE_DIR = ".wabalink"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+POSTGRES_MAX_OVERFLOW = 32
 
 
 def default_database_url(state_dir: str | os.PathLike[str] | None = None) -> str:
@@ -142,15 +143,14 @@ class _Reader:
             if self._snapshot or not self._store.is_sqlite:
                 self._connection.rollback()
         finally:
-            if self._pooled:
-                self._connection.close()
+            self._store._release(self._connection, self._pooled)
 
 
 class Store:
     """Owns the engine. `writer()` / `reader()` give the lean `Cursor` every query runs on;
     `transaction()` gives a SQLAlchemy connection, for the migrations."""
 
-    def __init__(self, url: str, *, pool_size: int = 8) -> None:
+    def __init__(self, url: str, *, pool_size: int = 16) -> None:
         self.url = url
         sa_url = _sqlalchemy_url(url)
         self.is_sqlite = sa_url.startswith("sqlite")
@@ -159,18 +159,20 @@ class Store:
         self._opened: list[sqlite3.Connection] = []
         self._opened_lock = threading.Lock()
         if self.is_sqlite:
-            in_memory = sa_url in ("sqlite://", "sqlite:///:memory:")
+            if sa_url in ("sqlite://", "sqlite:///:memory:"):
+                # Each connection would get its own empty database; the service and the simulator
+                # share one store across threads.
+                raise ValueError("wabalink needs an SQLite file (sqlite:///path.db), not an in-memory database")
             self.engine: Engine = create_engine(
-                sa_url,
-                pool_size=pool_size if not in_memory else 1,
-                max_overflow=pool_size,
+                sa_url, pool_size=pool_size, max_overflow=pool_size,
                 connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
             )
             _configure_sqlite(self.engine)
-            if not in_memory:
-                self._sqlite_file = self.engine.url.database
+            self._sqlite_file = self.engine.url.database
         else:
-            self.engine = create_engine(sa_url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+            # Up to one connection per server worker thread (see server/app.py), no more.
+            self.engine = create_engine(sa_url, pool_size=pool_size, max_overflow=POSTGRES_MAX_OVERFLOW,
+                                        pool_pre_ping=True)
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
@@ -199,14 +201,32 @@ class Store:
                 raise
             dbapi_connection.commit()
         finally:
-            if pooled:
-                dbapi_connection.close()
+            self._release(dbapi_connection, pooled)
 
     def reader(self, *, snapshot: bool = True) -> "_Reader":
-        """Reads on a `Cursor` (`with store.reader() as cursor:`): one consistent snapshot for all
+        """Reads on a `Cursor` (`with store.reader() as cursor:`). On SQLite, one snapshot for all
         its statements, or with `snapshot=False` no transaction at all (a single SELECT is
-        consistent by itself; the hottest reads skip BEGIN and ROLLBACK on SQLite)."""
+        consistent by itself; the hottest reads skip BEGIN and ROLLBACK). On PostgreSQL, READ
+        COMMITTED: each statement sees what was committed when it ran, so a decision taken on
+        what a reader saw is checked again inside the `writer()` that acts on it."""
         return _Reader(self, snapshot)
+
+    def _release(self, dbapi_connection: Any, pooled: bool) -> None:
+        """Returns a connection after `writer()`/`reader()`. A kept SQLite connection still inside a
+        transaction (its COMMIT or ROLLBACK failed) would hold the write lock for ever: it is rolled
+        back, or dropped."""
+        if pooled:
+            dbapi_connection.close()
+            return
+        if not dbapi_connection.in_transaction:
+            return
+        try:
+            dbapi_connection.rollback()
+        except sqlite3.Error:
+            self._thread_connections.sqlite = None
+            with self._opened_lock:
+                self._opened.remove(dbapi_connection)
+            dbapi_connection.close()
 
     def _checkout(self) -> tuple[Any, bool]:
         """A DBAPI connection for `writer()`/`reader()`, and whether it goes back to a pool.
