@@ -46,10 +46,6 @@ class AwsError(Exception):
         return f"AwsError({self.code!r}, {self.message!r}, status={self.status})"
 
 
-def validation_error(message: str) -> AwsError:
-    return AwsError("ValidationException", message)
-
-
 def invalid_parameters(message: str) -> AwsError:
     return AwsError("InvalidParametersException", message)
 
@@ -62,12 +58,8 @@ def dependency_failed(message: str) -> AwsError:
     return AwsError("DependencyException", message)
 
 
-def serialization_error(message: str) -> AwsError:
-    return AwsError("SerializationException", message)
-
-
 def not_implemented(operation_name: str) -> AwsError:
     return AwsError(
         "NotImplementedException",
-        f"The operation {operation_name} is not implemented by wabalink yet.",
+        f"wabalink does not implement {operation_name} yet; see the coverage table in the README.",
     )

@@ -20,7 +20,7 @@ from urllib.parse import quote
 from botocore import xform_name
 
 from wabalink.aws.auth import Authenticator, load_credentials_file
-from wabalink.aws.errors import AwsError
+from wabalink.aws.errors import AwsError, not_implemented
 from wabalink.aws.model import load_service_model
 from wabalink.aws.protocol import RestJsonProtocol
 from wabalink.config import Settings
@@ -67,7 +67,8 @@ class WabalinkApp:
         credentials = load_credentials_file(settings.credentials_file) if settings.credentials_file else None
         self.authenticator = Authenticator(settings.auth_mode, credentials)  # type: ignore[arg-type]
         self.simulator = MetaSimulator(self.store, settings)
-        self.graph = GraphClient(settings.graph_base_url(), settings.meta_app_token, settings.meta_timeout_seconds)
+        self.graph = GraphClient(settings.graph_base_url(), settings.meta_app_token, settings.meta_timeout_seconds,
+                                 version=settings.meta_graph_version)
         self.provider = SocialMessagingProvider(
             self.store, self.graph,
             associate_token_lifetime_seconds=settings.associate_token_lifetime_seconds,
@@ -161,8 +162,7 @@ class WabalinkApp:
                                            "members": sorted(params)})
             handler = self.handlers[operation_name]
             if handler is None:
-                raise AwsError("NotImplementedException", f"wabalink does not implement {operation_name} yet; "
-                               "see the coverage table in the README.")
+                raise not_implemented(operation_name)
             ctx = RequestContext(principal.account_id, principal.region)
             if operation_name in self.inline_operations:
                 output = handler(ctx, params)

@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 from sqlalchemy.exc import IntegrityError
 
-from wabalink.aws.errors import AwsError
+from wabalink.aws.errors import AwsError, dependency_failed, invalid_parameters, resource_not_found
 from wabalink.meta.client import GraphApiError, GraphClient, GraphUnavailableError, MetaPhoneNumber, MetaWaba
 from wabalink.service import ids
 from wabalink.store import links
@@ -48,14 +48,6 @@ class RequestContext:
     region: str
 
 
-def invalid(message: str) -> AwsError:
-    return AwsError("InvalidParametersException", message)
-
-
-def not_found(message: str) -> AwsError:
-    return AwsError("ResourceNotFoundException", message)
-
-
 def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
@@ -76,7 +68,7 @@ class SocialMessagingProvider:
         setup_finalization = params.get("setupFinalization")
         if (signup_callback is None) == (setup_finalization is None):
             given = "both were given" if signup_callback is not None else "neither was given"
-            raise invalid(f"Exactly one of signupCallback and setupFinalization must be given; {given}.")
+            raise invalid_parameters(f"Exactly one of signupCallback and setupFinalization must be given; {given}.")
         if signup_callback is not None:
             return {"signupCallbackResult": self._signup_callback(ctx, signup_callback), "statusCode": 200}
         waba_hex = self._setup_finalization(ctx, setup_finalization or {})
@@ -85,7 +77,7 @@ class SocialMessagingProvider:
     def _signup_callback(self, ctx: RequestContext, callback: dict[str, Any]) -> dict[str, Any]:
         access_token = callback["accessToken"]
         if not access_token:
-            raise invalid("signupCallback.accessToken must not be empty.")
+            raise invalid_parameters("signupCallback.accessToken must not be empty.")
         meta_wabas = self._discover_meta_wabas(access_token)
         now = self.clock()
         in_progress_token = secrets.token_urlsafe(33)  # 44 characters; the model allows 50
@@ -114,12 +106,12 @@ class SocialMessagingProvider:
             token = self.graph.debug_token(access_token)
         with meta_errors("signupCallback.accessToken", caller_token=True):
             if not token.is_valid:
-                raise invalid("signupCallback.accessToken was rejected by Meta: the token is invalid, "
+                raise invalid_parameters("signupCallback.accessToken was rejected by Meta: the token is invalid_parameters, "
                               "expired or revoked.")
             if REQUIRED_META_SCOPE not in token.scopes:
-                raise invalid(f"signupCallback.accessToken lacks the {REQUIRED_META_SCOPE} permission.")
+                raise invalid_parameters(f"signupCallback.accessToken lacks the {REQUIRED_META_SCOPE} permission.")
             if not token.granted_waba_ids:
-                raise invalid("signupCallback.accessToken grants no WhatsApp Business Account.")
+                raise invalid_parameters("signupCallback.accessToken grants no WhatsApp Business Account.")
             return [self.graph.get_waba_with_phone_numbers(waba_id, access_token) for waba_id in token.granted_waba_ids]
 
     def _record_discovery(self, conn: Cursor, ctx: RequestContext, meta_wabas: list[tuple[MetaWaba, list[MetaPhoneNumber]]],
@@ -179,29 +171,29 @@ class SocialMessagingProvider:
         parent = finalization.get("phoneNumberParent")
         if (waba_input is None) == (parent is None):
             given = "both were given" if waba_input is not None else "neither was given"
-            raise invalid(f"Exactly one of setupFinalization.waba and setupFinalization.phoneNumberParent "
+            raise invalid_parameters(f"Exactly one of setupFinalization.waba and setupFinalization.phoneNumberParent "
                           f"must be given; {given}.")
         now = self.clock()
         with self.store.reader() as conn:
             session = links.get_session(conn, digest(finalization["associateInProgressToken"]))
             if (session is None or session["expires_at"] <= now or session["account_id"] != ctx.account_id
                     or session["region"] != ctx.region):
-                raise invalid("setupFinalization.associateInProgressToken is invalid or has expired; "
+                raise invalid_parameters("setupFinalization.associateInProgressToken is invalid_parameters or has expired; "
                               "run the signupCallback phase again.")
             discovered: dict[str, list[str]] = json.loads(session["discovered"])
             if waba_input is not None:
                 waba = self._finalization_target(conn, ctx, waba_input.get("id"), "setupFinalization.waba.id")
                 if waba["registration_status"] == "COMPLETE":
-                    raise invalid(f"setupFinalization.waba.id {ids.waba_id(waba['id'])} is already linked; use "
+                    raise invalid_parameters(f"setupFinalization.waba.id {ids.waba_id(waba['id'])} is already linked; use "
                                   f"setupFinalization.phoneNumberParent to add phone numbers to it.")
             else:
                 waba = self._finalization_target(conn, ctx, parent, "setupFinalization.phoneNumberParent")
                 if waba["registration_status"] != "COMPLETE":
-                    raise invalid(f"setupFinalization.phoneNumberParent {ids.waba_id(waba['id'])} has not completed "
+                    raise invalid_parameters(f"setupFinalization.phoneNumberParent {ids.waba_id(waba['id'])} has not completed "
                                   f"its setup; finalize it with setupFinalization.waba.")
             field = "setupFinalization.waba.id" if waba_input is not None else "setupFinalization.phoneNumberParent"
             if waba["id"] not in discovered:
-                raise invalid(f"{field} {ids.waba_id(waba['id'])} was not discovered by this associateInProgressToken.")
+                raise invalid_parameters(f"{field} {ids.waba_id(waba['id'])} was not discovered by this associateInProgressToken.")
             phones = self._finalization_phones(conn, ctx, finalization["phoneNumbers"], discovered[waba["id"]])
         event_destinations = []
         if waba_input is not None:
@@ -224,11 +216,11 @@ class SocialMessagingProvider:
                     raise WabaGone()
                 if waba_input is not None:
                     if not links.complete_waba(conn, waba["id"], now, event_destinations):
-                        raise invalid(f"setupFinalization.waba.id {ids.waba_id(waba['id'])} is already linked.")
+                        raise invalid_parameters(f"setupFinalization.waba.id {ids.waba_id(waba['id'])} is already linked.")
                     self._tag(conn, ids.waba_arn(ctx.region, ctx.account_id, waba["id"]), waba_input.get("tags"))
                 for phone, requested in phones:
                     if not links.link_phone(conn, phone["id"], requested.get("dataLocalizationRegion")):
-                        raise invalid(f"setupFinalization.phoneNumbers id {ids.phone_number_id(phone['id'])} "
+                        raise invalid_parameters(f"setupFinalization.phoneNumbers id {ids.phone_number_id(phone['id'])} "
                                       f"is already linked.")
                     self._tag(conn, ids.phone_number_arn(ctx.region, ctx.account_id, phone["id"]), requested.get("tags"))
         except WabaGone:
@@ -236,7 +228,7 @@ class SocialMessagingProvider:
             for phone, _ in phones:
                 self._quietly(self.graph.deregister_phone_number, phone["meta_phone_number_id"])
             self._quietly(self.graph.unsubscribe_app, waba["meta_waba_id"])
-            raise invalid(f"{field} {ids.waba_id(waba['id'])} was disassociated meanwhile; run the signupCallback "
+            raise invalid_parameters(f"{field} {ids.waba_id(waba['id'])} was disassociated meanwhile; run the signupCallback "
                           f"phase again.") from None
         return waba["id"]
 
@@ -249,43 +241,41 @@ class SocialMessagingProvider:
     def _finalization_target(self, conn: Cursor, ctx: RequestContext, value: str | None, field: str) -> dict[str, Any]:
         """The linked WABA named by a linked id, its ARN, or Meta's WABA id."""
         if not value:
-            raise invalid(f"{field} must be given.")
-        ref = ids.parse_resource(value)
-        if ref is not None and ref.kind == "waba" and owned_by(ref, ctx):
-            waba = links.get_waba(conn, ctx.account_id, ctx.region, ref.hex_id)
-        elif ref is None and value.isdigit():
+            raise invalid_parameters(f"{field} must be given.")
+        hex_id = owned_hex_id(value, "waba", ctx)
+        if hex_id is not None:
+            waba = links.get_waba(conn, ctx.account_id, ctx.region, hex_id)
+        elif value.isdigit():
             waba = links.find_waba_by_meta_id(conn, ctx.account_id, ctx.region, value)
         else:
             waba = None
         if waba is None:
-            raise invalid(f"{field} {value} is not a WhatsApp Business Account discovered by this associateInProgressToken.")
+            raise invalid_parameters(f"{field} {value} is not a WhatsApp Business Account discovered by this associateInProgressToken.")
         return waba
 
     def _finalization_phones(self, conn: Cursor, ctx: RequestContext, requested_phones: list[dict[str, Any]],
                              discovered_hex_ids: list[str]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
         if not requested_phones:
-            raise invalid("setupFinalization.phoneNumbers must name at least one phone number.")
+            raise invalid_parameters("setupFinalization.phoneNumbers must name at least one phone number.")
         chosen: list[tuple[dict[str, Any], dict[str, Any]]] = []
         seen: set[str] = set()
         for index, requested in enumerate(requested_phones):
             field = f"setupFinalization.phoneNumbers[{index}]"
-            ref = ids.parse_resource(requested["id"])
-            phone = None
-            if ref is not None and ref.kind == "phone-number-id" and owned_by(ref, ctx):
-                phone = links.get_phone(conn, ctx.account_id, ctx.region, ref.hex_id)
+            hex_id = owned_hex_id(requested["id"], "phone-number-id", ctx)
+            phone = links.get_phone(conn, ctx.account_id, ctx.region, hex_id) if hex_id is not None else None
             if phone is None or phone["id"] not in discovered_hex_ids:
-                raise invalid(f"{field}.id {requested['id']} is not a phone number discovered by this "
+                raise invalid_parameters(f"{field}.id {requested['id']} is not a phone number discovered by this "
                               f"associateInProgressToken for this WhatsApp Business Account.")
             if phone["linked"]:
-                raise invalid(f"{field}.id {requested['id']} is already linked.")
+                raise invalid_parameters(f"{field}.id {requested['id']} is already linked.")
             if phone["id"] in seen:
-                raise invalid(f"{field}.id {requested['id']} is given more than once.")
+                raise invalid_parameters(f"{field}.id {requested['id']} is given more than once.")
             seen.add(phone["id"])
             if not TWO_FACTOR_PIN.fullmatch(requested["twoFactorPin"]):
-                raise invalid(f"{field}.twoFactorPin must be exactly 6 digits.")
+                raise invalid_parameters(f"{field}.twoFactorPin must be exactly 6 digits.")
             region = requested.get("dataLocalizationRegion")
             if region is not None and region not in DATA_LOCALIZATION_REGIONS:
-                raise invalid(f"{field}.dataLocalizationRegion {region} is not supported; use one of "
+                raise invalid_parameters(f"{field}.dataLocalizationRegion {region} is not supported; use one of "
                               f"{', '.join(sorted(DATA_LOCALIZATION_REGIONS))}.")
             chosen.append((phone, requested))
         return chosen
@@ -293,14 +283,14 @@ class SocialMessagingProvider:
     # ---------------------------------------------------------------- linked accounts
 
     def get_linked_whatsapp_business_account(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        ref = ids.parse_resource(params["id"])
+        hex_id = owned_hex_id(params["id"], "waba", ctx)
         waba: dict[str, Any] | None = None
         phones: list[dict[str, Any]] = []
-        if ref is not None and ref.kind == "waba" and owned_by(ref, ctx):
+        if hex_id is not None:
             with self.store.reader(snapshot=False) as conn:
-                waba, phones = links.get_waba_with_linked_phones(conn, ctx.account_id, ctx.region, ref.hex_id)
+                waba, phones = links.get_waba_with_linked_phones(conn, ctx.account_id, ctx.region, hex_id)
         if waba is None:
-            raise not_found(waba_not_found("id", params["id"]))
+            raise resource_not_found(waba_not_found("id", params["id"]))
         account = render_waba(ctx, waba)
         account["phoneNumbers"] = [render_phone(ctx, phone) for phone in phones]
         return {"account": account}
@@ -318,7 +308,7 @@ class SocialMessagingProvider:
 
     def get_linked_whatsapp_business_account_phone_number(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         with self.store.reader() as conn:
-            phone = self._owned_phone(conn, ctx, params["id"], "id", missing=not_found)
+            phone = self._owned_phone(conn, ctx, params["id"], "id", missing=resource_not_found)
         # The quality rating and display name are Meta's and change there: answer the current ones.
         with meta_errors("id"):
             meta_phone = self.graph.get_phone_number(phone["meta_phone_number_id"])
@@ -336,7 +326,7 @@ class SocialMessagingProvider:
 
     def update_linked_whatsapp_business_account_phone_number(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         with self.store.writer() as conn:
-            phone = self._owned_phone(conn, ctx, params["id"], "id", missing=not_found)
+            phone = self._owned_phone(conn, ctx, params["id"], "id", missing=resource_not_found)
             links.set_call_settings(conn, phone["id"], params["callSettings"])
         return {"phoneNumberId": ids.phone_number_id(phone["id"])}
 
@@ -344,7 +334,7 @@ class SocialMessagingProvider:
         destinations = checked_event_destinations(params["eventDestinations"], "eventDestinations")
         with self.store.writer() as conn:
             # The operation declares no ResourceNotFoundException: an unknown id is a bad parameter.
-            waba = self._owned_waba(conn, ctx, params["id"], "id", missing=invalid)
+            waba = self._owned_waba(conn, ctx, params["id"], "id", missing=invalid_parameters)
             links.set_event_destinations(conn, waba["id"], destinations)
         return {}
 
@@ -354,7 +344,7 @@ class SocialMessagingProvider:
         # means telling Meta again.
         for _ in range(3):
             with self.store.reader() as conn:
-                waba = self._owned_waba(conn, ctx, params["id"], "id", missing=not_found)
+                waba = self._owned_waba(conn, ctx, params["id"], "id", missing=resource_not_found)
                 phones = links.phones_of_waba(conn, waba["id"])
             self._release_at_meta(waba, phones)
             with self.store.writer() as conn:
@@ -416,20 +406,16 @@ class SocialMessagingProvider:
 
     def _owned_waba(self, conn: Cursor, ctx: RequestContext, value: str, field: str,
                     missing: Callable[[str], AwsError]) -> dict[str, Any]:
-        ref = ids.parse_resource(value)
-        waba = None
-        if ref is not None and ref.kind == "waba" and owned_by(ref, ctx):
-            waba = links.get_waba(conn, ctx.account_id, ctx.region, ref.hex_id)
+        hex_id = owned_hex_id(value, "waba", ctx)
+        waba = links.get_waba(conn, ctx.account_id, ctx.region, hex_id) if hex_id is not None else None
         if waba is None:
             raise missing(waba_not_found(field, value))
         return waba
 
     def _owned_phone(self, conn: Cursor, ctx: RequestContext, value: str, field: str,
                      missing: Callable[[str], AwsError]) -> dict[str, Any]:
-        ref = ids.parse_resource(value)
-        phone = None
-        if ref is not None and ref.kind == "phone-number-id" and owned_by(ref, ctx):
-            phone = links.get_phone(conn, ctx.account_id, ctx.region, ref.hex_id)
+        hex_id = owned_hex_id(value, "phone-number-id", ctx)
+        phone = links.get_phone(conn, ctx.account_id, ctx.region, hex_id) if hex_id is not None else None
         if phone is None or not phone["linked"]:
             raise missing(f"{field}: linked phone number {value} was not found.")
         return phone
@@ -437,11 +423,11 @@ class SocialMessagingProvider:
     def _taggable_arn(self, conn: Cursor, ctx: RequestContext, arn: str) -> str:
         ref = ids.parse_resource(arn)
         if ref is None or ref.region is None:
-            raise invalid(f"resourceArn {arn} is not the ARN of a linked WhatsApp Business Account or phone number.")
+            raise invalid_parameters(f"resourceArn {arn} is not the ARN of a linked WhatsApp Business Account or phone number.")
         if ref.kind == "waba":
-            self._owned_waba(conn, ctx, arn, "resourceArn", missing=invalid)
+            self._owned_waba(conn, ctx, arn, "resourceArn", missing=invalid_parameters)
             return ids.waba_arn(ctx.region, ctx.account_id, ref.hex_id)
-        self._owned_phone(conn, ctx, arn, "resourceArn", missing=invalid)
+        self._owned_phone(conn, ctx, arn, "resourceArn", missing=invalid_parameters)
         return ids.phone_number_arn(ctx.region, ctx.account_id, ref.hex_id)
 
 
@@ -461,15 +447,15 @@ class meta_errors:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, _tb: object) -> None:
         if isinstance(exc, GraphUnavailableError):
-            raise AwsError("DependencyException", "Meta's Graph API could not be reached; nothing was changed. "
+            raise dependency_failed("Meta's Graph API could not be reached; nothing was changed. "
                            "Retry the call.") from None
         if isinstance(exc, GraphApiError):
             if self.caller_token and (exc.is_token_error or exc.is_permission_error):
-                raise invalid(f"{self.field} was rejected by Meta: {exc.message}") from None
+                raise invalid_parameters(f"{self.field} was rejected by Meta: {exc.message}") from None
             if exc.code == META_PIN_MISMATCH:
-                raise invalid(f"{self.field}.twoFactorPin does not match the two-step verification PIN this "
+                raise invalid_parameters(f"{self.field}.twoFactorPin does not match the two-step verification PIN this "
                               "phone number already has at Meta.") from None
-            raise AwsError("DependencyException", f"Meta's Graph API answered an error (code {exc.code}); "
+            raise dependency_failed(f"Meta's Graph API answered an error (code {exc.code}); "
                            "nothing was changed. Retry the call.") from None
 
 
@@ -486,9 +472,16 @@ def waba_not_found(field: str, value: str) -> str:
     return f"{field}: linked WhatsApp Business Account {value} was not found."
 
 
-def owned_by(ref: ids.ResourceRef, ctx: RequestContext) -> bool:
-    """An id always names the caller's own resource; an ARN must name the caller's account and region."""
-    return ref.region is None or (ref.region == ctx.region and ref.account_id == ctx.account_id)
+def owned_hex_id(value: str, kind: str, ctx: RequestContext) -> str | None:
+    """The 32 hex digits of the caller's resource of `kind` ("waba", "phone-number-id") that
+    `value` names by id or ARN; None when it names anything else. An id always names the caller's
+    own resource; an ARN must name the caller's account and region."""
+    ref = ids.parse_resource(value)
+    if ref is None or ref.kind != kind:
+        return None
+    if ref.region is not None and (ref.region != ctx.region or ref.account_id != ctx.account_id):
+        return None
+    return ref.hex_id
 
 
 def checked_event_destinations(destinations: list[dict[str, Any]], field: str) -> list[dict[str, Any]]:
@@ -496,7 +489,7 @@ def checked_event_destinations(destinations: list[dict[str, Any]], field: str) -
     for index, destination in enumerate(destinations):
         arn = destination["eventDestinationArn"]
         if not EVENT_DESTINATION_ARN.fullmatch(arn):
-            raise invalid(f"{field}[{index}].eventDestinationArn {arn} must be an Amazon SNS topic ARN or an "
+            raise invalid_parameters(f"{field}[{index}].eventDestinationArn {arn} must be an Amazon SNS topic ARN or an "
                           f"Amazon Connect instance ARN.")
         checked.append({key: destination[key] for key in ("eventDestinationArn", "roleArn") if destination.get(key)})
     return checked
@@ -538,4 +531,4 @@ def decode_next_token(token: str) -> tuple[float, str]:
         created_at, hex_id = json.loads(base64.urlsafe_b64decode(token.encode()))
         return float(created_at), str(hex_id)
     except (ValueError, TypeError, binascii.Error):
-        raise invalid("nextToken is not a token this operation returned.") from None
+        raise invalid_parameters("nextToken is not a token this operation returned.") from None
