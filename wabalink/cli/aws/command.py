@@ -67,10 +67,6 @@ class UsageError(Exception):
     """argparse-style error: message first, then the usage block (exit 252)."""
 
 
-class UnknownOptionsError(Exception):
-    """Unrecognized arguments: usage block first, then the message (exit 252)."""
-
-
 class ParamValidation(Exception):
     """Reported as ``An error occurred (ParamValidation): ...`` (exit 252)."""
 

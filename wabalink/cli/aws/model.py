@@ -15,7 +15,6 @@ from functools import lru_cache
 from importlib.util import find_spec
 
 SERVICE = "socialmessaging"
-SCALAR_TYPES = ("string", "integer", "long", "float", "double", "boolean", "timestamp", "blob")
 
 
 def _data_dirs() -> list[str]:
@@ -30,7 +29,7 @@ def _data_dirs() -> list[str]:
     return dirs
 
 
-def _load(dirname: str, type_name: str) -> dict | None:
+def _load(type_name: str) -> dict | None:
     for base in _data_dirs():
         svc = os.path.join(base, SERVICE)
         if not os.path.isdir(svc):
@@ -49,7 +48,7 @@ def _load(dirname: str, type_name: str) -> dict | None:
 
 @lru_cache(maxsize=None)
 def service_json() -> dict:
-    data = _load(SERVICE, "service-2")
+    data = _load("service-2")
     if data is None:  # pragma: no cover - botocore always ships it
         raise RuntimeError("botocore has no socialmessaging model")
     return data
@@ -57,7 +56,7 @@ def service_json() -> dict:
 
 @lru_cache(maxsize=None)
 def paginators_json() -> dict:
-    data = _load(SERVICE, "paginators-1") or {}
+    data = _load("paginators-1") or {}
     return data.get("pagination", {})
 
 
