@@ -16,7 +16,8 @@ from botocore.parsers import RestJSONParser
 from botocore.serialize import create_serializer
 from botocore.utils import percent_encode_sequence
 
-from wabalink.aws.errors import AwsError
+from wabalink.aws.errors import PROTOCOL_ERRORS, AwsError
+from wabalink.aws.exceptions import MODELED_ERRORS, ResourceNotFoundException
 from wabalink.aws.protocol import RestJsonProtocol
 
 try:
@@ -262,7 +263,10 @@ def test_output_accepts_float_timestamps_and_str_blobs() -> None:
     ("InvalidSignatureException", 403), ("UnrecognizedClientException", 403),
 ])
 def test_error_status_and_botocore_error_parsing(code: str, status: int) -> None:
-    error = AwsError(code, f"something about {code}")
+    error_class = {**MODELED_ERRORS, **PROTOCOL_ERRORS}[code]
+    error = error_class.__new__(error_class)
+    AwsError.__init__(error, f"something about {code}")
+    assert error.code == code
     assert error.status == status
     wire_status, headers, body = protocol().serialize_error(error, "req-42")
     assert wire_status == status
@@ -276,8 +280,9 @@ def test_error_status_and_botocore_error_parsing(code: str, status: int) -> None
     assert parsed["ResponseMetadata"]["RequestId"] == "req-42"
 
 
-def test_explicit_status_overrides_model() -> None:
-    assert AwsError("InvalidParametersException", "x", status=418).status == 418
+def test_every_modeled_error_has_a_class_with_the_models_status() -> None:
+    for shape in protocol().service_model.error_shapes:
+        assert MODELED_ERRORS[shape.name].status == shape.metadata["error"]["httpStatusCode"]
 
 
 def _boto3_client_answering(answer, **config: Any):
@@ -321,7 +326,7 @@ def _serve_like_the_server(request) -> tuple[int, list[tuple[bytes, bytes]], byt
         op, labels = protocol().route(request.method, url.path, url.query)
         params = protocol().parse(op, labels, url.query, headers, body)
         if op.name == "GetLinkedWhatsAppBusinessAccount":
-            raise AwsError("ResourceNotFoundException", f"Linked WABA {params['id']} not found")
+            raise ResourceNotFoundException(f"Linked WABA {params['id']} not found")
         output = sample_value(op.output_shape) if op.output_shape is not None else {}
         return protocol().serialize(op, output, request_id="rid")
     except AwsError as error:

@@ -11,7 +11,10 @@ import pytest
 
 from wabalink.aws.errors import AwsError
 from wabalink.meta.client import MetaPhoneNumber, MetaWaba, TokenInfo
-from wabalink.service.provider import RequestContext, SocialMessagingProvider
+from wabalink.service.association import Association
+from wabalink.service.linked_accounts import LinkedAccounts
+from wabalink.service.operations import Dependencies, RequestContext
+from wabalink.service.pagination import PageTokens
 from wabalink.store.db import Store
 
 CTX = RequestContext("123456789012", "us-east-1")
@@ -49,16 +52,21 @@ class StagedMeta:
         self.subscribed.discard(waba_id)
 
 
+class Service(Association, LinkedAccounts):
+    """The association and the linked-account operations on one object, as the races need them."""
+
+
 @pytest.fixture
 def service(tmp_path: Path) -> Any:
     store = Store(f"sqlite:///{tmp_path / 'races.db'}")
     store.migrate()
     meta = StagedMeta()
-    yield SocialMessagingProvider(store, meta), meta  # type: ignore[arg-type]
+    deps = Dependencies(store, meta, PageTokens(b"test-secret"))  # type: ignore[arg-type]
+    yield Service(deps), meta
     store.dispose()
 
 
-def phase_one(provider: SocialMessagingProvider) -> tuple[str, dict[str, Any]]:
+def phase_one(provider: Any) -> tuple[str, dict[str, Any]]:
     result = provider.associate_whatsapp_business_account(CTX, {"signupCallback": {"accessToken": "EAAG"}})
     answer = result["signupCallbackResult"]
     return answer["associateInProgressToken"], answer["linkedAccountsWithIncompleteSetup"]["111"]

@@ -48,7 +48,13 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import quote, unquote_to_bytes
 
-from wabalink.aws.errors import AwsError
+from wabalink.aws.errors import (
+    AwsError,
+    IncompleteSignatureException,
+    InvalidSignatureException,
+    MissingAuthenticationTokenException,
+    UnrecognizedClientException,
+)
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 TERMINATOR = "aws4_request"
@@ -97,15 +103,15 @@ class _Signed:
 
 
 def _missing_token() -> AwsError:
-    return AwsError("MissingAuthenticationTokenException", "Missing Authentication Token")
+    return MissingAuthenticationTokenException("Missing Authentication Token")
 
 
 def _incomplete(message: str) -> AwsError:
-    return AwsError("IncompleteSignatureException", message)
+    return IncompleteSignatureException(message)
 
 
 def _invalid(message: str) -> AwsError:
-    return AwsError("InvalidSignatureException", message)
+    return InvalidSignatureException(message)
 
 
 def _invalid_region(region: str) -> AwsError:
@@ -113,7 +119,7 @@ def _invalid_region(region: str) -> AwsError:
 
 
 def _unrecognized() -> AwsError:
-    return AwsError("UnrecognizedClientException", "The security token included in the request is invalid.")
+    return UnrecognizedClientException("The security token included in the request is invalid.")
 
 
 # --------------------------------------------------------------------------------------------

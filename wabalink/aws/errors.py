@@ -1,65 +1,81 @@
 """AWS errors as raised anywhere in wabalink and serialized by `protocol.RestJsonProtocol`.
 
-`AwsError(code, message)` takes its HTTP status from the service model's error shape
-(`error.httpStatusCode`) when the code is modeled (ValidationException 400,
-ResourceNotFoundException 404, DependencyException 502, ...). Codes that are not in the model
-are protocol or authentication errors with the fixed statuses real AWS endpoints use.
+Every error is a class with its code and HTTP status, so a misspelt code cannot reach a client:
+the modeled ones (`InvalidParametersException` 400, `ResourceNotFoundException` 404,
+`DependencyException` 502, ...) are generated from the service model into `aws/exceptions.py`;
+the protocol and authentication errors real AWS endpoints answer but the model does not declare
+are below, with the statuses those endpoints use.
 """
 
 from __future__ import annotations
 
-from wabalink.aws.model import error_http_status
-
-# Errors the model does not declare; statuses as real AWS rest-json endpoints answer them.
-PROTOCOL_ERROR_STATUS: dict[str, int] = {
-    "SerializationException": 400,
-    "UnknownOperationException": 404,
-    "NotImplementedException": 501,
-    "MissingAuthenticationTokenException": 403,
-    "IncompleteSignatureException": 403,
-    "InvalidSignatureException": 403,
-    "UnrecognizedClientException": 403,
-}
-
-# Used only for a code that is neither modeled nor a known protocol error.
-DEFAULT_ERROR_STATUS = 400
-
-
-def status_for_code(code: str) -> int:
-    """The HTTP status for an error code: the model's first, then the protocol table."""
-    if code in PROTOCOL_ERROR_STATUS:
-        return PROTOCOL_ERROR_STATUS[code]
-    modeled = error_http_status(code)
-    return modeled if modeled is not None else DEFAULT_ERROR_STATUS
+from typing import ClassVar
 
 
 class AwsError(Exception):
     """An error answered to the client as `x-amzn-ErrorType: <code>` + `{"message": ...}`."""
 
-    def __init__(self, code: str, message: str, status: int | None = None) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
+    code: ClassVar[str] = "InternalServiceException"
+    status: ClassVar[int] = 500
+    sender_fault: ClassVar[bool] = False
+    # Protocol-level errors may answer any operation; modeled ones only those that declare them.
+    protocol_level: ClassVar[bool] = False
+
+    def __init__(self, message: str) -> None:
+        super().__init__(f"{self.code}: {message}")
         self.message = message
-        self.status = status if status is not None else status_for_code(code)
 
     def __repr__(self) -> str:
-        return f"AwsError({self.code!r}, {self.message!r}, status={self.status})"
+        return f"{type(self).__name__}({self.message!r})"
 
 
-def invalid_parameters(message: str) -> AwsError:
-    return AwsError("InvalidParametersException", message)
+class _ProtocolError(AwsError):
+    protocol_level = True
+    sender_fault = True
 
 
-def resource_not_found(message: str) -> AwsError:
-    return AwsError("ResourceNotFoundException", message)
+class SerializationException(_ProtocolError):
+    code = "SerializationException"
+    status = 400
 
 
-def dependency_failed(message: str) -> AwsError:
-    return AwsError("DependencyException", message)
+class UnknownOperationException(_ProtocolError):
+    code = "UnknownOperationException"
+    status = 404
 
 
-def not_implemented(operation_name: str) -> AwsError:
-    return AwsError(
-        "NotImplementedException",
-        f"wabalink does not implement {operation_name} yet; see the coverage table in the README.",
-    )
+class NotImplementedException(_ProtocolError):
+    code = "NotImplementedException"
+    status = 501
+    sender_fault = False
+
+    def __init__(self, operation_name: str) -> None:
+        super().__init__(f"wabalink does not implement {operation_name} yet; see the coverage table in the README.")
+
+
+class MissingAuthenticationTokenException(_ProtocolError):
+    code = "MissingAuthenticationTokenException"
+    status = 403
+
+
+class IncompleteSignatureException(_ProtocolError):
+    code = "IncompleteSignatureException"
+    status = 403
+
+
+class InvalidSignatureException(_ProtocolError):
+    code = "InvalidSignatureException"
+    status = 403
+
+
+class UnrecognizedClientException(_ProtocolError):
+    code = "UnrecognizedClientException"
+    status = 403
+
+
+PROTOCOL_ERRORS: dict[str, type[AwsError]] = {
+    error.code: error for error in (
+        SerializationException, UnknownOperationException, NotImplementedException,
+        MissingAuthenticationTokenException, IncompleteSignatureException, InvalidSignatureException,
+        UnrecognizedClientException)
+}

@@ -27,12 +27,3 @@ def load_service_description() -> dict[str, Any]:
 def load_service_model() -> ServiceModel:
     """The botocore `ServiceModel` for socialmessaging (cached; loaded once per process)."""
     return ServiceModel(load_service_description(), service_name=SERVICE_NAME)
-
-
-def error_http_status(code: str) -> int | None:
-    """HTTP status the model declares for the error shape `code`, or None if not modeled."""
-    shape = load_service_description()["shapes"].get(code)
-    if not shape or not shape.get("exception"):
-        return None
-    status = shape.get("error", {}).get("httpStatusCode")
-    return int(status) if status is not None else None

@@ -38,7 +38,8 @@ from urllib.parse import parse_qsl, unquote
 import orjson
 from botocore.model import OperationModel, ServiceModel, Shape
 
-from wabalink.aws.errors import AwsError
+from wabalink.aws.errors import AwsError, SerializationException, UnknownOperationException
+from wabalink.aws.exceptions import ValidationException
 
 JSON_CONTENT_TYPE = b"application/json"
 BINARY_CONTENT_TYPE = b"application/octet-stream"
@@ -200,7 +201,7 @@ def _null_error(path: str) -> str:
 def _validation_exception(errors: list[str]) -> AwsError:
     count = len(errors)
     noun = "error" if count == 1 else "errors"
-    return AwsError("ValidationException", f"{count} validation {noun} detected: " + "; ".join(errors))
+    return ValidationException(f"{count} validation {noun} detected: " + "; ".join(errors))
 
 
 # --------------------------------------------------------------------------------------------
@@ -414,7 +415,7 @@ def _decode_json_header(text: str) -> Any:
     try:
         return orjson.loads(base64.b64decode(text))
     except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
-        raise AwsError("SerializationException", f"Could not decode JSON header value: {exc}") from None
+        raise SerializationException(f"Could not decode JSON header value: {exc}") from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -594,9 +595,11 @@ class RestJsonProtocol:
         self._literal_routes: dict[tuple[str, str], list[_Route]] = {}
         # METHOD -> routes with labels, most literal characters first.
         self._label_routes: dict[str, list[_Route]] = {}
+        self._declared_errors: dict[str, frozenset[str]] = {}
         for name in service_model.operation_names:
             operation = service_model.operation_model(name)
             self._operations[name] = _OperationSpec(operation, compiler)
+            self._declared_errors[name] = frozenset(shape.name for shape in operation.error_shapes)
             path, required_query = _split_request_uri(operation.http["requestUri"])
             route = _Route(operation, path, required_query)
             method = operation.http["method"].upper()
@@ -612,6 +615,10 @@ class RestJsonProtocol:
     @property
     def operation_names(self) -> list[str]:
         return list(self._operations)
+
+    def declared_errors(self, operation: OperationModel) -> frozenset[str]:
+        """The error codes the model lets `operation` answer."""
+        return self._declared_errors[operation.name]
 
     # -- routing --------------------------------------------------------------------------
 
@@ -641,7 +648,7 @@ class RestJsonProtocol:
             for group, (label, _greedy) in route.label_groups.items():
                 labels[label] = unquote(match.group(group))
             return route.operation, labels
-        raise AwsError("UnknownOperationException", f"No operation matches {method} {unquote(path)}")
+        raise UnknownOperationException(f"No operation matches {method} {unquote(path)}")
 
     # -- input ----------------------------------------------------------------------------
 
@@ -730,9 +737,9 @@ class RestJsonProtocol:
             # surrogates, nesting deeper than 1024 (where the stdlib decoder would recurse out).
             document = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
-            raise AwsError("SerializationException", f"Could not parse request body into json: {exc}") from None
+            raise SerializationException(f"Could not parse request body into json: {exc}") from None
         if not isinstance(document, dict):
-            raise AwsError("SerializationException", "Request body must be a JSON object.")
+            raise SerializationException("Request body must be a JSON object.")
         return document
 
     @staticmethod

@@ -17,10 +17,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import quote
 
-from botocore import xform_name
-
 from wabalink.aws.auth import Authenticator, load_credentials_file
-from wabalink.aws.errors import AwsError, not_implemented
+from wabalink.aws.errors import AwsError, NotImplementedException
+from wabalink.aws.exceptions import InternalServiceException, ValidationException
 from wabalink.aws.model import load_service_model
 from wabalink.aws.protocol import RestJsonProtocol
 from wabalink.config import Settings
@@ -29,8 +28,16 @@ from wabalink.meta.graph_api import handle_graph
 from wabalink.meta.sandbox_api import handle_sandbox
 from wabalink.meta.simulator import MetaSimulator
 from wabalink.server.http import HttpRequest, HttpResponse, json_response
-from wabalink.service.provider import RequestContext, SocialMessagingProvider
+from wabalink.service.operations import (
+    BoundOperation,
+    Dependencies,
+    RequestContext,
+    ServiceSettings,
+    build_dispatch_table,
+)
+from wabalink.service.pagination import PageTokens
 from wabalink.store.db import Store, default_database_url
+from wabalink.store.secrets import get_or_create_secret
 
 log = logging.getLogger("wabalink.server")
 
@@ -39,23 +46,12 @@ SANDBOX_PREFIX = "/meta/sandbox"
 HEALTH_PATH = "/_wabalink/health"
 # No operation takes more (AWS's own API front doors stop at 10 MB too).
 MAX_REQUEST_BODY_BYTES = 10 * 1024 * 1024
-# Store-only reads of an SQLite file: answered on the event loop, where they take microseconds.
-# (On PostgreSQL every statement is a network round trip: those run in workers like the rest.
-# GetLinkedWhatsAppBusinessAccountPhoneNumber asks Meta, possibly this process: never inline.)
-INLINE_OPERATIONS = frozenset({
-    "GetLinkedWhatsAppBusinessAccount",
-    "ListLinkedWhatsAppBusinessAccounts",
-    "ListTagsForResource",
-})
+# Tests set it: a modeled error an operation does not declare becomes a 500, so the test fails.
+CHECK_DECLARED_ERRORS_ENV = "WABALINK_CHECK_DECLARED_ERRORS"
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
-
-
-def snake_case(operation_name: str) -> str:
-    """`AssociateWhatsAppBusinessAccount` -> `associate_whatsapp_business_account`."""
-    return xform_name(operation_name).replace("whats_app", "whatsapp")
 
 
 class WabalinkApp:
@@ -69,15 +65,17 @@ class WabalinkApp:
         self.simulator = MetaSimulator(self.store, settings)
         self.graph = GraphClient(settings.graph_base_url(), settings.meta_app_token, settings.meta_timeout_seconds,
                                  version=settings.meta_graph_version)
-        self.provider = SocialMessagingProvider(
-            self.store, self.graph,
-            associate_token_lifetime_seconds=settings.associate_token_lifetime_seconds,
-            waba_quota_per_region=settings.waba_quota_per_region)
-        # Each operation's provider method, resolved once; None: not built yet.
-        self.handlers: dict[str, Callable[[RequestContext, dict[str, Any]], dict[str, Any]] | None] = {
-            name: getattr(self.provider, snake_case(name), None)
-            for name in self.protocol.service_model.operation_names}
-        self.inline_operations = INLINE_OPERATIONS if self.store.is_sqlite else frozenset()
+        deps = Dependencies(
+            self.store, self.graph, PageTokens(get_or_create_secret(self.store, "page-tokens")),
+            ServiceSettings(associate_token_lifetime_seconds=settings.associate_token_lifetime_seconds,
+                            waba_quota_per_region=settings.waba_quota_per_region))
+        # The built operations; the model's others answer NotImplementedException.
+        self.operations: dict[str, BoundOperation] = build_dispatch_table(
+            deps, list(self.protocol.service_model.operation_names))
+        # Store-only reads run on the event loop on SQLite, where they take microseconds; on
+        # PostgreSQL every statement is a network round trip, so everything runs in workers.
+        self.inline_allowed = self.store.is_sqlite
+        self.check_declared_errors = os.environ.get(CHECK_DECLARED_ERRORS_ENV) == "1"
         self.service_workers = ThreadPoolExecutor(32, thread_name_prefix="wabalink-service")
         self.meta_workers = ThreadPoolExecutor(16, thread_name_prefix="wabalink-meta")
 
@@ -120,7 +118,7 @@ class WabalinkApp:
         message = f"The request body is larger than {MAX_REQUEST_BODY_BYTES} bytes."
         if path.startswith("/meta/"):
             return json_response(413, {"error": {"message": message}})
-        status, headers, body = self.protocol.serialize_error(AwsError("ValidationException", message),
+        status, headers, body = self.protocol.serialize_error(ValidationException(message),
                                                               new_request_id())
         return HttpResponse(status, headers, body)
 
@@ -149,6 +147,7 @@ class WabalinkApp:
         started = time.perf_counter()
         request_id = new_request_id()
         operation_name = "-"
+        operation = None
         principal = None
         try:
             principal = self.authenticator.authenticate(request.method, request.raw_path.decode("latin-1"),
@@ -160,21 +159,26 @@ class WabalinkApp:
             if log.isEnabledFor(logging.DEBUG):  # member names only: values may be secrets
                 log.debug("parsed", extra={"request_id": request_id, "operation": operation_name,
                                            "members": sorted(params)})
-            handler = self.handlers[operation_name]
-            if handler is None:
-                raise not_implemented(operation_name)
+            bound = self.operations.get(operation_name)
+            if bound is None:
+                raise NotImplementedException(operation_name)
             ctx = RequestContext(principal.account_id, principal.region)
-            if operation_name in self.inline_operations:
-                output = handler(ctx, params)
+            if bound.inline and self.inline_allowed:
+                output = bound.call(ctx, params)
             else:
-                output = await asyncio.get_running_loop().run_in_executor(self.service_workers, handler, ctx, params)
+                output = await asyncio.get_running_loop().run_in_executor(self.service_workers, bound.call, ctx, params)
             status, headers, body = self.protocol.serialize(operation, output, request_id)
         except AwsError as error:
+            if self.check_declared_errors and not error.protocol_level and operation is not None \
+                    and error.code not in self.protocol.declared_errors(operation):
+                log.error("undeclared error", extra={"request_id": request_id, "operation": operation_name,
+                                                     "code": error.code})
+                error = InternalServiceException(f"{operation_name} raised {error.code}, which it does not declare.")
             status, headers, body = self.protocol.serialize_error(error, request_id)
         except Exception:  # a bug, not the caller's mistake: log it, answer a modeled 500
             log.exception("unhandled error", extra={"request_id": request_id, "operation": operation_name})
             status, headers, body = self.protocol.serialize_error(
-                AwsError("InternalServiceException", "An internal error occurred; see the server log."), request_id)
+                InternalServiceException("An internal error occurred; see the server log."), request_id)
         if log.isEnabledFor(logging.INFO):
             log.info("request", extra={
                 "request_id": request_id, "operation": operation_name, "status": status,

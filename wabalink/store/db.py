@@ -25,7 +25,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.expression import ClauseElement
 
-from wabalink.store import schema
+from wabalink.store import migrations, schema
 
 DEFAULT_STATE_DIR = ".wabalink"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -244,8 +244,8 @@ class Store:
                 self._opened.append(connection)
         return connection, False
 
-    def migrate(self) -> int:
-        """Bring the schema to the latest version; returns that version. Safe to run from
+    def migrate(self, target: int | None = None) -> int:
+        """Bring the schema to the latest version (or to `target`, for tests); returns the version. Safe to run from
         several replicas at once (PostgreSQL: advisory lock; SQLite: write lock)."""
         with self.transaction() as conn:
             if not self.is_sqlite:
@@ -253,11 +253,11 @@ class Store:
             schema.schema_version.create(conn, checkfirst=True)
             current = conn.execute(select(schema.schema_version.c.version).order_by(
                 schema.schema_version.c.version.desc()).limit(1)).scalar() or 0
-            for version, step in MIGRATIONS:
-                if version > current:
-                    step(conn)
-                    conn.execute(schema.schema_version.insert().values(version=version, applied_at=time.time()))
-                    current = version
+            for step in migrations.steps():
+                if step.version > current and (target is None or step.version <= target):
+                    step.upgrade(conn)
+                    conn.execute(schema.schema_version.insert().values(version=step.version, applied_at=time.time()))
+                    current = step.version
             return current
 
     def integrity_check(self) -> str:
@@ -297,20 +297,8 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql(conn.get_execution_options().get("sqlite_begin", "BEGIN"))
 
 
-# --- versioned migrations ---------------------------------------------------------------------
-# Append new steps; never edit a released one.
-
-def _v1_initial(conn: Connection) -> None:
-    tables = [t for t in schema.metadata.sorted_tables if t.name != "schema_version"]
-    schema.metadata.create_all(conn, tables=tables)
-    conn.execute(schema.meta_faults.insert().values(id=1, fail_next_calls=0, fail_status=500, latency_ms=0))
-
-
-MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
-    (1, _v1_initial),
-]
-
-LATEST_VERSION = MIGRATIONS[-1][0]
+def latest_version() -> int:
+    return migrations.steps()[-1].version
 
 
 def open_store(url: str | None = None) -> Store:
@@ -319,4 +307,6 @@ def open_store(url: str | None = None) -> Store:
     return store
 
 
-__all__ = ["Store", "open_store", "default_database_url", "LATEST_VERSION"]
+LATEST_VERSION = latest_version()
+
+__all__ = ["Store", "open_store", "default_database_url", "latest_version", "LATEST_VERSION"]

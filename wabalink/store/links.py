@@ -1,4 +1,4 @@
-"""The service's queries: linked WABAs, their phone numbers, sign-up sessions and tags.
+"""The service's queries: linked WABAs, their phone numbers and sign-up sessions (tags: `tags.py`).
 
 Every statement is built once (a `Query`) and run on the `Cursor` the caller opened with
 `store.reader()` or `store.writer()`, so the caller decides the transaction boundary: one
@@ -8,16 +8,15 @@ Every statement is built once (a `Query`) and run on the `Cursor` the caller ope
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
 
 from wabalink.store.db import Cursor, Query
-from wabalink.store.schema import linked_phone_numbers, linked_wabas, resource_tags, signup_sessions
+from wabalink.store.schema import linked_phone_numbers, linked_wabas, signup_sessions
 
 Row = dict[str, Any]
-W, P, T, S = linked_wabas.c, linked_phone_numbers.c, resource_tags.c, signup_sessions.c
+W, P, S = linked_wabas.c, linked_phone_numbers.c, signup_sessions.c
 
 
 def _owned(columns: Any) -> Any:
@@ -46,6 +45,14 @@ _LIST_NEXT_PAGE = Query(select(linked_wabas).where(_owned(W), or_(
 )).order_by(*_LIST_ORDER).limit(bindparam("limit")))
 _DELETE_WABA_PHONES = Query(delete(linked_phone_numbers).where(P.waba_link_id == bindparam("waba_link_id")))
 _DELETE_WABA = Query(delete(linked_wabas).where(W.id == bindparam("id")))
+_EXTEND_PENDING = Query(update(linked_wabas).where(
+    W.id == bindparam("key"), or_(W.pending_until.is_(None), W.pending_until < bindparam("until")),
+).values(pending_until=bindparam("until")))
+_EXPIRED_INCOMPLETE = Query(select(W.id).where(
+    _owned(W), W.registration_status == "INCOMPLETE", W.pending_until < bindparam("now")))
+_COMPLETE_ELSEWHERE = Query(select(W.account_id, W.region).where(
+    W.meta_waba_id == bindparam("meta_waba_id"), W.registration_status == "COMPLETE",
+    or_(W.account_id != bindparam("account_id"), W.region != bindparam("region"))).limit(1))
 
 
 def count_wabas(cursor: Cursor, account_id: str, region: str) -> int:
@@ -61,7 +68,7 @@ def find_waba_by_meta_id(cursor: Cursor, account_id: str, region: str, meta_waba
 
 
 def insert_waba(cursor: Cursor, row: Row) -> None:
-    cursor.run(_INSERT_WABA, **row)
+    cursor.run(_INSERT_WABA, **{"pending_until": None, **row})
 
 
 def update_waba_name(cursor: Cursor, hex_id: str, waba_name: str) -> None:
@@ -84,6 +91,21 @@ def list_wabas(cursor: Cursor, account_id: str, region: str, after: tuple[float,
         return cursor.rows(_LIST_FIRST_PAGE, account_id=account_id, region=region, limit=limit)
     return cursor.rows(_LIST_NEXT_PAGE, account_id=account_id, region=region, limit=limit,
                        after_created_at=after[0], after_id=after[1])
+
+
+def extend_pending(cursor: Cursor, hex_id: str, until: float) -> None:
+    """An INCOMPLETE link lives as long as the latest phase-1 token that can finalize it."""
+    cursor.run(_EXTEND_PENDING, key=hex_id, until=until)
+
+
+def expired_incomplete_wabas(cursor: Cursor, account_id: str, region: str, now: float) -> list[str]:
+    """INCOMPLETE links no phase-1 token can finalize any more: they no longer count or show."""
+    return [row[0] for row in cursor.tuples(_EXPIRED_INCOMPLETE, account_id=account_id, region=region, now=now)]
+
+
+def complete_link_elsewhere(cursor: Cursor, meta_waba_id: str, account_id: str, region: str) -> Row | None:
+    """The account and region where this Meta WABA is linked already, if not the caller's."""
+    return cursor.row(_COMPLETE_ELSEWHERE, meta_waba_id=meta_waba_id, account_id=account_id, region=region)
 
 
 def delete_waba(cursor: Cursor, hex_id: str) -> None:
@@ -184,36 +206,3 @@ def get_session(cursor: Cursor, token_digest: str) -> Row | None:
 
 def delete_expired_sessions(cursor: Cursor, now: float) -> None:
     cursor.run(_DELETE_EXPIRED_SESSIONS, now=now)
-
-
-# --- tags ------------------------------------------------------------------------------------
-
-_UPDATE_TAG = Query(update(resource_tags).where(
-    T.resource_arn == bindparam("arn"), T.tag_key == bindparam("key")).values(tag_value=bindparam("value")))
-_INSERT_TAG = Query(insert(resource_tags).values(
-    resource_arn=bindparam("arn"), tag_key=bindparam("key"), tag_value=bindparam("value")))
-_DELETE_TAG = Query(delete(resource_tags).where(T.resource_arn == bindparam("arn"), T.tag_key == bindparam("key")))
-_DELETE_RESOURCE_TAGS = Query(delete(resource_tags).where(T.resource_arn == bindparam("arn")))
-_LIST_TAGS = Query(select(T.tag_key, T.tag_value).where(T.resource_arn == bindparam("arn")).order_by(T.tag_key))
-
-
-def put_tags(cursor: Cursor, resource_arn: str, tags: Iterable[Row]) -> None:
-    """Adds or overwrites tags (key -> value) on one resource."""
-    for tag in tags:
-        value = tag.get("value") or ""
-        if cursor.run(_UPDATE_TAG, arn=resource_arn, key=tag["key"], value=value) == 0:
-            cursor.run(_INSERT_TAG, arn=resource_arn, key=tag["key"], value=value)
-
-
-def remove_tags(cursor: Cursor, resource_arn: str, keys: Sequence[str]) -> None:
-    for key in keys:
-        cursor.run(_DELETE_TAG, arn=resource_arn, key=key)
-
-
-def list_tags(cursor: Cursor, resource_arn: str) -> list[Row]:
-    return [{"key": row["tag_key"], "value": row["tag_value"]} for row in cursor.rows(_LIST_TAGS, arn=resource_arn)]
-
-
-def delete_all_tags(cursor: Cursor, resource_arns: Sequence[str]) -> None:
-    for arn in resource_arns:
-        cursor.run(_DELETE_RESOURCE_TAGS, arn=arn)

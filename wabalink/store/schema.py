@@ -1,4 +1,5 @@
-"""Every table wabalink keeps: the service's links and the Meta simulator's state, in one store.
+"""Every table wabalink keeps, as the latest migration step leaves it: the service's links and the
+Meta simulator's state, in one store. Queries are built from these; `store/migrations/` creates them.
 
 Times are epoch seconds (float) so SQLite and PostgreSQL behave alike. Secrets are kept only as
 SHA-256 digests (tokens) or salted scrypt hashes (PINs): nothing here can be replayed if the
@@ -14,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -44,6 +46,8 @@ linked_wabas = Table(
     Column("link_date", Float, nullable=False),  # first link, then the finalization time
     Column("event_destinations", Text, nullable=False, default="[]"),  # JSON list
     Column("created_at", Float, nullable=False),  # with id: the stable listing order
+    # INCOMPLETE links: until when a phase-1 token can finalize them (then swept).
+    Column("pending_until", Float),
     UniqueConstraint("account_id", "region", "meta_waba_id", name="uq_linked_wabas_meta"),
     Index("ix_linked_wabas_owner", "account_id", "region", "created_at", "id"),
 )
@@ -84,6 +88,15 @@ resource_tags = Table(
     Column("resource_arn", String(2048), primary_key=True),
     Column("tag_key", String(128), primary_key=True),
     Column("tag_value", String(256), nullable=False, default=""),
+)
+
+# Secrets generated per database at first use (see store/secrets.py).
+service_secrets = Table(
+    "service_secrets",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", LargeBinary, nullable=False),
+    Column("created_at", Float, nullable=False),
 )
 
 # --- Meta's side: the simulator ---------------------------------------------------------------
