@@ -139,8 +139,11 @@ class ServerProcess:
 
     def sandbox(self, method: str, path: str, payload: dict[str, Any] | None = None) -> Any:
         data = json.dumps(payload).encode() if payload is not None else None
+        headers = {"content-type": "application/json"}
+        if self.env.get("WABALINK_SANDBOX_TOKEN"):  # the operator token a strict server requires
+            headers["authorization"] = f"Bearer {self.env['WABALINK_SANDBOX_TOKEN']}"
         request = urllib.request.Request(self.endpoint + "/meta/sandbox" + path, data=data, method=method,
-                                         headers={"content-type": "application/json"})
+                                         headers=headers)
         with urllib.request.urlopen(request, timeout=30) as response:
             body = response.read()
         return json.loads(body) if body else None

@@ -3,131 +3,37 @@ the `wabalink meta` CLI, all served by uvicorn from a temporary SQLite store."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import socket
-import threading
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy
-import uvicorn
 
-from tests.conftest import drop_postgres_schema, fresh_postgres_url, require_postgres
+from tests.meta_support import (
+    GRAPH_PREFIX,
+    Server,
+    create_waba,
+    free_port,
+    running_simulator,
+    store_of_kind,
+)
 from wabalink.cli.meta import main as meta_cli
-from wabalink.config import Settings
 from wabalink.meta.client import GraphApiError, GraphClient, GraphUnavailableError
-from wabalink.meta.graph_api import handle_graph
-from wabalink.meta.sandbox_api import handle_sandbox
-from wabalink.meta.simulator import MetaSimulator
-from wabalink.server.http import HttpRequest, HttpResponse, json_response
 from wabalink.store import schema
-from wabalink.store.db import Store
-
-GRAPH_PREFIX = "/meta/graph"
-SANDBOX_PREFIX = "/meta/sandbox"
-
-
-# --- a tiny ASGI app around the two handlers (the real app is the server's) ---------------------
-
-def make_asgi_app(simulator: MetaSimulator):  # type: ignore[no-untyped-def]
-    async def app(scope, receive, send):  # type: ignore[no-untyped-def]
-        if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        request = HttpRequest(
-            method=scope["method"], path=scope["path"], query_string=scope.get("query_string", b""),
-            headers={k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]},
-            body=body, raw_path=scope.get("raw_path") or b"")
-        response = await asyncio.to_thread(route, simulator, request)
-        await send({"type": "http.response.start", "status": response.status, "headers": response.headers})
-        await send({"type": "http.response.body", "body": response.body})
-
-    return app
-
-
-def route(simulator: MetaSimulator, request: HttpRequest) -> HttpResponse:
-    if request.path.startswith(GRAPH_PREFIX + "/"):
-        return handle_graph(simulator, request, request.path[len(GRAPH_PREFIX):])
-    if request.path.startswith(SANDBOX_PREFIX + "/"):
-        return handle_sandbox(simulator, request, request.path[len(SANDBOX_PREFIX):])
-    return json_response(404, {"message": "not found"})
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class Server:
-    endpoint: str
-    settings: Settings
-    simulator: MetaSimulator
-    store: Store
-    db_path: Path
-
-    def client(self, timeout: float = 5.0) -> GraphClient:
-        return GraphClient(self.settings.graph_base_url(), self.settings.meta_app_token, timeout)
-
-    def sandbox(self, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(self.endpoint + SANDBOX_PREFIX + path, data=data, method=method,
-                                         headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:
-                return response.status, json.loads(response.read())
-        except urllib.error.HTTPError as error:
-            return error.code, json.loads(error.read())
 
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    folder = tmp_path_factory.mktemp("meta")
-    db_path = folder / "x.db"
-    postgres_url = None
-    if request.param == "postgresql":
-        require_postgres()
-        postgres_url = fresh_postgres_url()
-    store = Store(postgres_url or f"sqlite:///{db_path}")
-    store.migrate()
-    port = free_port()
-    settings = Settings(port=port)
-    simulator = MetaSimulator(store, settings)
-    config = uvicorn.Config(make_asgi_app(simulator), host="127.0.0.1", port=port, log_level="warning",
-                            lifespan="on")
-    uv = uvicorn.Server(config)
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 10
-    while not uv.started:
-        assert time.time() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    yield Server(f"http://127.0.0.1:{port}", settings, simulator, store, db_path)
-    uv.should_exit = True
-    thread.join(timeout=10)
-    store.dispose()
-    if postgres_url:
-        drop_postgres_schema(postgres_url)
+    with store_of_kind(request.param, tmp_path_factory.mktemp("meta")) as (store, db_path):
+        with running_simulator(store, db_path) as running:
+            yield running
 
 
 @pytest.fixture(autouse=True)
@@ -144,19 +50,13 @@ def client(server: Server) -> Iterator[GraphClient]:
     graph.close()
 
 
-def create_waba(server: Server, name: str = "Acme", phone_numbers: int = 2) -> dict[str, Any]:
-    status, answer = server.sandbox("POST", "/wabas", {"name": name, "phoneNumbers": phone_numbers})
-    assert status == 201, answer
-    return answer
-
-
 # --- token introspection ------------------------------------------------------------------------
 
 def test_debug_token_valid(server: Server, client: GraphClient) -> None:
     waba = create_waba(server)
     info = client.debug_token(waba["accessToken"])
     assert info.is_valid
-    assert info.app_id == server.settings.meta_app_id
+    assert info.app_id == server.simulator.app.app_id
     assert info.type == "USER"
     assert set(info.scopes) == {"whatsapp_business_management", "whatsapp_business_messaging",
                                 "business_management"}
@@ -207,7 +107,7 @@ def test_debug_token_with_wrong_app_token(server: Server) -> None:
 def test_debug_token_by_get_query_as_meta_documents(server: Server) -> None:
     waba = create_waba(server)
     query = urllib.parse.urlencode({"input_token": waba["accessToken"],
-                                    "access_token": server.settings.meta_app_token})
+                                    "access_token": server.app_token})
     with urllib.request.urlopen(f"{server.endpoint}{GRAPH_PREFIX}/v19.0/debug_token?{query}") as response:
         data = json.loads(response.read())["data"]
     assert data["is_valid"] is True
@@ -309,7 +209,7 @@ def test_register_with_form_body(server: Server) -> None:
     waba = create_waba(server, phone_numbers=1)
     phone_id = waba["phoneNumbers"][0]["id"]
     body = urllib.parse.urlencode({"messaging_product": "whatsapp", "pin": "555555",
-                                   "access_token": server.settings.meta_app_token}).encode()
+                                   "access_token": server.app_token}).encode()
     with urllib.request.urlopen(f"{server.endpoint}{GRAPH_PREFIX}/v21.0/{phone_id}/register", data=body) as response:
         assert json.loads(response.read()) == {"success": True}
 
@@ -349,12 +249,12 @@ def test_subscribe_and_unsubscribe(server: Server, client: GraphClient) -> None:
     client.subscribe_app(waba["wabaId"])
     client.subscribe_app(waba["wabaId"])
     _, state = server.sandbox("GET", f"/wabas/{waba['wabaId']}")
-    assert state["subscribedApps"] == [server.settings.meta_app_id]
+    assert state["subscribedApps"] == [server.simulator.app.app_id]
     request = urllib.request.Request(f"{server.endpoint}{GRAPH_PREFIX}/v21.0/{waba['wabaId']}/subscribed_apps",
                                      headers={"Authorization": f"Bearer {waba['accessToken']}"})
     with urllib.request.urlopen(request) as response:
         listed = json.loads(response.read())["data"]
-    assert listed[0]["whatsapp_business_api_data"]["id"] == server.settings.meta_app_id
+    assert listed[0]["whatsapp_business_api_data"]["id"] == server.simulator.app.app_id
     client.unsubscribe_app(waba["wabaId"])
     assert server.sandbox("GET", f"/wabas/{waba['wabaId']}")[1]["subscribedApps"] == []
     with pytest.raises(GraphApiError):
@@ -542,5 +442,5 @@ def test_no_secret_in_debug_logs(server: Server, caplog: pytest.LogCaptureFixtur
     with pytest.raises(GraphApiError) as raised:
         graph.deregister_phone_number(waba["phoneNumbers"][0]["id"])
     logged = caplog.text + str(raised.value)
-    for secret in (waba["accessToken"], "864209", server.settings.meta_app_secret):
+    for secret in (waba["accessToken"], "864209", server.simulator.app.app_secret):
         assert secret not in logged

@@ -29,7 +29,8 @@ FIRST, SECOND = KEYS
 def strict_server(start_server: Any, tmp_path: Path) -> Any:
     credentials = tmp_path / "credentials.json"
     credentials.write_text(json.dumps(KEYS))
-    return start_server(extra_args=["--auth", "strict", "--credentials", str(credentials)])
+    return start_server(extra_args=["--auth", "strict", "--credentials", str(credentials)],
+                        env={"WABALINK_SANDBOX_TOKEN": "operator-sandbox-token"})
 
 
 def client_for(server: Any, key: str, secret: str | None = None, region: str = "us-east-1") -> Any:

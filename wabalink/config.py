@@ -28,6 +28,9 @@ class Settings:
     meta_app_id: str = "100000000000001"
     meta_app_secret: str = "wabalink-simulator-app-secret"
     meta_timeout_seconds: float = 10.0
+    # The simulator's sandbox: an operator token (required with --auth strict), or switched off.
+    sandbox_token: str | None = None
+    sandbox_enabled: bool = True
     log_level: str = "info"
 
     @property
@@ -53,4 +56,5 @@ class Settings:
             meta_app_id=os.environ.get("WABALINK_META_APP_ID", cls.meta_app_id),
             meta_app_secret=os.environ.get("WABALINK_META_APP_SECRET", cls.meta_app_secret),
             log_level=os.environ.get("WABALINK_LOG_LEVEL", "info"),
+            sandbox_token=os.environ.get("WABALINK_SANDBOX_TOKEN") or None,
         )

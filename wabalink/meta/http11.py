@@ -12,6 +12,8 @@ from typing import BinaryIO
 MAX_LINE = 65536
 MAX_HEADERS = 200
 MAX_INTERIM_ANSWERS = 10
+# Graph answers are small JSON documents; a bigger body is a misbehaving server, not data.
+MAX_BODY_BYTES = 8 * 1024 * 1024
 NO_BODY_STATUSES = frozenset({204, 304})
 _FORBIDDEN_IN_HEADERS = ("\r", "\n", "\0")
 
@@ -82,7 +84,9 @@ class Http11Connection:
         elif length is not None:
             data = self._read_exactly(length)
         else:  # the body runs to the end of the connection
-            data = self._reader.read()
+            data = self._reader.read(MAX_BODY_BYTES + 1)
+            if len(data) > MAX_BODY_BYTES:
+                raise ProtocolError("the answer's body is too large")
             keep_alive = False
         if not keep_alive:
             self.close()
@@ -144,6 +148,8 @@ class Http11Connection:
 
     def _read_exactly(self, size: int) -> bytes:
         assert self._reader is not None
+        if size > MAX_BODY_BYTES:
+            raise ProtocolError("the answer's body is too large")
         data = self._reader.read(size)
         if len(data) != size:
             raise ProtocolError("the answer's body was cut short")
@@ -152,6 +158,7 @@ class Http11Connection:
     def _read_chunked(self) -> bytes:
         assert self._reader is not None
         chunks = []
+        received = 0
         while True:
             size_line = self._reader.readline(MAX_LINE + 1)
             try:
@@ -162,5 +169,8 @@ class Http11Connection:
                 while self._reader.readline(MAX_LINE + 1) not in (b"\r\n", b"\n", b""):
                     pass  # trailers
                 return b"".join(chunks)
+            received += size
+            if received > MAX_BODY_BYTES:
+                raise ProtocolError("the answer's body is too large")
             chunks.append(self._read_exactly(size))
             self._read_exactly(2)  # the CRLF after each chunk

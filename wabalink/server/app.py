@@ -26,7 +26,7 @@ from wabalink.config import Settings
 from wabalink.meta.client import GraphClient
 from wabalink.meta.graph_api import handle_graph
 from wabalink.meta.sandbox_api import handle_sandbox
-from wabalink.meta.simulator import MetaSimulator
+from wabalink.meta.simulator import MetaSimulator, simulator_app_credentials
 from wabalink.server.http import HttpRequest, HttpResponse, json_response
 from wabalink.service.operations import (
     BoundOperation,
@@ -63,7 +63,10 @@ class WabalinkApp:
         credentials = load_credentials_file(settings.credentials_file) if settings.credentials_file else None
         self.authenticator = Authenticator(settings.auth_mode, credentials)  # type: ignore[arg-type]
         self.simulator = MetaSimulator(self.store, settings)
-        self.graph = GraphClient(settings.graph_base_url(), settings.meta_app_token, settings.meta_timeout_seconds,
+        # The built-in simulator's app token is generated per database; an external Graph API's is configured.
+        app_token = (simulator_app_credentials(self.store)[1] if settings.meta_graph_url is None
+                     else settings.meta_app_token)
+        self.graph = GraphClient(settings.graph_base_url(), app_token, settings.meta_timeout_seconds,
                                  version=settings.meta_graph_version)
         deps = Dependencies(
             self.store, self.graph, PageTokens(get_or_create_secret(self.store, "page-tokens")),

@@ -25,7 +25,6 @@ from wabalink.store.db import Cursor, Query, Store
 from wabalink.store.schema import (
     meta_access_tokens,
     meta_businesses,
-    meta_faults,
     meta_phone_numbers,
     meta_wabas,
     meta_webhook_subscriptions,
@@ -39,11 +38,8 @@ PIN_SCRYPT_N = 32
 PIN_SCRYPT_R = 8
 PIN_SCRYPT_P = 1
 
-FAULTS_ROW_ID = 1
-
 Row = dict[str, Any]
-W, P, S, T, F = (meta_wabas.c, meta_phone_numbers.c, meta_webhook_subscriptions.c, meta_access_tokens.c,
-                 meta_faults.c)
+W, P, S, T = meta_wabas.c, meta_phone_numbers.c, meta_webhook_subscriptions.c, meta_access_tokens.c
 
 # Bind names in WHERE clauses never equal a column name: SQLAlchemy keeps those for SET/VALUES.
 
@@ -100,23 +96,6 @@ _SELECT_TOKEN = Query(select(meta_access_tokens).where(T.token_digest == bindpar
 _EXPIRE_TOKEN = Query(update(meta_access_tokens).where(T.token_digest == bindparam("digest")).values(
     expires_at=bindparam("expires_at")))
 _REVOKE_TOKEN = Query(update(meta_access_tokens).where(T.token_digest == bindparam("digest")).values(revoked=True))
-
-# --- faults
-_SELECT_FAULTS = Query(select(meta_faults).where(F.id == FAULTS_ROW_ID))
-_FAULT_VALUES = ("fail_next_calls", "fail_status", "fail_path_contains", "latency_ms")
-_UPDATE_FAULTS = Query(update(meta_faults).where(F.id == FAULTS_ROW_ID).values(
-    {name: bindparam(name) for name in _FAULT_VALUES}))
-_INSERT_FAULTS = Query(insert(meta_faults).values(id=FAULTS_ROW_ID, **{name: bindparam(name) for name in _FAULT_VALUES}))
-
-
-def _consume_failure(same_filter: Any) -> Query:
-    return Query(update(meta_faults).where(F.id == FAULTS_ROW_ID, F.fail_next_calls > 0, same_filter)
-                 .values(fail_next_calls=F.fail_next_calls - 1))
-
-
-_CONSUME_FAILURE_ANY_PATH = _consume_failure(F.fail_path_contains.is_(None))
-_CONSUME_FAILURE_PATH = _consume_failure(F.fail_path_contains == bindparam("expected_path"))
-
 
 def new_numeric_id() -> str:
     """A Meta-style numeric id: 15 or 16 digits, no leading zero."""
@@ -200,14 +179,6 @@ class NewToken:
     granted_waba_ids: list[str]
     expires_at: float | None
     kind: str = "USER"
-
-
-@dataclass(frozen=True)
-class FaultState:
-    fail_next_calls: int = 0
-    fail_status: int = 500
-    fail_path_contains: str | None = None
-    latency_ms: int = 0
 
 
 @dataclass(frozen=True)
@@ -429,40 +400,9 @@ class MetaState:
             changed = cursor.run(_REVOKE_TOKEN, digest=digest)
         return changed == 1
 
-    # --- faults -----------------------------------------------------------------------------
-
-    def get_faults(self) -> FaultState:
-        with self.store.reader() as cursor:
-            row = cursor.row(_SELECT_FAULTS)
-        if row is None:
-            return FaultState()
-        return FaultState(row["fail_next_calls"], row["fail_status"], row["fail_path_contains"], row["latency_ms"])
-
-    def set_faults(self, faults: FaultState) -> FaultState:
-        values = {"fail_next_calls": faults.fail_next_calls, "fail_status": faults.fail_status,
-                  "fail_path_contains": faults.fail_path_contains, "latency_ms": faults.latency_ms}
-        with self.store.writer() as cursor:
-            if cursor.run(_UPDATE_FAULTS, **values) == 0:
-                cursor.run(_INSERT_FAULTS, **values)
-        return faults
-
-    def clear_faults(self) -> FaultState:
-        return self.set_faults(FaultState())
-
-    def consume_failure(self, expected: FaultState) -> bool:
-        """Take one of the pending failures, if one is still there. The conditional UPDATE makes
-        two concurrent callers unable to both take the last one; it also checks the path filter
-        has not changed since `expected` was read."""
-        with self.store.writer() as cursor:
-            if expected.fail_path_contains is None:
-                changed = cursor.run(_CONSUME_FAILURE_ANY_PATH)
-            else:
-                changed = cursor.run(_CONSUME_FAILURE_PATH, expected_path=expected.fail_path_contains)
-        return changed == 1
-
 
 __all__ = [
     "MetaState", "WabaRecord", "PhoneNumberRecord", "NewPhoneNumber", "TokenRecord", "NewToken",
-    "FaultState", "CreatedWaba", "RegistrationOutcome", "new_numeric_id", "token_digest", "hash_pin",
+    "CreatedWaba", "RegistrationOutcome", "new_numeric_id", "token_digest", "hash_pin",
     "pin_matches",
 ]
