@@ -84,7 +84,7 @@ def test_the_latest_step_is_what_schema_py_describes(new_store: Callable[[], Sto
     migrated.migrate()
     declared = new_store()
     with declared.transaction() as conn:
-        schema.metadata.create_all(conn)
+        schema.complete_metadata().create_all(conn)
     assert describe(migrated) == describe(declared)
 
 

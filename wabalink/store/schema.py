@@ -166,3 +166,17 @@ meta_faults = Table(
     Column("fail_path_contains", String(200)),  # only calls whose path contains this fail
     Column("latency_ms", Integer, nullable=False, default=0),
 )
+
+
+def complete_metadata() -> MetaData:
+    """`metadata` with every area's tables: areas define theirs in their own store module on this
+    `metadata`, so importing every module of the package completes it."""
+    import importlib
+    import pkgutil
+
+    import wabalink.store as package
+
+    for module in pkgutil.iter_modules(package.__path__):
+        if module.name != "migrations":
+            importlib.import_module(f"wabalink.store.{module.name}")
+    return metadata
