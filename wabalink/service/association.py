@@ -25,7 +25,7 @@ from wabalink.aws.shapes import (
     WhatsAppSignupCallback,
     WhatsAppSignupCallbackResult,
 )
-from wabalink.meta.client import MetaPhoneNumber, MetaWaba
+from wabalink.meta.client import MetaPhoneNumber, MetaWaba, TokenInfo
 from wabalink.service import ids
 from wabalink.service.destinations import checked_event_destinations
 from wabalink.service.meta_errors import meta_errors, quietly
@@ -319,8 +319,15 @@ class Association(Operations):
         return chosen
 
 
-def describe_invalid_token(token: Any) -> str:
-    return getattr(token, "invalid_reason", None) or "the token is invalid, expired or revoked"
+_INVALID_TOKEN_REASONS = {
+    "expired": "the token has expired",
+    "revoked": "the token was revoked (the user logged out, changed their password or removed the app)",
+    "unknown": "Meta did not issue this token (check that the whole token was passed)",
+}
+
+
+def describe_invalid_token(token: TokenInfo) -> str:
+    return _INVALID_TOKEN_REASONS.get(token.invalid_reason or "unknown", _INVALID_TOKEN_REASONS["unknown"])
 
 
 def refuse_if_linked_elsewhere(conn: Cursor, ctx: RequestContext, meta_waba_id: str, field: str) -> None:
