@@ -82,7 +82,7 @@ meta_call_permissions = Table(
     "meta_call_permissions",
     metadata,
     Column("phone_id", String(32), primary_key=True),
-    Column("user_wa_id", String(20), primary_key=True),
+    Column("user_id", String(100), primary_key=True),
     Column("status", String(20), nullable=False),
     Column("expires_at", Float),
     Column("updated_at", Float, nullable=False),
@@ -93,12 +93,12 @@ meta_calls = Table(
     metadata,
     Column("id", String(64), primary_key=True),
     Column("phone_id", String(32), nullable=False),
-    Column("user_wa_id", String(20), nullable=False),
+    Column("user_id", String(100), nullable=False),
     Column("direction", String(24), nullable=False),
     Column("status", String(16), nullable=False),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
-    Index("ix_meta_calls_user", "phone_id", "user_wa_id", "status"),
+    Index("ix_meta_calls_user", "phone_id", "user_id", "status"),
 )
 
 business_public_keys = Table(

@@ -1,0 +1,6 @@
+"""Local placeholder (not committed)."""
+VERSION = 8
+
+
+def upgrade(conn):
+    pass
