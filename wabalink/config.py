@@ -32,6 +32,9 @@ class Settings:
     sandbox_token: str | None = None
     sandbox_enabled: bool = True
     log_level: str = "info"
+    # The URL users reach this server at (links it hands out: Flow previews and assets).
+    public_url: str | None = None
+    flow_preview_lifetime_seconds: int = 30 * 24 * 3600  # Meta's Flow preview links last 30 days
 
     @property
     def meta_app_token(self) -> str:
@@ -40,6 +43,9 @@ class Settings:
 
     def graph_base_url(self) -> str:
         return (self.meta_graph_url or f"http://{self._loopback_host()}:{self.port}/meta/graph").rstrip("/")
+
+    def public_base_url(self) -> str:
+        return (self.public_url or f"http://{self._loopback_host()}:{self.port}").rstrip("/")
 
     def _loopback_host(self) -> str:
         return "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
@@ -57,4 +63,6 @@ class Settings:
             meta_app_secret=os.environ.get("WABALINK_META_APP_SECRET", cls.meta_app_secret),
             log_level=os.environ.get("WABALINK_LOG_LEVEL", "info"),
             sandbox_token=os.environ.get("WABALINK_SANDBOX_TOKEN") or None,
+            public_url=os.environ.get("WABALINK_PUBLIC_URL") or None,
+            flow_preview_lifetime_seconds=_env_int("WABALINK_FLOW_PREVIEW_LIFETIME", 30 * 24 * 3600),
         )

@@ -30,6 +30,7 @@ from wabalink.meta.graph_answers import (
     token_info,
     waba,
 )
+from wabalink.meta.client_flows import FlowsGraphCalls
 from wabalink.meta.http11 import ConnectionDropped, Http11Connection
 
 DEFAULT_GRAPH_VERSION = "v21.0"
@@ -41,7 +42,7 @@ MAX_PAGES = 100  # a paging loop that never ends is a broken endpoint, not a big
 _VERSION_SUFFIX = re.compile(r"/v[0-9]+\.[0-9]+$")
 
 
-class GraphClient:
+class GraphClient(FlowsGraphCalls):  # Flows, datasets, public keys and calling: client_flows.py
     def __init__(self, base_url: str, app_token: str, timeout: float, *,
                  version: str = DEFAULT_GRAPH_VERSION) -> None:
         base = base_url.rstrip("/")

@@ -236,7 +236,7 @@ def _update(sim: MetaSimulator, call: GraphCall) -> dict[str, Any]:
     with sim.state.store.writer() as cursor:
         flow = _owned_flow(sim, call, cursor, for_update=True)
         if flow.status == "DEPRECATED":
-            raise flow_error(UPDATE_ERROR, "Flow can't be updated: it is deprecated.")
+            raise flow_error(UPDATE_ERROR, "Flow can't be updated: it is DEPRECATED.")
         if name is not None and meta_flows.name_taken(cursor, flow.waba_id, name, other_than=flow.id):
             raise invalid_parameter_error(f"Invalid parameter: a Flow named '{name}' already exists in this "
                                           "WhatsApp Business Account")
@@ -257,7 +257,7 @@ def _upload_assets(sim: MetaSimulator, call: GraphCall) -> dict[str, Any]:
     with sim.state.store.writer() as cursor:
         flow = _owned_flow(sim, call, cursor, for_update=True)
         if flow.status == "DEPRECATED":
-            raise flow_error(UPDATE_ERROR, "Flow can't be updated: it is deprecated.")
+            raise flow_error(UPDATE_ERROR, "Flow can't be updated: it is DEPRECATED.")
         # A published flow's new JSON is a new draft: it must be published again.
         flow = _with_json(replace(flow, status="DRAFT", updated_at=time.time()), text)
         meta_flows.save_flow(cursor, flow)

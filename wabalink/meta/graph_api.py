@@ -13,8 +13,9 @@ import json
 import re
 from urllib.parse import parse_qsl
 
-from wabalink.meta import phone_numbers, tokens, wabas
+from wabalink.meta import calling, datasets, flows, phone_numbers, public_keys, tokens, wabas
 from wabalink.meta.calls import GraphCall, GraphHandler
+from wabalink.meta.multipart import multipart_params
 from wabalink.meta.errors import GraphError, invalid_parameter_error, unknown_path_error
 from wabalink.meta.routing import Route, RouteTable
 from wabalink.meta.simulator import MetaSimulator
@@ -23,7 +24,11 @@ from wabalink.server.http import HttpRequest, HttpResponse, json_response
 VERSIONED_PATH = re.compile(r"^/v[0-9]+\.[0-9]+(/.*)?$")
 META_ID = r"[0-9]{1,32}"
 
-GRAPH_ROUTES: list[Route[GraphHandler]] = [*tokens.GRAPH_ROUTES, *wabas.GRAPH_ROUTES, *phone_numbers.GRAPH_ROUTES]
+GRAPH_ROUTES: list[Route[GraphHandler]] = [
+    *tokens.GRAPH_ROUTES,
+    # Flows first: `GET /{flow_id}` hands ids that are not flows to the generic `GET /{object_id}`.
+    *flows.GRAPH_ROUTES, *datasets.GRAPH_ROUTES, *public_keys.GRAPH_ROUTES, *calling.GRAPH_ROUTES,
+    *wabas.GRAPH_ROUTES, *phone_numbers.GRAPH_ROUTES]
 _TABLE = RouteTable(GRAPH_ROUTES, placeholder=META_ID)
 
 
@@ -62,6 +67,8 @@ def _request_params(request: HttpRequest) -> dict[str, str]:
 
 def _body_params(request: HttpRequest) -> dict[str, str]:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "multipart/form-data":  # file uploads (a Flow's flow.json)
+        return multipart_params(request)
     if content_type == "application/json" or request.body.lstrip().startswith(b"{"):
         try:
             body = json.loads(request.body)

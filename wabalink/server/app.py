@@ -24,6 +24,7 @@ from wabalink.aws.model import load_service_model
 from wabalink.aws.protocol import RestJsonProtocol
 from wabalink.config import Settings
 from wabalink.meta.client import GraphClient
+from wabalink.meta.flow_pages import PAGES_PREFIX as FLOW_PAGES_PREFIX, handle_flow_page
 from wabalink.meta.graph_api import handle_graph
 from wabalink.meta.sandbox_api import handle_sandbox
 from wabalink.meta.simulator import MetaSimulator, simulator_app_credentials
@@ -106,6 +107,9 @@ class WabalinkApp:
         elif path.startswith(SANDBOX_PREFIX + "/") or path == SANDBOX_PREFIX:
             response = await self._in_thread(self.meta_workers, handle_sandbox, self.simulator, request,
                                              path[len(SANDBOX_PREFIX):])
+        elif path.startswith(FLOW_PAGES_PREFIX + "/"):  # Flow previews and assets: the URL is the key
+            response = await self._in_thread(self.meta_workers, handle_flow_page, self.simulator, request,
+                                             path[len(FLOW_PAGES_PREFIX):])
         elif path == HEALTH_PATH:
             response = json_response(200, {"status": "ok"})
         else:

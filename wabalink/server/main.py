@@ -72,6 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="linked WABAs allowed per account and region")
     parser.add_argument("--meta-graph-url", default=defaults.meta_graph_url, metavar="URL",
                         help="Meta's Graph API base URL (default: the built-in simulator)")
+    parser.add_argument("--public-url", default=defaults.public_url, metavar="URL",
+                        help="the URL users reach this server at, for the links it hands out")
+    parser.add_argument("--flow-preview-lifetime", type=int, default=defaults.flow_preview_lifetime_seconds,
+                        metavar="SECONDS", help="how long a Flow preview link stays valid (Meta: 30 days)")
     parser.add_argument("--log-level", default=defaults.log_level, choices=["debug", "info", "warning", "error"])
     return parser
 
@@ -85,6 +89,7 @@ def main(argv: list[str]) -> int:
     settings.waba_quota_per_region = args.waba_quota
     settings.meta_graph_url = args.meta_graph_url
     settings.log_level = args.log_level
+    settings.public_url, settings.flow_preview_lifetime_seconds = args.public_url, args.flow_preview_lifetime
     if not is_loopback(settings.host) and settings.auth_mode != "strict":
         print("wabalink serve: listening on a non-loopback address requires --auth strict", file=sys.stderr)
         return 2
