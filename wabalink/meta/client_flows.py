@@ -8,6 +8,7 @@ import json
 import secrets
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from wabalink.meta.graph_answers import CONTROL_CHARACTERS, META_ID, GraphProtocolError, expect_success, parse_answer
 
@@ -121,6 +122,13 @@ class FlowsGraphCalls:
         if not 10 <= len(dataset_id) <= 20:
             raise GraphProtocolError("Graph API answered a dataset id that is not 10 to 20 digits")
         return dataset_id
+
+    def waba_dataset_id(self, waba_id: str) -> str | None:
+        answer = self._call("GET", f"/{_segment(waba_id)}/dataset", token=self._app_token)
+        data = answer.get("data")
+        if not isinstance(data, list):
+            raise GraphProtocolError("Graph API answered the dataset edge without a data list")
+        return _id(_obj(data[0]).get("id"), "dataset id") if data else None
 
     def send_conversion_events(self, dataset_id: str, events: Any) -> str:
         answer = self._call("POST", f"/{_segment(dataset_id)}/events", token=self._app_token,
@@ -243,12 +251,9 @@ def _form_part(boundary: str, name: str, content: bytes, *, filename: str | None
 
 
 def _form(values: Row) -> str:
-    from urllib.parse import urlencode
-
     return urlencode(values)
 
 
 def _segment(object_id: str) -> str:
-    from urllib.parse import quote
-
+    # Ids come from callers' input: never let one add path segments or a query.
     return quote(str(object_id), safe="")
