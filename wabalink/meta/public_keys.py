@@ -21,7 +21,7 @@ from wabalink.meta.access import authorize_phone
 from wabalink.meta.calls import GraphCall, SandboxCall
 from wabalink.meta.errors import SandboxError, invalid_parameter_error, unknown_object_error
 from wabalink.meta.routing import Route
-from wabalink.meta.sandbox_input import meta_id, required_str
+from wabalink.meta.sandbox_input import meta_id
 from wabalink.server.http import HttpResponse, json_response
 from wabalink.store import meta_public_keys
 from wabalink.store.db import Cursor, Query
@@ -123,7 +123,9 @@ def _sandbox_put(sim: MetaSimulator, call: SandboxCall) -> HttpResponse:
     """A key set at Meta outside the service (WhatsApp Manager, another app): the service's
     GetWhatsAppBusinessPublicKey then reports MISMATCH."""
     phone_id = meta_id(call.args["phone_id"], "phoneNumberId")
-    pem = required_str(call.body(), "businessPublicKey", max_length=PEM_MAX_LENGTH)
+    pem = call.body().get("businessPublicKey")
+    if not isinstance(pem, str):  # a PEM has line breaks: not a sandbox single-line string
+        raise SandboxError(400, "businessPublicKey is required (a PEM-encoded 2048-bit RSA public key)")
     problem = rsa_key_problem(pem)
     if problem is not None:
         raise SandboxError(400, f"businessPublicKey {problem}")

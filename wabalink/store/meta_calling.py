@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Column, Float, Index, String, Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import Column, Float, Index, String, Table, bindparam, delete, func, insert, or_, select, update
 
 from wabalink.store.db import Cursor, Query
 from wabalink.store.schema import metadata
@@ -45,7 +45,7 @@ _INSERT_CALL = Query(insert(meta_calls))
 _CALL = Query(select(meta_calls).where(C.id == bindparam("call_id")))
 _ACTIVE_CALL = Query(select(meta_calls).where(
     C.phone_id == bindparam("phone_id"), C.user_id == bindparam("user_id"),
-    C.status.in_(ACTIVE_STATUSES)).limit(1))
+    or_(*(C.status == status for status in ACTIVE_STATUSES))).limit(1))  # (IN would need expanding binds)
 _SET_STATUS = Query(update(meta_calls).where(C.id == bindparam("call_id")).values(
     status=bindparam("status"), updated_at=bindparam("updated_at")))
 _STARTED_SINCE = Query(select(func.count()).select_from(meta_calls).where(

@@ -35,7 +35,10 @@ D, E = meta_datasets.c, meta_conversion_events.c
 _INSERT_DATASET = Query(insert(meta_datasets))
 _DATASET_OF_WABA = Query(select(meta_datasets).where(D.waba_id == bindparam("waba_id")))
 _DATASET = Query(select(meta_datasets).where(D.id == bindparam("dataset_id")))
-_INSERT_EVENT = Query(insert(meta_conversion_events))
+# The id is the database's own (autoincrement): every other column is given.
+_INSERT_EVENT = Query(insert(meta_conversion_events).values(
+    {name: bindparam(f"new_{name}") for name in ("dataset_id", "request_id", "event_name", "event_time", "payload",
+                                                  "received_at")}))
 _EVENTS = Query(select(meta_conversion_events).where(E.dataset_id == bindparam("dataset_id"))
                 .order_by(E.id.desc()).limit(bindparam("limit")))
 
@@ -54,8 +57,8 @@ def insert_dataset(cursor: Cursor, dataset_id: str, waba_id: str, name: str, now
 
 def insert_event(cursor: Cursor, dataset_id: str, request_id: str, event_name: str, event_time: int,
                  payload: str, now: float) -> None:
-    cursor.run(_INSERT_EVENT, dataset_id=dataset_id, request_id=request_id, event_name=event_name,
-               event_time=event_time, payload=payload, received_at=now)
+    cursor.run(_INSERT_EVENT, new_dataset_id=dataset_id, new_request_id=request_id, new_event_name=event_name,
+               new_event_time=event_time, new_payload=payload, new_received_at=now)
 
 
 def recent_events(cursor: Cursor, dataset_id: str, limit: int) -> list[dict[str, Any]]:
