@@ -285,3 +285,41 @@ def test_calls(server: Any) -> None:
     refused(server.client().send_whatsapp_call_event, "ResourceNotFoundException", "originationPhoneNumberId",
             originationPhoneNumberId=phone, metaApiVersion="v21.0", callEvent=call_event(action="terminate",
                                                                                        call_id="x"))
+
+
+def test_sandbox_commands(server: Any, tmp_path: Any, capsys: Any) -> None:
+    from wabalink.cli.meta import main as meta
+
+    client = server.client()
+    ids = linked_ids(server, client, "Cli")
+    phone, endpoint = ids["metaPhone"], ["--endpoint", server.endpoint]
+
+    def run(*args: str) -> Any:
+        assert meta([*args, *endpoint]) == 0
+        return json.loads(capsys.readouterr().out)
+
+    granted = run("set-call-permission", "--phone-number-id", phone, "--user", "15550106666", "--status", "permanent")
+    assert granted["permission"] == {"status": "permanent"}
+    call_id = run("start-inbound-call", "--phone-number-id", phone, "--user", "15550106666")["callId"]
+    assert run("show-call", "--call-id", call_id)["status"] == "RINGING"
+    assert meta(["user-call-action", "--call-id", call_id, "--action", "answer", *endpoint]) == 1  # user-initiated
+    assert "cannot answer" in capsys.readouterr().err
+    assert run("user-call-action", "--call-id", call_id, "--action", "hangup")["status"] == "TERMINATED"
+
+    key_file = tmp_path / "key.pem"
+    key_file.write_text(rsa_pem())
+    shown = run("set-business-public-key", "--phone-number-id", phone, "--pem-file", str(key_file))
+    assert shown["signatureStatus"] == "VALID"
+    assert run("show-business-public-key", "--phone-number-id", phone)["businessPublicKey"] == key_file.read_text()
+
+    flow_id = client.create_whatsapp_flow(id=ids["waba"], flowName="cli", categories=["OTHER"],
+                                          flowJson=json.dumps({"version": "7.1", "screens": [{
+                                              "id": "ONLY", "terminal": True, "layout": {
+                                                  "type": "SingleColumnLayout", "children": []}}]}).encode(),
+                                          publish=True)["flowId"]
+    assert run("show-flow", "--flow-id", flow_id)["status"] == "PUBLISHED"
+    assert run("set-flow-health", "--flow-id", flow_id, "--status", "BLOCKED")["status"] == "BLOCKED"
+    blocked = client.get_whatsapp_flow(id=ids["waba"], flowId=flow_id)
+    assert blocked["flowStatus"] == "BLOCKED" and blocked["healthStatus"]["canSendMessage"] == "BLOCKED"
+    dataset = client.create_whatsapp_dataset(id=ids["waba"])["datasetId"]
+    assert run("show-conversion-events", "--dataset-id", dataset)["events"] == []

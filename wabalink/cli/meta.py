@@ -16,6 +16,8 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
+from wabalink.cli import meta_flows
+
 DEFAULT_ENDPOINT = "http://127.0.0.1:4599"
 ENDPOINT_ENV = "WABALINK_ENDPOINT"
 TIMEOUT_SECONDS = 30.0
@@ -159,6 +161,7 @@ def _parser() -> argparse.ArgumentParser:
 
     command("show-faults", "Show the injected faults.", _show_faults)
     command("clear-faults", "Remove every injected fault.", _clear_faults)
+    meta_flows.add_commands(command)
     return parser
 
 
