@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import argparse
 import urllib.parse
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 Request = tuple[str, str, dict[str, Any] | None]
 FLOW_HEALTH = ("PUBLISHED", "BLOCKED", "THROTTLED")

@@ -16,7 +16,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from wabalink.meta.access import authorize_phone
-from wabalink.meta.calls import GraphCall, SandboxCall
+from wabalink.meta.calls import GraphCall, GraphHandler, SandboxCall, SandboxHandler
 from wabalink.meta.errors import GraphError, SandboxError, invalid_parameter_error, unknown_object_error
 from wabalink.meta.routing import Route
 from wabalink.meta.sandbox_input import meta_id, optional_int, required_str
@@ -172,7 +172,7 @@ def _connect(sim: MetaSimulator, phone_id: str, to: str | None) -> dict[str, Any
     return {"messaging_product": "whatsapp", "calls": [{"id": call_id}]}
 
 
-GRAPH_ROUTES = [
+GRAPH_ROUTES: list[Route[GraphHandler]] = [
     Route("GET", "/{phone_id}/call_permissions", _get_permission),
     Route("POST", "/{phone_id}/calls", _call_action),
 ]
@@ -259,7 +259,7 @@ def _call_json(row: dict[str, Any]) -> dict[str, Any]:
             "updatedAt": row["updated_at"]}
 
 
-SANDBOX_ROUTES = [
+SANDBOX_ROUTES: list[Route[SandboxHandler]] = [
     Route("PUT", "/phone-numbers/{phone_id}/call-permissions/{user}", _set_permission),
     Route("POST", "/phone-numbers/{phone_id}/calls/{user}", _inbound_call),
     Route("GET", "/calls/{call_id}", _show_call),

@@ -77,8 +77,8 @@ class FlowsGraphCalls:
         data = answer.get("data")
         if not isinstance(data, list):
             raise GraphProtocolError("Graph API answered the flows edge without a data list")
-        paging = answer.get("paging") if isinstance(answer.get("paging"), dict) else {}
-        cursors = paging.get("cursors") if isinstance(paging.get("cursors"), dict) else {}
+        paging: Row = answer["paging"] if isinstance(answer.get("paging"), dict) else {}
+        cursors: Row = paging["cursors"] if isinstance(paging.get("cursors"), dict) else {}
         next_after = _text(cursors.get("after"), "flows cursor", 1000) if paging.get("next") else None
         return [_flow_summary(item) for item in data], next_after
 
@@ -188,8 +188,9 @@ class FlowsGraphCalls:
             raise GraphProtocolError("Graph API answered a call without its id")
         return _text(_obj(calls[0]).get("id"), "call id", CALL_ID_MAX_LENGTH)
 
-    def _call(self, method: str, path: str, **kwargs: Any) -> Row:  # provided by GraphClient
-        raise NotImplementedError
+    def _call(self, method: str, path: str, *, token: str, query: dict[str, str] | None = None,
+              json_body: Row | None = None, form_body: str | None = None) -> Row:
+        raise NotImplementedError  # GraphClient's
 
 
 # --- answer checks -----------------------------------------------------------------------------------

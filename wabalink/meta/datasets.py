@@ -11,9 +11,14 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from wabalink.meta.access import authorize_waba
-from wabalink.meta.calls import GraphCall, SandboxCall
-from wabalink.meta.errors import GraphError, SandboxError, invalid_parameter_error, permission_error, \
-    unknown_object_error
+from wabalink.meta.calls import GraphCall, GraphHandler, SandboxCall, SandboxHandler
+from wabalink.meta.errors import (
+    GraphError,
+    SandboxError,
+    invalid_parameter_error,
+    permission_error,
+    unknown_object_error,
+)
 from wabalink.meta.routing import Route
 from wabalink.meta.sandbox_input import meta_id
 from wabalink.server.http import HttpResponse, json_response
@@ -150,7 +155,7 @@ def _custom_data_problem(event: dict[str, Any]) -> str | None:
     return None
 
 
-GRAPH_ROUTES = [
+GRAPH_ROUTES: list[Route[GraphHandler]] = [
     Route("POST", "/{waba_id}/dataset", _create),
     Route("GET", "/{waba_id}/dataset", _get),
     Route("POST", "/{dataset_id}/events", _events),
@@ -171,6 +176,6 @@ def _received(sim: MetaSimulator, call: SandboxCall) -> HttpResponse:
          "receivedAt": row["received_at"], "event": json.loads(row["payload"])} for row in rows]})
 
 
-SANDBOX_ROUTES = [
+SANDBOX_ROUTES: list[Route[SandboxHandler]] = [
     Route("GET", "/datasets/{dataset_id}/events", _received),
 ]

@@ -74,8 +74,8 @@ def _preview(sim: MetaSimulator, token: str) -> HttpResponse:
 def _screen_html(screen: dict[str, Any]) -> str:
     heading = html.escape(f"{screen.get('title') or ''} [{screen.get('id')}]".strip())
     terminal = " (terminal)" if screen.get("terminal") is True else ""
-    layout = screen.get("layout") if isinstance(screen.get("layout"), dict) else {}
-    children = layout.get("children") if isinstance(layout.get("children"), list) else []
+    layout: dict[str, Any] = screen["layout"] if isinstance(screen.get("layout"), dict) else {}
+    children: list[Any] = layout["children"] if isinstance(layout.get("children"), list) else []
     return f'<section class="screen"><h2>{heading}{terminal}</h2><ul>{_components_html(children)}</ul></section>'
 
 

@@ -14,9 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 from wabalink.meta import wabas
 from wabalink.meta.access import APPLICATION_NAME, authorize_waba
-from wabalink.meta.calls import GraphCall, SandboxCall
-from wabalink.meta.errors import GraphError, SandboxError, invalid_parameter_error, permission_error, \
-    unknown_object_error
+from wabalink.meta.calls import GraphCall, GraphHandler, SandboxCall, SandboxHandler
+from wabalink.meta.errors import (
+    GraphError,
+    SandboxError,
+    invalid_parameter_error,
+    permission_error,
+    unknown_object_error,
+)
 from wabalink.meta.flow_json import check_flow_json
 from wabalink.meta.flow_pages import asset_download_url, preview_url, timestamp
 from wabalink.meta.routing import Route
@@ -308,7 +313,7 @@ def _delete(sim: MetaSimulator, call: GraphCall) -> dict[str, Any]:
 
 
 # Declared before the generic object routes (`GET /{object_id}`), which `_get` falls back to.
-GRAPH_ROUTES = [
+GRAPH_ROUTES: list[Route[GraphHandler]] = [
     Route("POST", "/{waba_id}/flows", _create),
     Route("GET", "/{waba_id}/flows", _list),
     Route("GET", "/{flow_id}/assets", _list_assets),
@@ -359,7 +364,7 @@ def _set_health(sim: MetaSimulator, call: SandboxCall) -> HttpResponse:
     return json_response(200, flow_json_view(flow))
 
 
-SANDBOX_ROUTES = [
+SANDBOX_ROUTES: list[Route[SandboxHandler]] = [
     Route("GET", "/flows/{flow_id}", _show),
     Route("PUT", "/flows/{flow_id}/status", _set_health),
 ]

@@ -15,8 +15,8 @@ from urllib.parse import parse_qsl
 
 from wabalink.meta import calling, datasets, flows, phone_numbers, public_keys, tokens, wabas
 from wabalink.meta.calls import GraphCall, GraphHandler
-from wabalink.meta.multipart import multipart_params
 from wabalink.meta.errors import GraphError, invalid_parameter_error, unknown_path_error
+from wabalink.meta.multipart import multipart_params
 from wabalink.meta.routing import Route, RouteTable
 from wabalink.meta.simulator import MetaSimulator
 from wabalink.server.http import HttpRequest, HttpResponse, json_response
@@ -24,11 +24,10 @@ from wabalink.server.http import HttpRequest, HttpResponse, json_response
 VERSIONED_PATH = re.compile(r"^/v[0-9]+\.[0-9]+(/.*)?$")
 META_ID = r"[0-9]{1,32}"
 
+# Flows before WABAs: `GET /{flow_id}` hands ids that are not flows to the generic `GET /{object_id}`.
 GRAPH_ROUTES: list[Route[GraphHandler]] = [
-    *tokens.GRAPH_ROUTES,
-    # Flows first: `GET /{flow_id}` hands ids that are not flows to the generic `GET /{object_id}`.
-    *flows.GRAPH_ROUTES, *datasets.GRAPH_ROUTES, *public_keys.GRAPH_ROUTES, *calling.GRAPH_ROUTES,
-    *wabas.GRAPH_ROUTES, *phone_numbers.GRAPH_ROUTES]
+    *tokens.GRAPH_ROUTES, *flows.GRAPH_ROUTES, *datasets.GRAPH_ROUTES, *public_keys.GRAPH_ROUTES,
+    *calling.GRAPH_ROUTES, *wabas.GRAPH_ROUTES, *phone_numbers.GRAPH_ROUTES]
 _TABLE = RouteTable(GRAPH_ROUTES, placeholder=META_ID)
 
 

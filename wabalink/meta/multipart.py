@@ -20,7 +20,7 @@ def multipart_params(request: HttpRequest) -> dict[str, str]:
     for part in message.iter_parts():
         name = part.get_param("name", header="content-disposition")
         payload = part.get_payload(decode=True)
-        if not isinstance(name, str) or payload is None:
+        if not isinstance(name, str) or not isinstance(payload, bytes):
             raise invalid_parameter_error("Each part of a multipart/form-data body needs a name")
         try:
             params[name] = payload.decode("utf-8")

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import bindparam, select
 
 from wabalink.meta.access import authorize_phone
-from wabalink.meta.calls import GraphCall, SandboxCall
+from wabalink.meta.calls import GraphCall, GraphHandler, SandboxCall, SandboxHandler
 from wabalink.meta.errors import SandboxError, invalid_parameter_error, unknown_object_error
 from wabalink.meta.routing import Route
 from wabalink.meta.sandbox_input import meta_id
@@ -111,7 +111,7 @@ def _get(sim: MetaSimulator, call: GraphCall) -> dict[str, Any]:
     return {"data": [current] if current else []}
 
 
-GRAPH_ROUTES = [
+GRAPH_ROUTES: list[Route[GraphHandler]] = [
     Route("POST", "/{phone_id}/whatsapp_business_encryption", _put),
     Route("GET", "/{phone_id}/whatsapp_business_encryption", _get),
 ]
@@ -144,7 +144,7 @@ def _sandbox_get(sim: MetaSimulator, call: SandboxCall) -> HttpResponse:
                                "signatureStatus": current.get("business_public_key_signature_status")})
 
 
-SANDBOX_ROUTES = [
+SANDBOX_ROUTES: list[Route[SandboxHandler]] = [
     Route("PUT", "/phone-numbers/{phone_id}/business-public-key", _sandbox_put),
     Route("GET", "/phone-numbers/{phone_id}/business-public-key", _sandbox_get),
 ]

@@ -24,7 +24,8 @@ from wabalink.aws.model import load_service_model
 from wabalink.aws.protocol import RestJsonProtocol
 from wabalink.config import Settings
 from wabalink.meta.client import GraphClient
-from wabalink.meta.flow_pages import PAGES_PREFIX as FLOW_PAGES_PREFIX, handle_flow_page
+from wabalink.meta.flow_pages import PAGES_PREFIX as FLOW_PAGES_PREFIX
+from wabalink.meta.flow_pages import handle_flow_page
 from wabalink.meta.graph_api import handle_graph
 from wabalink.meta.sandbox_api import handle_sandbox
 from wabalink.meta.simulator import MetaSimulator, simulator_app_credentials

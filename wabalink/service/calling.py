@@ -67,12 +67,12 @@ class Calling(Operations):
         number, bsuid = params.get("destinationPhoneNumber"), params.get("endUserBsuid")
         if (number is None) == (bsuid is None):
             raise InvalidParametersException("Give exactly one of destinationPhoneNumber and endUserBsuid.")
-        field = "originationPhoneNumberId"
+        field, origination = "originationPhoneNumberId", params["originationPhoneNumberId"]
         with self.store.reader() as conn:
-            phone = linked_phone(conn, ctx, params[field], field)
+            phone = linked_phone(conn, ctx, origination, field)
         query = {"user_wa_id": number.lstrip("+")} if number is not None else {"user_id": bsuid or ""}
         with meta_refusals("destinationPhoneNumber" if number is not None else "endUserBsuid",
-                           not_found=f"{field}: {params[field]}"):
+                           not_found=f"{field}: {origination}"):
             answer = self.graph.get_call_permission(phone["meta_phone_number_id"], query)
         permission: Any = {"status": answer["permission"]["status"]}
         if isinstance(answer["permission"].get("expiration_time"), int):
@@ -86,9 +86,8 @@ class Calling(Operations):
             raise InvalidParametersException(f"metaApiVersion {params['metaApiVersion']} is not a Graph API version "
                                              "like v21.0.")
         event = call_event(params["callEvent"])
-        field = "originationPhoneNumberId"
         with self.store.reader() as conn:
-            phone = linked_phone(conn, ctx, params[field], field)
+            phone = linked_phone(conn, ctx, params["originationPhoneNumberId"], "originationPhoneNumberId")
         with meta_refusals("callEvent", not_found=f"callEvent.call_id {event.get('call_id')}", conflicts=True):
             assigned = self.graph.send_call_event(phone["meta_phone_number_id"], event)
         call_id = assigned or str(event["call_id"])

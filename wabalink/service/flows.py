@@ -71,14 +71,18 @@ def render_flow(flow: MetaFlow) -> GetWhatsAppFlowOutput:
         output["preview"] = _preview(node)
     waba = node.get("whatsapp_business_account")
     if isinstance(waba, dict):
-        output["whatsAppBusinessAccount"] = {"id": str(waba["id"]), "name": str(waba.get("name", "")), **{
-            member: str(waba[key]) for member, key in (("currency", "currency"), ("timezoneId", "timezone_id"),
-                                                       ("messageTemplateNamespace", "message_template_namespace"))
-            if waba.get(key) is not None}}
+        account: Any = {"id": str(waba["id"]), "name": str(waba.get("name", ""))}
+        for member, key in (("currency", "currency"), ("timezoneId", "timezone_id"),
+                            ("messageTemplateNamespace", "message_template_namespace")):
+            if waba.get(key) is not None:
+                account[member] = str(waba[key])
+        output["whatsAppBusinessAccount"] = account
     app = node.get("application")
     if isinstance(app, dict) and app.get("id") and app.get("name"):
-        output["application"] = {"id": str(app["id"]), "name": str(app["name"]),
-                                 **({"link": str(app["link"])} if app.get("link") else {})}
+        application: Any = {"id": str(app["id"]), "name": str(app["name"])}
+        if app.get("link"):
+            application["link"] = str(app["link"])
+        output["application"] = application
     health = node.get("health_status")
     if isinstance(health, dict) and isinstance(health.get("can_send_message"), str):
         output["healthStatus"] = {"canSendMessage": health["can_send_message"], "entities": [
@@ -184,7 +188,7 @@ class Flows(Operations):
     def delete_whatsapp_flow(self, ctx: RequestContext, params: DeleteWhatsAppFlowInput) -> DeleteWhatsAppFlowOutput:
         return self._life_cycle(ctx, params, "delete")
 
-    def _life_cycle(self, ctx: RequestContext, params: Any, action: str) -> dict[str, Any]:
+    def _life_cycle(self, ctx: RequestContext, params: Any, action: str) -> Any:
         self._flow(ctx, params)
         with meta_refusals("flowId", not_found=f"flowId: Flow {params['flowId']}"):
             if action == "delete":

@@ -85,11 +85,11 @@ class PublicKeys(Operations):
     @operation("GetWhatsAppBusinessPublicKey")
     def get_whatsapp_business_public_key(self, ctx: RequestContext, params: GetWhatsAppBusinessPublicKeyInput
                                          ) -> GetWhatsAppBusinessPublicKeyOutput:
-        field = "originationPhoneNumberId"
+        field, origination = "originationPhoneNumberId", params["originationPhoneNumberId"]
         with self.store.reader() as conn:
-            phone = linked_phone(conn, ctx, params[field], field)
+            phone = linked_phone(conn, ctx, origination, field)
             put: dict[str, Any] | None = business_public_keys.get_put_key(conn, phone["id"])
-        with meta_refusals(field, not_found=f"{field}: {params[field]}"):
+        with meta_refusals(field, not_found=f"{field}: {origination}"):
             current = self.graph.get_business_public_key(phone["meta_phone_number_id"])
         if current is None:
             return {}  # no key set yet

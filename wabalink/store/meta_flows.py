@@ -7,7 +7,20 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Column, Float, Index, String, Table, Text, UniqueConstraint, bindparam, delete, insert, select, update
+from sqlalchemy import (
+    Column,
+    Float,
+    Index,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    bindparam,
+    delete,
+    insert,
+    select,
+    update,
+)
 
 from wabalink.store.db import Cursor, Query
 from wabalink.store.schema import metadata
