@@ -17,7 +17,7 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from wabalink.meta.calls import SandboxCall
+from wabalink.meta.calls import SandboxCall, SandboxHandler
 from wabalink.meta.errors import SandboxError, injected_failure_error
 from wabalink.meta.routing import Route
 from wabalink.meta.sandbox_input import optional_int, optional_str
@@ -132,7 +132,7 @@ def _clear(sim: MetaSimulator, call: SandboxCall) -> HttpResponse:
     return json_response(200, faults_json(sim.faults.clear()))
 
 
-SANDBOX_ROUTES = [
+SANDBOX_ROUTES: list[Route[SandboxHandler]] = [
     Route("GET", "/faults", _show),
     Route("POST", "/faults", _inject),
     Route("PUT", "/faults", _inject_with_older_names),

@@ -8,7 +8,7 @@ import secrets
 from typing import TYPE_CHECKING, Any
 
 from wabalink.meta.access import authorize_phone, authorize_waba
-from wabalink.meta.calls import GraphCall, SandboxCall
+from wabalink.meta.calls import GraphCall, GraphHandler, SandboxCall, SandboxHandler
 from wabalink.meta.errors import GraphError, SandboxError, invalid_parameter_error, unknown_object_error
 from wabalink.meta.routing import Route
 from wabalink.meta.sandbox_input import NUMERIC_ID, meta_id, optional_int, optional_str, required_str
@@ -109,7 +109,7 @@ def _deregister(sim: MetaSimulator, call: GraphCall) -> dict[str, Any]:
     return {"success": True}
 
 
-GRAPH_ROUTES = [
+GRAPH_ROUTES: list[Route[GraphHandler]] = [
     Route("GET", "/{waba_id}/phone_numbers", _list),
     Route("POST", "/{phone_id}/register", _register),
     Route("POST", "/{phone_id}/deregister", _deregister),
@@ -166,7 +166,7 @@ def _set_quality_rating(sim: MetaSimulator, call: SandboxCall) -> HttpResponse:
     return json_response(200, phone_json(phone))
 
 
-SANDBOX_ROUTES = [
+SANDBOX_ROUTES: list[Route[SandboxHandler]] = [
     Route("POST", "/wabas/{waba_id}/phone-numbers", _add),
     Route("PUT", "/phone-numbers/{phone_id}/quality-rating", _set_quality_rating),
 ]

@@ -27,8 +27,8 @@ from wabalink.meta.routing import Route, RouteTable
 from wabalink.meta.simulator import MetaSimulator
 from wabalink.server.http import HttpRequest, HttpResponse, json_response
 
-SANDBOX_ROUTES: list[Route[SandboxHandler]] = [
-    *wabas.SANDBOX_ROUTES, *phone_numbers.SANDBOX_ROUTES, *tokens.SANDBOX_ROUTES, *faults.SANDBOX_ROUTES]
+SANDBOX_ROUTES: list[Route[SandboxHandler]] = (
+    wabas.SANDBOX_ROUTES + phone_numbers.SANDBOX_ROUTES + tokens.SANDBOX_ROUTES + faults.SANDBOX_ROUTES)
 _TABLE = RouteTable(SANDBOX_ROUTES)
 
 

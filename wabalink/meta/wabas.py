@@ -8,7 +8,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from wabalink.meta.access import APPLICATION_NAME, DEFAULT_SCOPES, authorize_waba, require_waba
-from wabalink.meta.calls import GraphCall, SandboxCall
+from wabalink.meta.calls import GraphCall, GraphHandler, SandboxCall, SandboxHandler
 from wabalink.meta.errors import SandboxError, permission_error, unknown_object_error
 from wabalink.meta.phone_numbers import (
     MAX_PHONE_NUMBERS_PER_CALL,
@@ -83,7 +83,7 @@ def _subscribed_apps(sim: MetaSimulator, call: GraphCall) -> dict[str, Any]:
     ]}
 
 
-GRAPH_ROUTES = [
+GRAPH_ROUTES: list[Route[GraphHandler]] = [
     Route("GET", "/{object_id}", _get_object),
     Route("POST", "/{waba_id}/subscribed_apps", _subscribe),
     Route("DELETE", "/{waba_id}/subscribed_apps", _unsubscribe),
@@ -166,7 +166,7 @@ def _state(sim: MetaSimulator, call: SandboxCall) -> HttpResponse:
     })
 
 
-SANDBOX_ROUTES = [
+SANDBOX_ROUTES: list[Route[SandboxHandler]] = [
     Route("POST", "/wabas", _create),
     Route("GET", "/wabas/{waba_id}", _state),
 ]
