@@ -49,7 +49,7 @@ def _check_operator(simulator: MetaSimulator, request: HttpRequest) -> None:
     settings = simulator.settings
     if not settings.sandbox_enabled:
         raise SandboxError(404, "the sandbox is switched off on this server")
-    expected = settings.sandbox_token
+    expected = settings.sandbox_token or None  # an empty token is no token
     if expected is None:
         if settings.auth_mode == "strict":
             raise SandboxError(403, "the sandbox needs an operator token with --auth strict: start the server "
