@@ -48,7 +48,7 @@ def _get_object(sim: MetaSimulator, call: GraphCall) -> dict[str, Any]:
         node = select_fields(waba_fields(waba), fields, default=["id", "name"])
         if "phone_numbers" in expansions:
             # Field expansion (`phone_numbers{id,...}`): the edge's first page inside the node.
-            node["phone_numbers"] = phone_numbers_page(sim, call, object_id, {})
+            node["phone_numbers"] = phone_numbers_page(sim, object_id, {})
         return node
     phone = sim.state.get_phone_number(object_id)
     if phone is not None:
