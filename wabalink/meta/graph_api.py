@@ -23,7 +23,7 @@ from wabalink.server.http import HttpRequest, HttpResponse, json_response
 VERSIONED_PATH = re.compile(r"^/v[0-9]+\.[0-9]+(/.*)?$")
 META_ID = r"[0-9]{1,32}"
 
-GRAPH_ROUTES: list[Route[GraphHandler]] = [*tokens.GRAPH_ROUTES, *wabas.GRAPH_ROUTES, *phone_numbers.GRAPH_ROUTES]
+GRAPH_ROUTES: list[Route[GraphHandler]] = tokens.GRAPH_ROUTES + wabas.GRAPH_ROUTES + phone_numbers.GRAPH_ROUTES
 _TABLE = RouteTable(GRAPH_ROUTES, placeholder=META_ID)
 
 
