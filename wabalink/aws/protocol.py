@@ -58,6 +58,9 @@ MAX_ECHOED_VALUE_CHARS = 256
 MAX_LISTED_PROBLEMS = 10
 # Longest map key shown inside a path (`filters[key]`).
 MAX_PATH_KEY_CHARS = 64
+# Bodies up to this size are parsed where they arrive (microseconds); bigger ones (up to the 10 MB
+# request limit: about a second of parsing) belong in a worker thread, off the event loop.
+INLINE_PARSE_MAX_BODY_BYTES = 64 * 1024
 
 
 
@@ -359,8 +362,12 @@ def _read_value(spec: _ShapeSpec, value: Any, path: str, hidden: bool, errors: P
             _check_length(spec, value, len(value), path, hidden, errors)
         item_spec = spec.member
         assert item_spec is not None
-        return [_read_item(spec, item_spec, item, f"{path}[{index}]", hidden, errors)
-                for index, item in enumerate(value)]
+        items: list[Any] = []
+        for index, item in enumerate(value):
+            converted = _read_item(spec, item_spec, item, f"{path}[{index}]", hidden, errors)
+            if not errors:  # once the request is refused, its converted copy is not kept
+                items.append(converted)
+        return items
     if kind == "map":
         if not isinstance(value, dict):
             errors.append(_type_error(value, path, hidden, "map"))
@@ -373,7 +380,9 @@ def _read_value(spec: _ShapeSpec, value: Any, path: str, hidden: bool, errors: P
         for key, item in value.items():
             entry_path = _map_entry_path(path, key)
             _read_value(key_spec, key, entry_path, hidden, errors)
-            result[key] = _read_item(spec, value_spec, item, entry_path, hidden, errors)
+            converted = _read_item(spec, value_spec, item, entry_path, hidden, errors)
+            if not errors:
+                result[key] = converted
         return result
     if kind in ("integer", "long"):
         if isinstance(value, bool) or not isinstance(value, int):
