@@ -8,7 +8,8 @@ process's file descriptors. `guarded_protocol` returns uvicorn's httptools proto
 * a head deadline: from the connection's start (or the end of the previous response) to the end
   of the request's headers, at most `head_timeout` seconds, else 408 and close (slowloris);
 * a body deadline: a request's body must arrive within `body_timeout` seconds of its headers;
-* a head size limit: request line and headers beyond `max_head_bytes` answer 431 and close;
+* size limits: a URL beyond 64 KiB answers 414, a request line and headers beyond
+  `max_head_bytes` answer 431, and the connection is closed;
 * a connection cap: beyond `max_connections` open connections, a new one is answered 503 and
   closed at once, so descriptors stay bounded whatever clients do.
 
@@ -31,6 +32,8 @@ log = logging.getLogger("wabalink.server")
 # Descriptors kept for everything but client connections: database files and connections, worker
 # threads' SQLite handles (a WAL database holds three each), log files, the listening socket.
 RESERVED_DESCRIPTORS = 512
+# httptools' URL parser keeps offsets in 16 bits: longer URLs would fail as a bare plain-text 400.
+MAX_URL_BYTES = 65_535
 # How long a connection refused for capacity may take to send its request before it is closed.
 OVER_CAPACITY_GRACE_SECONDS = 1.0
 
@@ -72,7 +75,7 @@ def guarded_protocol(*, head_timeout: float, body_timeout: float, max_head_bytes
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self._deadline: TimerHandle | None = None
-            self._head_bytes = 0
+            self._head_bytes = self._url_bytes = 0
             self._over_capacity = False
             self._refusal: bytes | None = None  # the answer when a parser callback refuses the request
 
@@ -102,11 +105,14 @@ def guarded_protocol(*, head_timeout: float, body_timeout: float, max_head_bytes
 
         def on_message_begin(self) -> None:
             super().on_message_begin()
-            self._head_bytes = 0
+            self._head_bytes = self._url_bytes = 0
             if self._deadline is None:  # a pipelined request: the head deadline starts now
                 self._arm(head_timeout, self._head_timed_out)
 
         def on_url(self, url: bytes) -> None:
+            self._url_bytes += len(url)
+            if self._url_bytes > MAX_URL_BYTES:
+                self._refuse(_plain_response(414, "URI Too Long", f"The request URL is longer than {MAX_URL_BYTES} bytes."))
             self._count_head(len(url))
             super().on_url(url)
 
@@ -134,10 +140,13 @@ def guarded_protocol(*, head_timeout: float, body_timeout: float, max_head_bytes
         def _count_head(self, size: int) -> None:
             self._head_bytes += size
             if self._head_bytes > max_head_bytes:
-                self._refusal = _plain_response(
+                self._refuse(_plain_response(
                     431, "Request Header Fields Too Large",
-                    f"The request line and headers are larger than {max_head_bytes} bytes.")
-                raise _HeadTooLarge  # stops the parser; uvicorn then calls send_400_response
+                    f"The request line and headers are larger than {max_head_bytes} bytes."))
+
+        def _refuse(self, response: bytes) -> None:
+            self._refusal = response
+            raise _HeadTooLarge  # stops the parser; uvicorn then calls send_400_response
 
         def send_400_response(self, msg: str) -> None:
             if self._refusal is not None:
