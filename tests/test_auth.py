@@ -291,3 +291,13 @@ def test_presigned_expiry_beyond_a_week_is_refused(expires: str) -> None:
     query = query.replace(b"X-Amz-Expires=300", b"X-Amz-Expires=" + expires.encode())
     error = expect_error(strict(), (method, path, query, headers, body), "IncompleteSignatureException")
     assert "X-Amz-Expires" in error.message
+
+
+@pytest.mark.parametrize("junk", ["%ff", "%C3%A9", "\u00e9"])
+def test_strict_non_ascii_signature_is_a_mismatch_not_a_crash(junk: str) -> None:
+    method, path, query, headers, body = sign("GET", "/v1/whatsapp/waba/list", presign=True)
+    query = query.replace(b"X-Amz-Signature=", b"X-Amz-Signature=" + junk.encode("latin-1", "replace"))
+    expect_error(strict(), (method, path, query, headers, body), "InvalidSignatureException")
+    method, path, query, headers, body = sign("GET", "/v1/whatsapp/waba/list")
+    headers["authorization"] = headers["authorization"].replace("Signature=", "Signature=\u00e9")
+    expect_error(strict(), (method, path, query, headers, body), "InvalidSignatureException")

@@ -534,7 +534,8 @@ class Authenticator:
     def _signature_matches(self, secret: str, signed: _Signed, canonical_request: str) -> bool:
         string_to_sign = self._string_to_sign(signed, canonical_request)
         expected = hmac.new(self._signing_key(secret, signed), string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
-        return hmac.compare_digest(expected, signed.signature.lower())
+        # As bytes: compare_digest refuses str with non-ASCII characters (a client's junk signature).
+        return hmac.compare_digest(expected.encode("ascii"), signed.signature.lower().encode("utf-8", "replace"))
 
     def _mismatch_message(self, signed: _Signed, canonical_request: str) -> str:
         # Like AWS, show what was expected so a client author can debug; the session token
