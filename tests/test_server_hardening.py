@@ -181,6 +181,35 @@ def test_a_url_beyond_64_kib_is_414_at_once(guarded: Any) -> None:
     assert health_seconds < 1.0
 
 
+def test_a_9_mb_body_with_millions_of_problems_gets_a_short_answer_without_stalling_others(guarded: Any) -> None:
+    tags = b",".join([b"{}"] * 3_000_000)  # 9 MB: every tag lacks its key
+    body = b'{"resourceArn":"arn:aws:social-messaging:us-east-1:123456789012:waba/' + b"a" * 32 + b'","tags":[' + tags + b"]}"
+    answer: list[Any] = []
+
+    def tag_resource() -> None:
+        request = urllib.request.Request(guarded.endpoint + "/v1/tags/tag-resource", data=body, method="POST",
+                                         headers={"content-type": "application/json"})
+        try:
+            urllib.request.urlopen(request, timeout=60)
+        except urllib.error.HTTPError as error:
+            answer.append((error.code, error.headers["x-amzn-ErrorType"], error.read()))
+
+    sender = threading.Thread(target=tag_resource)
+    sender.start()
+    slowest = 0.0
+    while sender.is_alive():
+        started = time.monotonic()
+        assert _health_ok(guarded)
+        slowest = max(slowest, time.monotonic() - started)
+        time.sleep(0.05)
+    sender.join()
+    [(status, code, payload)] = answer
+    assert (status, code) == (400, "ValidationException")
+    assert len(payload) < 2000
+    assert json.loads(payload)["message"].endswith("; ... and 2,999,990 more problems")
+    assert slowest < 1.0  # a hang detector: parsing this body takes seconds
+
+
 # -- IPv6 -------------------------------------------------------------------------------------------
 
 

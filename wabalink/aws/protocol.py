@@ -30,12 +30,14 @@ validators apply them (`Matcher.matches()`: the whole value), with `re.fullmatch
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
 import math
 import re
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
@@ -59,8 +61,11 @@ MAX_LISTED_PROBLEMS = 10
 # Longest map key shown inside a path (`filters[key]`).
 MAX_PATH_KEY_CHARS = 64
 # Bodies up to this size are parsed where they arrive (microseconds); bigger ones (up to the 10 MB
-# request limit: about a second of parsing) belong in a worker thread, off the event loop.
+# request limit: about a second of parsing) are parsed off the event loop by `parse_async`.
 INLINE_PARSE_MAX_BODY_BYTES = 64 * 1024
+# Threads parsing big bodies: decoded JSON takes up to ~20 times its size in memory, so how many
+# big bodies are decoded at once is bounded per process, whatever the number of clients.
+BIG_BODY_PARSERS = 2
 
 
 
@@ -678,6 +683,8 @@ class RestJsonProtocol:
         for routes in self._label_routes.values():
             routes.sort(key=lambda r: (-r.literal_chars, -len(r.required_query)))
 
+        self._big_body_parsers = ThreadPoolExecutor(BIG_BODY_PARSERS, thread_name_prefix="wabalink-parse")
+
     @property
     def operation_names(self) -> list[str]:
         return list(self._operations)
@@ -766,6 +773,21 @@ class RestJsonProtocol:
         if errors:
             raise _validation_exception(errors)
         return result
+
+    async def parse_async(
+        self,
+        operation: OperationModel,
+        uri_params: Mapping[str, str],
+        query_string: bytes | str,
+        headers: Mapping[str, str],
+        body: bytes,
+    ) -> dict[str, Any]:
+        """`parse`, run off the event loop for bodies over INLINE_PARSE_MAX_BODY_BYTES, so that
+        validating a big body never blocks other requests."""
+        if len(body) <= INLINE_PARSE_MAX_BODY_BYTES:
+            return self.parse(operation, uri_params, query_string, headers, body)
+        return await asyncio.get_running_loop().run_in_executor(
+            self._big_body_parsers, self.parse, operation, uri_params, query_string, headers, body)
 
     def _read_body(self, input_spec: _ShapeSpec, body: bytes, hidden: bool, result: dict[str, Any], errors: Problems) -> None:
         payload_name = input_spec.payload_member

@@ -22,7 +22,7 @@ from botocore import xform_name
 from wabalink.aws.auth import Authenticator, load_credentials_file
 from wabalink.aws.errors import AwsError, not_implemented
 from wabalink.aws.model import load_service_model
-from wabalink.aws.protocol import INLINE_PARSE_MAX_BODY_BYTES, RestJsonProtocol
+from wabalink.aws.protocol import RestJsonProtocol
 from wabalink.config import Settings
 from wabalink.meta.client import GraphClient
 from wabalink.meta.graph_api import handle_graph
@@ -156,14 +156,9 @@ class WabalinkApp:
             raw_path = request.raw_path.decode("latin-1")
             operation, uri_params = self.protocol.route(request.method, raw_path, request.query_string)
             operation_name = operation.name
-            # -- big bodies are parsed off the event loop (validation must not block other requests)
-            parse_args = (operation, uri_params, request.query_string, request.headers, request.body)
-            if len(request.body) <= INLINE_PARSE_MAX_BODY_BYTES:
-                params = self.protocol.parse(*parse_args)
-            else:
-                params = await asyncio.get_running_loop().run_in_executor(
-                    self.service_workers, self.protocol.parse, *parse_args)
-            # -- end
+            # big bodies are parsed off the event loop: validating them must not block other requests
+            params = await self.protocol.parse_async(operation, uri_params, request.query_string, request.headers,
+                                                     request.body)
             if log.isEnabledFor(logging.DEBUG):  # member names only: values may be secrets
                 log.debug("parsed", extra={"request_id": request_id, "operation": operation_name,
                                            "members": sorted(params)})
