@@ -109,10 +109,25 @@ def test_an_expired_phase_one_stops_counting_against_the_quota(start_server: Any
 
 def test_a_meta_waba_id_where_the_linked_id_is_expected_gets_a_hint(server: Any) -> None:
     client = server.client()
-    meta_waba, _ = linked_waba(server, client, "Hint")
-    expect(client, "ResourceNotFoundException",
+    meta_waba, entry = linked_waba(server, client, "Hint")
+    expect(client, "ValidationException",
            lambda: client.get_linked_whatsapp_business_account(id=meta_waba["wabaId"]),
-           "looks like Meta's WABA id", "waba-")
+           "expected the linked WABA id", "ListLinkedWhatsAppBusinessAccounts")
+    phone = client.get_linked_whatsapp_business_account(id=entry["wabaId"])["account"]["phoneNumbers"][0]
+    expect(client, "ValidationException",
+           lambda: client.get_linked_whatsapp_business_account_phone_number(id=phone["metaPhoneNumberId"]),
+           "expected the linked phone number id")
+
+
+def test_a_meta_id_in_finalization_gets_a_hint(server: Any) -> None:
+    client = server.client()
+    meta_waba = server.create_waba("Finalization Hint", phone_numbers=1)
+    token, incomplete = sign_up(client, meta_waba)
+    meta_phone_id = incomplete[meta_waba["wabaId"]]["unregisteredWhatsAppPhoneNumbers"][0]["metaPhoneNumberId"]
+    expect(client, "InvalidParametersException", lambda: client.associate_whatsapp_business_account(setupFinalization={
+        "associateInProgressToken": token, "phoneNumbers": [{"id": meta_phone_id, "twoFactorPin": "123456"}],
+        "waba": {"id": meta_waba["wabaId"]}}), "setupFinalization.phoneNumbers[0].id", "looks like Meta's phone number id",
+        "unregisteredWhatsAppPhoneNumbers")
 
 
 @pytest.mark.parametrize("reason, needle", [("expire", "expired"), ("revoke", "revoked"), (None, "did not issue")])
