@@ -151,3 +151,28 @@ def test_fifo_topics_are_refused_as_event_destinations(server: Any) -> None:
            lambda: client.put_whatsapp_business_account_event_destinations(
                id=entry["wabaId"], eventDestinations=[{"eventDestinationArn": "arn:aws:sns:us-east-1:123456789012:t.fifo"}]),
            "eventDestinations[0].eventDestinationArn", "FIFO")
+
+
+# --- serve options for the sandbox --------------------------------------------------------------
+
+def _sandbox_status(server: Any, headers: dict[str, str] | None = None) -> int:
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(server.endpoint + "/meta/sandbox/faults", headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
+
+
+def test_serve_no_sandbox_switches_it_off(start_server: Any) -> None:
+    server = start_server(extra_args=["--no-sandbox"])
+    assert _sandbox_status(server) == 404
+
+
+def test_serve_sandbox_token_is_required_once_set(start_server: Any) -> None:
+    server = start_server(extra_args=["--sandbox-token", "operator-secret"])
+    assert _sandbox_status(server) == 401
+    assert _sandbox_status(server, {"Authorization": "Bearer operator-secret"}) == 200

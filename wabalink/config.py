@@ -104,6 +104,7 @@ class Settings:
             meta_app_secret=os.environ.get("WABALINK_META_APP_SECRET", cls.meta_app_secret),
             log_level=os.environ.get("WABALINK_LOG_LEVEL", "info"),
             sandbox_token=os.environ.get("WABALINK_SANDBOX_TOKEN") or None,
+            sandbox_enabled=os.environ.get("WABALINK_SANDBOX", "on") != "off",
             keep_alive_timeout_seconds=_env_int("WABALINK_KEEP_ALIVE_TIMEOUT", 5, KEEP_ALIVE_TIMEOUT_RANGE),
             head_timeout_seconds=_env_int("WABALINK_HEADER_TIMEOUT", 10, HEAD_TIMEOUT_RANGE),
             max_connections=_env_int("WABALINK_MAX_CONNECTIONS", 1000, MAX_CONNECTIONS_RANGE),

@@ -93,6 +93,11 @@ def build_parser(defaults: Settings) -> argparse.ArgumentParser:
                         metavar="N", help="open connections served at once; more are answered 503 (%(default)s)")
     parser.add_argument("--meta-graph-url", default=defaults.meta_graph_url, metavar="URL",
                         help="Meta's Graph API base URL (default: the built-in simulator)")
+    parser.add_argument("--sandbox-token", default=defaults.sandbox_token, metavar="TOKEN",
+                        help="operator token the simulator's sandbox requires (Authorization: Bearer TOKEN); "
+                             "needed with --auth strict")
+    parser.add_argument("--no-sandbox", action="store_true", default=not defaults.sandbox_enabled,
+                        help="switch the simulator's sandbox off (its routes answer 404)")
     parser.add_argument("--log-level", default=defaults.log_level, choices=["debug", "info", "warning", "error"])
     return parser
 
@@ -112,6 +117,7 @@ def main(argv: list[str]) -> int:
     settings.log_level = args.log_level
     settings.keep_alive_timeout_seconds, settings.head_timeout_seconds = args.keep_alive_timeout, args.header_timeout
     settings.max_connections = args.max_connections
+    settings.sandbox_token, settings.sandbox_enabled = args.sandbox_token, not args.no_sandbox
     if not is_loopback(settings.host) and settings.auth_mode != "strict":
         print("wabalink serve: listening on a non-loopback address requires --auth strict", file=sys.stderr)
         return 2
