@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from wabalink.config import Settings, SettingError, parse_int_in_range, url_host
+from wabalink.server.connections import RESERVED_DESCRIPTORS, connection_cap
 from wabalink.server.main import main as serve_main
 
 try:
@@ -293,3 +294,22 @@ def test_parse_int_in_range_bounds_are_inclusive() -> None:
     for bad in ("0", "6", "", "1.5", "five"):
         with pytest.raises(SettingError, match="X must be an integer from 1 to 5"):
             parse_int_in_range(bad, "X", (1, 5))
+
+
+# -- descriptors ------------------------------------------------------------------------------------
+
+
+def test_the_connection_cap_leaves_descriptors_for_the_databases() -> None:
+    assert connection_cap(1000, 20_000) == 1000
+    assert connection_cap(1000, 1024) == 1024 - RESERVED_DESCRIPTORS
+    assert connection_cap(1000, 100) == 1
+
+
+def test_the_descriptor_limit_is_raised_to_the_hard_limit() -> None:
+    completed = subprocess.run(
+        [sys.executable, "-c", "import resource; from wabalink.server.connections import raise_descriptor_limit; "
+         "soft = raise_descriptor_limit(); print(soft, *resource.getrlimit(resource.RLIMIT_NOFILE))"],
+        capture_output=True, text=True, timeout=30, cwd=REPO_ROOT, check=True)
+    returned, soft, hard = (int(part) for part in completed.stdout.split())
+    assert returned == soft
+    assert soft == hard or hard == -1  # -1: unlimited, where the soft limit is raised as far as allowed
