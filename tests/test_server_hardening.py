@@ -211,6 +211,16 @@ def test_a_9_mb_body_with_millions_of_problems_gets_a_short_answer_without_stall
     assert slowest < 1.0  # a hang detector: parsing this body takes seconds
 
 
+@pytest.mark.parametrize("body", [b"[" * 100_000 + b"]" * 100_000, b'{"name": "\xff"}', b"{"])
+def test_a_sandbox_body_that_is_not_json_is_a_json_400(guarded: Any, body: bytes) -> None:
+    request = urllib.request.Request(guarded.endpoint + "/meta/sandbox/wabas", data=body, method="POST",
+                                     headers={"content-type": "application/json"})
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(request, timeout=10)
+    assert caught.value.code == 400
+    assert "JSON" in json.loads(caught.value.read())["error"]["message"]
+
+
 # -- IPv6 -------------------------------------------------------------------------------------------
 
 
