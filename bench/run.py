@@ -31,7 +31,7 @@ sys.path.insert(0, str(BENCH_DIR))
 
 import cli_speed  # noqa: E402
 from associations import precreate_wabas, run_associations, spot_check  # noqa: E402
-from servers import (RssSampler, Server, bare_server, cpu_seconds, dump_json, memory_report,  # noqa: E402
+from servers import (SANDBOX_TOKEN, RssSampler, Server, bare_server, cpu_seconds, dump_json, memory_report,  # noqa: E402
                      moto_server, wabalink_server)
 from wrkload import WrkMissing, assert_clean, check_once, find_wrk, presign_get, run_wrk, write_script  # noqa: E402
 
@@ -87,7 +87,8 @@ def say(message: str) -> None:
 
 def sandbox(server: Server, method: str, path: str, payload: dict[str, Any]) -> Any:
     request = urllib.request.Request(server.endpoint + "/meta/sandbox" + path, data=json.dumps(payload).encode(),
-                                     method=method, headers={"content-type": "application/json"})
+                                     method=method, headers={"content-type": "application/json",
+                                                             "authorization": f"Bearer {SANDBOX_TOKEN}"})
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read())
 

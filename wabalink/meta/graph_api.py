@@ -25,9 +25,9 @@ VERSIONED_PATH = re.compile(r"^/v[0-9]+\.[0-9]+(/.*)?$")
 META_ID = r"[0-9]{1,32}"
 
 # Flows before WABAs: `GET /{flow_id}` hands ids that are not flows to the generic `GET /{object_id}`.
-GRAPH_ROUTES: list[Route[GraphHandler]] = [
-    *tokens.GRAPH_ROUTES, *flows.GRAPH_ROUTES, *datasets.GRAPH_ROUTES, *public_keys.GRAPH_ROUTES,
-    *calling.GRAPH_ROUTES, *wabas.GRAPH_ROUTES, *phone_numbers.GRAPH_ROUTES]
+GRAPH_ROUTES: list[Route[GraphHandler]] = (
+    tokens.GRAPH_ROUTES + flows.GRAPH_ROUTES + datasets.GRAPH_ROUTES + public_keys.GRAPH_ROUTES
+    + calling.GRAPH_ROUTES + wabas.GRAPH_ROUTES + phone_numbers.GRAPH_ROUTES)
 _TABLE = RouteTable(GRAPH_ROUTES, placeholder=META_ID)
 
 
