@@ -32,6 +32,8 @@ class Settings:
     sandbox_token: str | None = None
     sandbox_enabled: bool = True
     log_level: str = "info"
+    # Where the simulator's app receives Meta's webhooks. None: this server's own receiver.
+    meta_webhook_url: str | None = None
 
     @property
     def meta_app_token(self) -> str:
@@ -40,6 +42,13 @@ class Settings:
 
     def graph_base_url(self) -> str:
         return (self.meta_graph_url or f"http://{self._loopback_host()}:{self.port}/meta/graph").rstrip("/")
+
+    def webhook_callback_url(self) -> str:
+        if self.meta_webhook_url:
+            return self.meta_webhook_url
+        host = self._loopback_host()
+        host = f"[{host}]" if ":" in host and not host.startswith("[") else host  # an IPv6 literal
+        return f"http://{host}:{self.port}/_wabalink/webhooks/meta"
 
     def _loopback_host(self) -> str:
         return "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
@@ -57,4 +66,5 @@ class Settings:
             meta_app_secret=os.environ.get("WABALINK_META_APP_SECRET", cls.meta_app_secret),
             log_level=os.environ.get("WABALINK_LOG_LEVEL", "info"),
             sandbox_token=os.environ.get("WABALINK_SANDBOX_TOKEN") or None,
+            meta_webhook_url=os.environ.get("WABALINK_META_WEBHOOK_URL") or None,
         )

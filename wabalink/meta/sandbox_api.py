@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hmac
 
-from wabalink.meta import faults, phone_numbers, tokens, wabas
+from wabalink.meta import faults, messaging_sandbox, phone_numbers, tokens, wabas, webhooks
 from wabalink.meta.calls import SandboxCall, SandboxHandler
 from wabalink.meta.errors import SandboxError
 from wabalink.meta.routing import Route, RouteTable
@@ -28,7 +28,8 @@ from wabalink.meta.simulator import MetaSimulator
 from wabalink.server.http import HttpRequest, HttpResponse, json_response
 
 SANDBOX_ROUTES: list[Route[SandboxHandler]] = [
-    *wabas.SANDBOX_ROUTES, *phone_numbers.SANDBOX_ROUTES, *tokens.SANDBOX_ROUTES, *faults.SANDBOX_ROUTES]
+    *wabas.SANDBOX_ROUTES, *phone_numbers.SANDBOX_ROUTES, *tokens.SANDBOX_ROUTES, *faults.SANDBOX_ROUTES,
+    *messaging_sandbox.SANDBOX_ROUTES, *webhooks.SANDBOX_ROUTES]
 _TABLE = RouteTable(SANDBOX_ROUTES)
 
 

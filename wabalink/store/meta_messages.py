@@ -150,7 +150,7 @@ DUE_STATUSES = Query(
                  .join(meta_phone_numbers, P.id == M.phone_number_id))
     .where(SCH.due_at <= bindparam("now")).order_by(SCH.due_at, SCH.id).limit(bindparam("limit")))
 DELETE_SCHEDULED = Query(delete(meta_status_schedule).where(SCH.id == bindparam("schedule_id")))
-NEXT_STATUS_DUE = Query(select(func.min(SCH.due_at)))
+NEXT_STATUS_DUE = Query(select(func.min(SCH.due_at)).where(SCH.due_at > bindparam("now")))
 
 # --- windows
 SELECT_WINDOW = Query(select(meta_conversation_windows).where(
@@ -194,7 +194,8 @@ RETRY_WEBHOOK = Query(update(meta_webhook_queue).where(Q.id == bindparam("webhoo
     due_at=bindparam("due_at"), last_error=bindparam("last_error")))
 DELETE_WEBHOOK = Query(delete(meta_webhook_queue).where(Q.id == bindparam("webhook_id")))
 DELETE_ALL_WEBHOOKS = Query(delete(meta_webhook_queue))
-NEXT_WEBHOOK_DUE = Query(select(func.min(Q.due_at)))
+NEXT_WEBHOOK_DUE = Query(select(func.min(Q.due_at)).where(Q.due_at > bindparam("now")))
+FLUSH_WEBHOOKS = Query(update(meta_webhook_queue).values(due_at=0.0))
 LIST_WEBHOOKS = Query(select(meta_webhook_queue).order_by(Q.id).limit(bindparam("limit")))
 COUNT_WEBHOOKS = Query(select(func.count()).select_from(meta_webhook_queue))
 
