@@ -117,6 +117,13 @@ meta_webhook_queue = Table(
     Index("ix_meta_webhook_queue_order", "ordering_key", "id"),
 )
 
+
+
+def _insert_generating_id(table: Table) -> Query:
+    """An INSERT naming every column but the generated `id`."""
+    return Query(insert(table).values({c.name: bindparam(c.name) for c in table.c if c.name != "id"}))
+
+
 M, SCH, WIN, NUM, RULE = (meta_messages.c, meta_status_schedule.c, meta_conversation_windows.c,
                           meta_number_messaging.c, meta_failure_rules.c)
 OVR, Q, P, SUB = meta_webhook_overrides.c, meta_webhook_queue.c, meta_phone_numbers.c, meta_webhook_subscriptions.c
@@ -141,7 +148,7 @@ LAST_MESSAGES = Query(select(meta_messages).where(
     .order_by(M.created_at.desc()).limit(bindparam("limit")))
 
 # --- scheduled statuses
-INSERT_SCHEDULED = Query(insert(meta_status_schedule))
+INSERT_SCHEDULED = _insert_generating_id(meta_status_schedule)
 DUE_STATUSES = Query(
     select(SCH.id, SCH.wamid, SCH.status, SCH.due_at, SCH.error_code, SCH.error_title,
            M.phone_number_id, M.waba_id, M.user_wa_id, M.pricing_category, M.callback_data, M.created_at,
@@ -166,7 +173,7 @@ DELETE_SETTINGS = Query(delete(meta_number_messaging).where(NUM.phone_number_id 
 INSERT_SETTINGS = Query(insert(meta_number_messaging))
 SELECT_RULES = Query(select(meta_failure_rules).where(RULE.phone_number_id == bindparam("phone_id"))
                      .order_by(RULE.id))
-INSERT_RULE = Query(insert(meta_failure_rules))
+INSERT_RULE = _insert_generating_id(meta_failure_rules)
 DELETE_RULES = Query(delete(meta_failure_rules).where(RULE.phone_number_id == bindparam("phone_id")))
 
 # --- webhook subscriptions' callbacks
@@ -179,7 +186,7 @@ DELETE_OVERRIDE = Query(delete(meta_webhook_overrides).where(
 INSERT_OVERRIDE = Query(insert(meta_webhook_overrides))
 
 # --- the webhook queue
-INSERT_WEBHOOK = Query(insert(meta_webhook_queue))
+INSERT_WEBHOOK = _insert_generating_id(meta_webhook_queue)
 _earlier = meta_webhook_queue.alias("earlier")
 # Ready rows whose ordering key has no earlier row still waiting (for its retry, or being sent).
 READY_WEBHOOKS = Query(
