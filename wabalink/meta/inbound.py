@@ -134,6 +134,12 @@ def _image(sim: MetaSimulator, phone_id: str, image: dict[str, Any]) -> dict[str
     return members
 
 
+def _known_profile_name(sim: MetaSimulator, phone_id: str, user: str) -> str | None:
+    with sim.store.reader() as cursor:
+        window = q.window_of(cursor, phone_id, user)
+    return window["profile_name"] if window else None
+
+
 def receive_inbound(sim: MetaSimulator, call: SandboxCall) -> HttpResponse:
     phone_id = meta_id(call.args["phone_id"], "phoneNumberId")
     body = call.body()
@@ -142,12 +148,12 @@ def receive_inbound(sim: MetaSimulator, call: SandboxCall) -> HttpResponse:
     if found is None:
         raise SandboxError(400, "from is required: the user's phone number in E.164 (+ and 5 to 15 digits)")
     user = found.group(1)
-    name = optional_str(body, "name") or f"User {user[-4:]}"
     phone = sim.state.get_phone_number(phone_id)
     if phone is None:
         raise SandboxError(404, f"phone number {phone_id} not found")
     if phone.status != "REGISTERED":
         raise SandboxError(409, f"phone number {phone_id} is not registered: WhatsApp users cannot reach it")
+    name = optional_str(body, "name") or _known_profile_name(sim, phone_id, user) or f"User {user[-4:]}"
     kind = _kind(body)
     context = _context(sim, body, phone_id, required=kind in ("buttonReply", "listReply", "reaction"))
     meta_type, members = _content(sim, phone_id, body, kind)
