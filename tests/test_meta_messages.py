@@ -274,3 +274,27 @@ def test_mark_as_read(server: Server, business: Business) -> None:
 def _conversation(server: Server, business: Business, to: str) -> dict[str, Any]:
     answer = sandbox_ok(server, "GET", f"/phone-numbers/{business.phone_id}/conversations")
     return next(c for c in answer["conversations"] if c["waId"] == to.lstrip("+"))
+
+
+# --- the service's way in: GraphClient.send_message -----------------------------------------
+
+def test_graph_client_send_message(server: Server, business: Business) -> None:
+    from wabalink.meta.client import GraphApiError
+
+    client = server.client()
+    try:
+        wamid = client.send_message(business.phone_id, "v24.0",
+                                    {"messaging_product": "whatsapp", "to": user(), "text": {"body": "hi"}})
+        assert wamid.startswith("wamid.")
+        with pytest.raises(GraphApiError) as refused:
+            client.send_message(business.phone_id, "v24.0", b'{"messaging_product":"whatsapp","to":"1"}')
+        assert refused.value.code == 131009
+        with pytest.raises(GraphApiError) as unknown_version:
+            client.send_message(business.phone_id, "v99.0", {"messaging_product": "whatsapp", "to": user(),
+                                                             "text": {"body": "hi"}})
+        assert unknown_version.value.code == 2500
+        inbound_wamid = inbound_ok(server, business, {"from": user(), "text": "Hi"})
+        assert client.send_message(business.phone_id, "v20.0", {"messaging_product": "whatsapp",
+                                                                "status": "read", "message_id": inbound_wamid}) == ""
+    finally:
+        client.close()
