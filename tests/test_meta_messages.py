@@ -169,14 +169,15 @@ def test_statuses_arrive_in_order_signed_with_pricing(server: Server, business: 
                                                       receiver: WebhookReceiver) -> None:
     to = user()
     open_window(server, business, to)
-    wamid = send_ok(server, business, {"to": to, "text": {"body": "hi"}, "biz_opaque_callback_data": "order-7"})
+    callback = '{"order": 7}'  # JSON text stays text
+    wamid = send_ok(server, business, {"to": to, "text": {"body": "hi"}, "biz_opaque_callback_data": callback})
     receiver.wait_for(lambda: len(receiver.statuses(wamid)) == 3)
     statuses = receiver.statuses(wamid)
     assert [s["status"] for s in statuses] == ["sent", "delivered", "read"]
     assert receiver.bad_signatures == 0
     for status in statuses:
         assert status["recipient_id"] == to[1:]
-        assert status["biz_opaque_callback_data"] == "order-7"
+        assert status["biz_opaque_callback_data"] == callback
         assert status["timestamp"].isdigit()
     sent = statuses[0]
     assert sent["pricing"] == {"billable": False, "pricing_model": "PMP", "type": "free_customer_service",

@@ -30,9 +30,7 @@ ROW_TITLE_MAX = 24
 ROW_DESCRIPTION_MAX = 72
 CALLBACK_DATA_MAX = 512
 INTERACTIVE_TYPES = ("button", "list", "cta_url", "flow", "location_request_message")
-# Envelope members that are not the message's content.
-ENVELOPE = ("messaging_product", "recipient_type", "to", "type", "context", "biz_opaque_callback_data", "status",
-            "message_id")
+OBJECT_MEMBERS = frozenset({*MESSAGE_TYPES, "context"})
 
 
 def missing(name: str) -> GraphError:
@@ -67,7 +65,8 @@ def message_from_params(params: dict[str, str]) -> dict[str, Any]:
     """The Graph layer keeps a JSON body's nested objects as JSON text: parse them back."""
     message: dict[str, Any] = {}
     for name, value in params.items():
-        if isinstance(value, str) and value[:1] in ("{", "["):
+        # Only members that are objects or lists: `biz_opaque_callback_data` may well hold JSON text.
+        if name in OBJECT_MEMBERS and isinstance(value, str) and value[:1] in ("{", "["):
             try:
                 message[name] = json.loads(value)
                 continue

@@ -8,6 +8,10 @@ Routes (declared by the resource modules):
   POST   /tokens/expire, /tokens/revoke      {accessToken}
   PUT    /phone-numbers/{id}/quality-rating  {qualityRating}
   GET | POST | PUT | DELETE /faults          injected Graph failures and latency
+  POST   /phone-numbers/{id}/inbound         a WhatsApp user writes to the number
+  PUT    /phone-numbers/{id}/throughput|delivery, GET .../messaging|conversations,
+  POST | DELETE /phone-numbers/{id}/failure-rules    messaging controls (messaging_sandbox.py)
+  GET | DELETE /webhooks, POST /webhooks/flush       the pending webhook queue
 Bad input answers 400 `{"error": {"message"}}` naming the field; unknown ids 404.
 
 Who may use it: anyone in `--auth permissive` without a sandbox token. With `--auth strict`, or
