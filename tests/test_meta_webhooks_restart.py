@@ -73,3 +73,30 @@ def test_pending_webhooks_and_statuses_survive_sigkill(start_server: Any, databa
         while restarted.sandbox("GET", "/webhooks")["pending"] != 0:
             assert time.monotonic() < deadline, restarted.sandbox("GET", "/webhooks")
             time.sleep(0.05)
+
+
+@pytest.mark.postgres
+def test_two_replicas_on_postgresql_send_each_webhook_once(start_server: Any) -> None:
+    with WebhookReceiver("unset") as receiver:
+        first = start_server("postgresql", ["--meta-webhook-url", receiver.url])
+        second = start_server(database_url=first.database_url, extra_args=["--meta-webhook-url", receiver.url])
+        store = Store(first.database_url)
+        try:
+            _, app_token, receiver.app_secret = simulator_app_credentials(store)
+        finally:
+            store.dispose()
+        waba = first.create_waba("Replicas", phone_numbers=1)
+        phone_id = waba["phoneNumbers"][0]["id"]
+        graph(first, app_token, f"/{phone_id}/register", {"messaging_product": "whatsapp", "pin": "123456"})
+        graph(first, app_token, f"/{waba['wabaId']}/subscribed_apps", {})
+        users = ["+3519" + str(random.randint(10000000, 99999999)) for _ in range(4)]
+        for user in users:
+            second.sandbox("POST", f"/phone-numbers/{phone_id}/inbound", {"from": user, "text": "Hi"})
+        wamids = [graph(replica, app_token, f"/{phone_id}/messages", {
+            "messaging_product": "whatsapp", "to": user, "text": {"body": "hello"}})["messages"][0]["id"]
+            for user in users for replica in (first, second)]
+        receiver.wait_for(lambda: all(len(receiver.statuses(w)) >= 3 for w in wamids), timeout=30)
+        time.sleep(0.5)  # anything sent twice would have arrived by now
+        for wamid in wamids:
+            assert [s["status"] for s in receiver.statuses(wamid)] == ["sent", "delivered", "read"]
+        assert len(receiver.inbound()) == len(users)
