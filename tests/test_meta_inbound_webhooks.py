@@ -155,6 +155,18 @@ def test_retries_lose_nothing_and_keep_each_messages_order(server: Server, busin
         assert deduplicated == ["sent", "delivered", "read"], order
 
 
+def test_graph_client_subscribes_with_an_override(server: Server, receiver: WebhookReceiver) -> None:
+    business = new_business(server)
+    with WebhookReceiver(server.simulator.app.app_secret) as linked:
+        client = server.client()
+        try:
+            client.subscribe_app(business.waba_id, override_callback_uri=linked.url, verify_token="vt")
+        finally:
+            client.close()
+        wamid = inbound_ok(server, business, {"from": user(), "text": "Hi"})
+        linked.wait_for(lambda: any(m["messages"][0]["id"] == wamid for m in linked.inbound()))
+
+
 def test_subscribe_refuses_a_bad_override(server: Server) -> None:
     from tests.messaging_support import graph
 

@@ -118,9 +118,15 @@ class GraphClient:
         expect_success(self._call("POST", f"/{_segment(phone_id)}/deregister", token=self._app_token,
                                         json_body={}))
 
-    def subscribe_app(self, waba_id: str) -> None:
+    def subscribe_app(self, waba_id: str, *, override_callback_uri: str | None = None,
+                      verify_token: str | None = None) -> None:
+        """Subscribes the app to the WABA's webhooks; with `override_callback_uri` (and the
+        `verify_token` Meta requires with it) that WABA's webhooks also go to that URL."""
+        body: dict[str, Any] = {}
+        if override_callback_uri is not None:
+            body = {"override_callback_uri": override_callback_uri, "verify_token": verify_token or ""}
         expect_success(self._call("POST", f"/{_segment(waba_id)}/subscribed_apps", token=self._app_token,
-                                        json_body={}))
+                                        json_body=body))
 
     def unsubscribe_app(self, waba_id: str) -> None:
         expect_success(self._call("DELETE", f"/{_segment(waba_id)}/subscribed_apps", token=self._app_token))
