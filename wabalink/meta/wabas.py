@@ -63,8 +63,7 @@ def _subscribe(sim: MetaSimulator, call: GraphCall) -> dict[str, Any]:
     waba_id, caller = call.args["waba_id"], call.caller
     if not caller.is_app:
         authorize_waba(sim, caller, waba_id, "POST")
-    if call.params.get("override_callback_uri"):
-        webhooks.check_callback_url(call.params["override_callback_uri"])
+    webhooks.check_override(call.params)  # before subscribing: a refused call changes nothing
     if not sim.state.subscribe_app(waba_id, caller.app_id):
         raise unknown_object_error(waba_id, "POST")
     webhooks.save_subscription_override(sim, waba_id, caller.app_id, call.params)

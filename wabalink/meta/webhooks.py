@@ -86,11 +86,7 @@ def wake_sender(sim: MetaSimulator) -> None:
 def save_subscription_override(sim: MetaSimulator, waba_id: str, app_id: str, params: dict[str, str]) -> None:
     """`override_callback_uri` (with its `verify_token`, which Meta requires alongside) of a
     subscription; a subscription without it goes back to the app's callback."""
-    url = params.get("override_callback_uri") or None
-    if url is not None:
-        check_callback_url(url)
-        if not params.get("verify_token"):
-            raise invalid_parameter_error("The parameter verify_token is required with override_callback_uri")
+    url = check_override(params)
     with sim.store.writer() as cursor:
         q.set_override(cursor, waba_id, app_id, url, time.time())
 
@@ -98,6 +94,16 @@ def save_subscription_override(sim: MetaSimulator, waba_id: str, app_id: str, pa
 def remove_subscription_override(sim: MetaSimulator, waba_id: str, app_id: str) -> None:
     with sim.store.writer() as cursor:
         q.set_override(cursor, waba_id, app_id, None, time.time())
+
+
+def check_override(params: dict[str, str]) -> str | None:
+    """The subscription's override callback URL, if any, checked as Meta checks it."""
+    url = params.get("override_callback_uri") or None
+    if url is not None:
+        check_callback_url(url)
+        if not params.get("verify_token"):
+            raise invalid_parameter_error("The parameter verify_token is required with override_callback_uri")
+    return url
 
 
 def check_callback_url(url: str) -> None:
