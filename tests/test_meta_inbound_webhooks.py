@@ -210,3 +210,20 @@ def test_cli_commands(server: Server, business: Business, receiver: WebhookRecei
     assert [m["type"] for m in conversation["messages"]] == ["location", "text"]
     code, answer = _cli(server, "webhooks")
     assert code == 0 and "pending" in answer
+
+
+def test_purging_the_queue(server: Server, business: Business, receiver: WebhookReceiver) -> None:
+    receiver.fail_status = 500
+    try:
+        served = receiver.failures_served
+        inbound_ok(server, business, {"from": user(), "text": "lost on purpose"})
+        deadline = time.monotonic() + 10
+        while receiver.failures_served == served:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        shown = sandbox_ok(server, "GET", "/webhooks")
+        assert shown["pending"] >= 1 and shown["webhooks"][0]["field"] == "messages"
+        assert sandbox_ok(server, "DELETE", "/webhooks")["dropped"] == shown["pending"]
+        assert sandbox_ok(server, "GET", "/webhooks") == {"pending": 0, "webhooks": []}
+    finally:
+        receiver.fail_status = None
