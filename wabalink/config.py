@@ -73,6 +73,8 @@ class Settings:
     body_timeout_seconds: int = 60
     max_request_head_bytes: int = 256 * 1024
     max_connections: int = 1000
+    # Where the simulator's app receives Meta's webhooks. None: this server's own receiver.
+    meta_webhook_url: str | None = None
 
     @property
     def meta_app_token(self) -> str:
@@ -81,6 +83,13 @@ class Settings:
 
     def graph_base_url(self) -> str:
         return (self.meta_graph_url or f"http://{self._loopback_host()}:{self.port}/meta/graph").rstrip("/")
+
+    def webhook_callback_url(self) -> str:
+        if self.meta_webhook_url:
+            return self.meta_webhook_url
+        host = self._loopback_host()
+        host = f"[{host}]" if ":" in host and not host.startswith("[") else host  # an IPv6 literal
+        return f"http://{host}:{self.port}/_wabalink/webhooks/meta"
 
     def _loopback_host(self) -> str:
         # A wildcard address is reached on the loopback of its own family.
@@ -108,4 +117,5 @@ class Settings:
             keep_alive_timeout_seconds=_env_int("WABALINK_KEEP_ALIVE_TIMEOUT", 5, KEEP_ALIVE_TIMEOUT_RANGE),
             head_timeout_seconds=_env_int("WABALINK_HEADER_TIMEOUT", 10, HEAD_TIMEOUT_RANGE),
             max_connections=_env_int("WABALINK_MAX_CONNECTIONS", 1000, MAX_CONNECTIONS_RANGE),
+            meta_webhook_url=os.environ.get("WABALINK_META_WEBHOOK_URL") or None,
         )

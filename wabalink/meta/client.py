@@ -39,6 +39,8 @@ WABA_FIELDS = ("id", "name", "currency", "timezone_id")
 PAGE_LIMIT = 100
 MAX_PAGES = 100  # a paging loop that never ends is a broken endpoint, not a big WABA
 _VERSION_SUFFIX = re.compile(r"/v[0-9]+\.[0-9]+$")
+_VERSION = re.compile(r"v[0-9]{1,3}\.[0-9]{1,3}")
+_WAMID_MAX_LENGTH = 200
 
 
 class GraphClient:
@@ -48,10 +50,13 @@ class GraphClient:
         # A base URL that already names a version keeps it.
         root = base if _VERSION_SUFFIX.search(base) else f"{base}/{version}"
         self._transport = _KeepAliveTransport(root, timeout)
+        # Messages name their own Graph version (SendWhatsAppMessage's metaApiVersion).
+        self._unversioned = _KeepAliveTransport(_VERSION_SUFFIX.sub("", base), timeout)
         self._app_token = app_token
 
     def close(self) -> None:
         self._transport.close()
+        self._unversioned.close()
 
     # --- token introspection ----------------------------------------------------------------
 
@@ -113,12 +118,32 @@ class GraphClient:
         expect_success(self._call("POST", f"/{_segment(phone_id)}/deregister", token=self._app_token,
                                         json_body={}))
 
-    def subscribe_app(self, waba_id: str) -> None:
+    def subscribe_app(self, waba_id: str, *, override_callback_uri: str | None = None,
+                      verify_token: str | None = None) -> None:
+        """Subscribes the app to the WABA's webhooks; with `override_callback_uri` (and the
+        `verify_token` Meta requires with it) that WABA's webhooks also go to that URL."""
+        body: dict[str, Any] = {}
+        if override_callback_uri is not None:
+            body = {"override_callback_uri": override_callback_uri, "verify_token": verify_token or ""}
         expect_success(self._call("POST", f"/{_segment(waba_id)}/subscribed_apps", token=self._app_token,
-                                        json_body={}))
+                                        json_body=body))
 
     def unsubscribe_app(self, waba_id: str) -> None:
         expect_success(self._call("DELETE", f"/{_segment(waba_id)}/subscribed_apps", token=self._app_token))
+
+    # --- messages ----------------------------------------------------------------------------
+
+    def send_message(self, phone_number_id: str, version: str, body: bytes | dict[str, Any]) -> str:
+        """POST /{version}/{phone-number-id}/messages; Meta's wamid of the accepted message.
+        GraphApiError for Meta's error answers (code 2500 for a version it does not serve)."""
+        if not _VERSION.fullmatch(version):
+            raise ValueError("a Graph API version is v{major}.{minor}")
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        headers = {"Authorization": f"Bearer {self._app_token}", "Accept": "application/json",
+                   "Content-Type": "application/json"}
+        path = f"/{version}/{_segment(phone_number_id)}/messages"
+        status, answer_bytes = self._unversioned.request("POST", path, data, headers)
+        return message_wamid(parse_answer(status, answer_bytes, "POST", "/messages"))
 
     # --- transport --------------------------------------------------------------------------
 
@@ -184,6 +209,20 @@ class _KeepAliveTransport:
         with self._all_lock:
             for connection in self._all:
                 connection.close()
+
+
+def message_wamid(answer: dict[str, Any]) -> str:
+    """The wamid of a messages answer: `{"messaging_product", "contacts", "messages": [{"id"}]}`.
+    A mark-as-read answers `{"success": true}`: it has no wamid, so the empty string."""
+    if answer.get("success") is True and "messages" not in answer:
+        return ""
+    messages = answer.get("messages")
+    if not isinstance(messages, list) or not messages or not isinstance(messages[0], dict):
+        raise GraphProtocolError("Graph messages answer has no messages[0]")
+    wamid = messages[0].get("id")
+    if not isinstance(wamid, str) or not wamid or len(wamid) > _WAMID_MAX_LENGTH:
+        raise GraphProtocolError("Graph messages answer has no usable messages[0].id")
+    return wamid
 
 
 def _segment(object_id: str) -> str:

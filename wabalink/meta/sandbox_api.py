@@ -8,6 +8,10 @@ Routes (declared by the resource modules):
   POST   /tokens/expire, /tokens/revoke      {accessToken}
   PUT    /phone-numbers/{id}/quality-rating  {qualityRating}
   GET | POST | PUT | DELETE /faults          injected Graph failures and latency
+  POST   /phone-numbers/{id}/inbound         a WhatsApp user writes to the number
+  PUT    /phone-numbers/{id}/throughput|delivery, GET .../messaging|conversations,
+  POST | DELETE /phone-numbers/{id}/failure-rules    messaging controls (messaging_sandbox.py)
+  GET | DELETE /webhooks, POST /webhooks/flush       the pending webhook queue
 Bad input answers 400 `{"error": {"message"}}` naming the field; unknown ids 404.
 
 Who may use it: anyone in `--auth permissive` without a sandbox token. With `--auth strict`, or
@@ -20,15 +24,16 @@ from __future__ import annotations
 
 import hmac
 
-from wabalink.meta import faults, phone_numbers, tokens, wabas
+from wabalink.meta import faults, messaging_sandbox, phone_numbers, tokens, wabas, webhooks
 from wabalink.meta.calls import SandboxCall, SandboxHandler
 from wabalink.meta.errors import SandboxError
 from wabalink.meta.routing import Route, RouteTable
 from wabalink.meta.simulator import MetaSimulator
 from wabalink.server.http import HttpRequest, HttpResponse, json_response
 
-SANDBOX_ROUTES: list[Route[SandboxHandler]] = (
-    wabas.SANDBOX_ROUTES + phone_numbers.SANDBOX_ROUTES + tokens.SANDBOX_ROUTES + faults.SANDBOX_ROUTES)
+SANDBOX_ROUTES: list[Route[SandboxHandler]] = [
+    *wabas.SANDBOX_ROUTES, *phone_numbers.SANDBOX_ROUTES, *tokens.SANDBOX_ROUTES, *faults.SANDBOX_ROUTES,
+    *messaging_sandbox.SANDBOX_ROUTES, *webhooks.SANDBOX_ROUTES]
 _TABLE = RouteTable(SANDBOX_ROUTES)
 
 

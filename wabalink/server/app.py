@@ -138,6 +138,7 @@ class WabalinkApp:
     def close(self) -> None:
         self.service_workers.shutdown(wait=False, cancel_futures=True)
         self.meta_workers.shutdown(wait=False, cancel_futures=True)
+        self.simulator.close()
         self.store.dispose()
 
     @staticmethod
