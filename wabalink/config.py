@@ -32,6 +32,10 @@ class Settings:
     sandbox_token: str | None = None
     sandbox_enabled: bool = True
     log_level: str = "info"
+    # Media: S3 for the AWS API's buckets (None: botocore's AWS_ENDPOINT_URL_S3, or AWS), and where
+    # the simulator keeps media bytes (None: a folder beside the SQLite file; or s3://bucket/prefix).
+    s3_endpoint_url: str | None = None
+    blob_store: str | None = None
 
     @property
     def meta_app_token(self) -> str:
@@ -57,4 +61,6 @@ class Settings:
             meta_app_secret=os.environ.get("WABALINK_META_APP_SECRET", cls.meta_app_secret),
             log_level=os.environ.get("WABALINK_LOG_LEVEL", "info"),
             sandbox_token=os.environ.get("WABALINK_SANDBOX_TOKEN") or None,
+            s3_endpoint_url=os.environ.get("AWS_ENDPOINT_URL_S3") or None,
+            blob_store=os.environ.get("WABALINK_BLOB_STORE") or None,
         )

@@ -13,7 +13,7 @@ import json
 import re
 from urllib.parse import parse_qsl
 
-from wabalink.meta import phone_numbers, tokens, wabas
+from wabalink.meta import media, phone_numbers, tokens, wabas
 from wabalink.meta.calls import GraphCall, GraphHandler
 from wabalink.meta.errors import GraphError, invalid_parameter_error, unknown_path_error
 from wabalink.meta.routing import Route, RouteTable
@@ -23,7 +23,9 @@ from wabalink.server.http import HttpRequest, HttpResponse, json_response
 VERSIONED_PATH = re.compile(r"^/v[0-9]+\.[0-9]+(/.*)?$")
 META_ID = r"[0-9]{1,32}"
 
-GRAPH_ROUTES: list[Route[GraphHandler]] = [*tokens.GRAPH_ROUTES, *wabas.GRAPH_ROUTES, *phone_numbers.GRAPH_ROUTES]
+# media before wabas: its `GET /{object_id}` answers media ids and hands other ids to wabas.
+GRAPH_ROUTES: list[Route[GraphHandler]] = [*tokens.GRAPH_ROUTES, *media.GRAPH_ROUTES, *wabas.GRAPH_ROUTES,
+                                           *phone_numbers.GRAPH_ROUTES]
 _TABLE = RouteTable(GRAPH_ROUTES, placeholder=META_ID)
 
 

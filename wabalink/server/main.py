@@ -72,6 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="linked WABAs allowed per account and region")
     parser.add_argument("--meta-graph-url", default=defaults.meta_graph_url, metavar="URL",
                         help="Meta's Graph API base URL (default: the built-in simulator)")
+    parser.add_argument("--s3-endpoint-url", default=defaults.s3_endpoint_url, metavar="URL",
+                        help="S3 endpoint for media buckets (default: AWS_ENDPOINT_URL_S3, else AWS)")
+    parser.add_argument("--blob-store", default=defaults.blob_store, metavar="FOLDER|s3://BUCKET/PREFIX",
+                        help="where the simulator keeps media bytes (default: blobs/ beside the SQLite file)")
     parser.add_argument("--log-level", default=defaults.log_level, choices=["debug", "info", "warning", "error"])
     return parser
 
@@ -85,6 +89,7 @@ def main(argv: list[str]) -> int:
     settings.waba_quota_per_region = args.waba_quota
     settings.meta_graph_url = args.meta_graph_url
     settings.log_level = args.log_level
+    settings.s3_endpoint_url, settings.blob_store = args.s3_endpoint_url, args.blob_store
     if not is_loopback(settings.host) and settings.auth_mode != "strict":
         print("wabalink serve: listening on a non-loopback address requires --auth strict", file=sys.stderr)
         return 2

@@ -38,6 +38,7 @@ meta_media = Table(
 M = meta_media.c
 _INSERT = Query(insert(meta_media))
 _SELECT = Query(select(meta_media).where(M.id == bindparam("media_id")))
+_EXPIRE = Query(update(meta_media).where(M.id == bindparam("media_id")).values(expires_at=bindparam("expires_at")))
 _MARK_DELETED = Query(update(meta_media).where(M.id == bindparam("media_id"), M.deleted.is_(False))
                       .values(deleted=True))
 
@@ -83,6 +84,10 @@ class MetaMedia:
         row["file_size"] = int(row["file_size"])
         row["deleted"] = bool(row["deleted"])
         return MediaRecord(**row)
+
+    def expire(self, media_id: str, now: float) -> None:
+        with self.store.writer() as cursor:
+            cursor.run(_EXPIRE, media_id=media_id, expires_at=now)
 
     def mark_deleted(self, media_id: str) -> bool:
         """True when this call deleted it (a second delete finds nothing to delete)."""
