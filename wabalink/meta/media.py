@@ -40,8 +40,8 @@ class MediaSide:
     """The simulator's media rows and blob store (one per simulator, made on first use)."""
 
     def __init__(self, sim: MetaSimulator) -> None:
-        self.rows = MetaMedia(sim.store)
-        self.blobs: BlobStore = open_blob_store(getattr(sim.settings, "blob_store", None), sim.store.url,
+        self.rows = MetaMedia(sim.state.store)
+        self.blobs: BlobStore = open_blob_store(getattr(sim.settings, "blob_store", None), sim.state.store.url,
                                                 s3_endpoint_url=getattr(sim.settings, "s3_endpoint_url", None))
 
 

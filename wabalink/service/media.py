@@ -53,7 +53,7 @@ class Media(Operations):
         meta_phone_id = self._meta_phone_id(ctx, params["originationPhoneNumberId"])
         s3_file, presigned = params.get("sourceS3File"), params.get("sourceS3PresignedUrl")
         field = "sourceS3File" if s3_file is not None else "sourceS3PresignedUrl"
-        if presigned is not None and not _header(presigned.get("headers") or {}, "content-type"):
+        if s3_file is None and presigned is not None and not _header(presigned.get("headers") or {}, "content-type"):
             raise InvalidParametersException(
                 "sourceS3PresignedUrl.headers: give the object's Content-Type header (for example "
                 "{\"Content-Type\": \"image/jpeg\"}); it is the media's type.")
