@@ -13,9 +13,10 @@ from __future__ import annotations
 import json
 import re
 import threading
-from typing import Any, BinaryIO
+from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
+from wabalink.meta import media_client
 from wabalink.meta.graph_answers import (
     GraphApiError,
     GraphProtocolError,
@@ -31,8 +32,8 @@ from wabalink.meta.graph_answers import (
     waba,
 )
 from wabalink.meta.http11 import ConnectionDropped, Http11Connection
-from wabalink.meta import media_client
 from wabalink.meta.media_client import Download, MediaInfo
+from wabalink.store.blobs import Readable
 
 DEFAULT_GRAPH_VERSION = "v21.0"
 PHONE_NUMBER_FIELDS = ("id", "display_phone_number", "verified_name", "quality_rating",
@@ -125,7 +126,7 @@ class GraphClient:
 
     # --- media -------------------------------------------------------------------------------
 
-    def upload_media(self, phone_id: str, stream: BinaryIO, mime_type: str, filename: str,
+    def upload_media(self, phone_id: str, stream: Readable, mime_type: str, filename: str,
                      size: int | None = None) -> str:
         """POST /{phone-number-id}/media, the file streamed from `stream`; Meta's media id."""
         answer = media_client.upload(f"{self._root}/{_segment(phone_id)}/media", self._app_token, self._timeout,

@@ -24,7 +24,7 @@ from wabalink.meta.errors import GraphError, SandboxError, invalid_parameter_err
 from wabalink.meta.routing import Route
 from wabalink.meta.sandbox_input import meta_id
 from wabalink.server.http import HttpResponse, json_response
-from wabalink.store.blobs import BlobMissing, BlobStore, BlobTooLarge, open_blob_store
+from wabalink.store.blobs import BlobMissing, BlobStore, BlobTooLarge, Readable, open_blob_store
 from wabalink.store.meta_media import MediaRecord, MetaMedia, lifetime_seconds
 from wabalink.store.meta_state import new_numeric_id
 
@@ -54,7 +54,7 @@ def media_side(sim: MetaSimulator) -> MediaSide:
 
 # --- for other areas ----------------------------------------------------------------------------
 
-def store_media(sim: MetaSimulator, phone_number_id: str, source: BinaryIO, mime_type: str, *,
+def store_media(sim: MetaSimulator, phone_number_id: str, source: Readable, mime_type: str, *,
                 origin: str = "uploaded", filename: str | None = None) -> str:
     """Streams `source` into the blob store and returns the new Meta media id, owned by
     `phone_number_id`. Uploads must be one of Meta's types within its size limit (GraphError

@@ -10,10 +10,11 @@ import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import Any
 from urllib.parse import urlsplit
 
 from wabalink.meta.graph_answers import GraphProtocolError, GraphUnavailableError, parse_answer
+from wabalink.store.blobs import Readable
 
 CHUNK_BYTES = 64 * 1024
 MAX_ERROR_BODY_BYTES = 64 * 1024
@@ -94,7 +95,7 @@ def _connection(url: str, timeout: float) -> tuple[http.client.HTTPConnection, s
     return kind(parts.hostname, parts.port, timeout=timeout), target
 
 
-def upload(url: str, token: str, timeout: float, fields: dict[str, str], source: BinaryIO, size: int | None,
+def upload(url: str, token: str, timeout: float, fields: dict[str, str], source: Readable, size: int | None,
            filename: str, mime_type: str) -> dict[str, Any]:
     """POSTs multipart/form-data (fields, then the file streamed from `source`); Meta's JSON answer.
     With `size` the body has a Content-Length, else it is sent chunked."""
@@ -122,7 +123,7 @@ def upload(url: str, token: str, timeout: float, fields: dict[str, str], source:
         connection.close()
 
 
-def _body(head: bytes, source: BinaryIO, size: int | None, tail: bytes) -> Iterator[bytes]:
+def _body(head: bytes, source: Readable, size: int | None, tail: bytes) -> Iterator[bytes]:
     yield head
     sent = 0
     while True:

@@ -15,13 +15,13 @@ import json
 import re
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any
 
 from wabalink.meta import media, media_types
 from wabalink.meta.access import authorize_phone
 from wabalink.meta.errors import GraphError, invalid_parameter_error, unknown_object_error
 from wabalink.meta.multipart import MultipartError, MultipartReader, boundary_of
-from wabalink.store.blobs import iter_chunks
+from wabalink.store.blobs import Readable, iter_chunks
 
 if TYPE_CHECKING:
     from wabalink.meta.simulator import MetaSimulator
@@ -54,9 +54,12 @@ class AsgiBodyReader:
         self._buffer = b""
         self._done = False
 
+    async def _next_message(self) -> dict[str, Any]:
+        return await self._receive()
+
     def read(self, size: int = -1) -> bytes:
         while not self._done and (size < 0 or len(self._buffer) < size):
-            message = asyncio.run_coroutine_threadsafe(self._receive(), self._loop).result()
+            message = asyncio.run_coroutine_threadsafe(self._next_message(), self._loop).result()
             if message["type"] == "http.disconnect":
                 raise ClientDisconnected("the client went away during the upload")
             self._buffer += message.get("body", b"")
@@ -117,7 +120,7 @@ def _params(query: str) -> dict[str, str]:
     return dict(parse_qsl(query, keep_blank_values=True))
 
 
-def upload(sim: MetaSimulator, path: str, headers: dict[str, str], query: str, body: BinaryIO) -> Answer:
+def upload(sim: MetaSimulator, path: str, headers: dict[str, str], query: str, body: Readable) -> Answer:
     match = UPLOAD_PATH.match(path)
     assert match is not None
     phone_id = match.group(1)

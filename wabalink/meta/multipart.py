@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import BinaryIO
+
+from wabalink.store.blobs import Readable
 
 READ_BYTES = 64 * 1024
 MAX_HEAD_BYTES = 16 * 1024
@@ -49,7 +50,7 @@ class Part:
 
 
 class MultipartReader:
-    def __init__(self, source: BinaryIO, boundary: bytes) -> None:
+    def __init__(self, source: Readable, boundary: bytes) -> None:
         self._source = source
         self._delimiter = b"\r\n--" + boundary
         self._buffer = b"\r\n"  # the first delimiter has no CRLF before it: pretend it does

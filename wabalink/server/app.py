@@ -23,8 +23,8 @@ from wabalink.aws.exceptions import InternalServiceException, ValidationExceptio
 from wabalink.aws.model import load_service_model
 from wabalink.aws.protocol import RestJsonProtocol
 from wabalink.config import Settings
-from wabalink.meta.client import GraphClient
 from wabalink.meta import media_http
+from wabalink.meta.client import GraphClient
 from wabalink.meta.graph_api import handle_graph
 from wabalink.meta.sandbox_api import handle_sandbox
 from wabalink.meta.simulator import MetaSimulator, simulator_app_credentials

@@ -29,7 +29,7 @@ from wabalink.meta.media_client import SourceFailed
 from wabalink.service.meta_errors import meta_errors
 from wabalink.service.operations import Operations, RequestContext, operation
 from wabalink.service.ownership import owned_phone
-from wabalink.service.s3 import S3Object, read_s3_source, s3_access
+from wabalink.service.s3 import S3Access, S3Object, read_s3_source, s3_access
 
 CHUNK_BYTES = 64 * 1024
 META_INVALID_PARAMETER = 100  # Graph: unknown object, or a parameter Meta refuses
@@ -39,7 +39,7 @@ PHONE_FIELD = "originationPhoneNumberId"
 class Media(Operations):
 
     @property
-    def s3(self):  # type: ignore[no-untyped-def]
+    def s3(self) -> S3Access:
         return s3_access(self.settings.s3_endpoint_url)
 
     def _meta_phone_id(self, ctx: RequestContext, value: str) -> str:

@@ -17,12 +17,14 @@ from __future__ import annotations
 import functools
 import http.client
 import threading
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
 from wabalink.aws.errors import AwsError
 from wabalink.aws.exceptions import AccessDeniedException, DependencyException, InvalidParametersException
+from wabalink.store.blobs import Readable
 
 CHUNK_BYTES = 64 * 1024
 TIMEOUT_SECONDS = 60.0
@@ -111,7 +113,7 @@ class S3Access:
             self.client(region).put_object(Bucket=bucket, Key=key, Body=source, ContentLength=size,
                                            ContentType=content_type)
 
-    def fetch_presigned(self, url: str, headers: dict[str, str], field: str) -> S3Object:
+    def fetch_presigned(self, url: str, headers: Mapping[str, str], field: str) -> S3Object:
         connection, target, host = self._presigned_connection(url)
         where = S3Location(field, _url_description(url))
         try:
@@ -127,7 +129,7 @@ class S3Access:
         return S3Object(response, int(length) if length and length.isdigit() else None,
                         response.getheader("content-type"), urlsplit(url).path, closer=connection)
 
-    def put_presigned(self, url: str, headers: dict[str, str], source: BinaryIO, size: int, field: str) -> None:
+    def put_presigned(self, url: str, headers: Mapping[str, str], source: Readable, size: int, field: str) -> None:
         connection, target, host = self._presigned_connection(url)
         where = S3Location(field, _url_description(url))
         try:
@@ -160,8 +162,8 @@ def s3_access(endpoint_url: str | None) -> S3Access:
     return S3Access(endpoint_url)
 
 
-def read_s3_source(s3: S3Access, region: str, s3_file: dict[str, str] | None,
-                   presigned_url: dict[str, Any] | None = None, *,
+def read_s3_source(s3: S3Access, region: str, s3_file: Mapping[str, Any] | None,
+                   presigned_url: Mapping[str, Any] | None = None, *,
                    fields: tuple[str, str] = ("sourceS3File", "sourceS3PresignedUrl")) -> S3Object:
     """The object of exactly one of `s3_file` ({bucketName, key}) and `presigned_url` ({url, headers}),
     opened for streaming (close it when done). `fields` name the two members in errors."""
@@ -223,7 +225,7 @@ def _url_description(url: str) -> str:
     return f"the presigned URL's object {parts.netloc}{parts.path}"
 
 
-def _chunks(source: BinaryIO) -> Any:
+def _chunks(source: Readable) -> Iterator[bytes]:
     while chunk := source.read(CHUNK_BYTES):
         yield chunk
 

@@ -21,6 +21,13 @@ from typing import Any, BinaryIO, Protocol
 CHUNK_BYTES = 64 * 1024
 
 
+class Readable(Protocol):
+    """What a blob is written from: anything with a file's `read(size)` (a file, a response body,
+    a multipart part)."""
+
+    def read(self, size: int = ..., /) -> bytes: ...
+
+
 class BlobTooLarge(Exception):
     """The source is larger than the write allowed."""
 
@@ -36,13 +43,13 @@ class WrittenBlob:
 
 
 class BlobStore(Protocol):
-    def put(self, key: str, source: BinaryIO, *, max_bytes: int | None = None,
+    def put(self, key: str, source: Readable, *, max_bytes: int | None = None,
             head_check: Callable[[bytes], None] | None = None) -> WrittenBlob: ...
     def open(self, key: str) -> BinaryIO: ...
     def delete(self, key: str) -> None: ...
 
 
-def copy_in_chunks(source: BinaryIO, target: BinaryIO, *, max_bytes: int | None = None,
+def copy_in_chunks(source: Readable, target: BinaryIO, *, max_bytes: int | None = None,
                    head_check: Callable[[bytes], None] | None = None) -> WrittenBlob:
     """Copies chunk by chunk, counting and hashing. `head_check` sees the first chunk before any
     byte is written (a file's type or flags live in its first bytes)."""
@@ -83,7 +90,7 @@ class FolderBlobStore:
             raise ValueError("a blob key is one plain file name")
         return self.root / key
 
-    def put(self, key: str, source: BinaryIO, *, max_bytes: int | None = None,
+    def put(self, key: str, source: Readable, *, max_bytes: int | None = None,
             head_check: Callable[[bytes], None] | None = None) -> WrittenBlob:
         target = self._path(key)
         handle, temp_name = tempfile.mkstemp(dir=self.root, prefix=".incoming-")
@@ -116,7 +123,7 @@ class S3BlobStore:
     def __init__(self, bucket: str, prefix: str, client: Any) -> None:
         self.bucket, self.prefix, self.client = bucket, prefix, client
 
-    def put(self, key: str, source: BinaryIO, *, max_bytes: int | None = None,
+    def put(self, key: str, source: Readable, *, max_bytes: int | None = None,
             head_check: Callable[[bytes], None] | None = None) -> WrittenBlob:
         with tempfile.TemporaryFile() as spool:
             written = copy_in_chunks(source, spool, max_bytes=max_bytes, head_check=head_check)
@@ -163,4 +170,4 @@ def open_blob_store(location: str | None, database_url: str | None, *, s3_endpoi
 
 
 __all__ = ["BlobStore", "FolderBlobStore", "S3BlobStore", "BlobTooLarge", "BlobMissing", "WrittenBlob",
-           "open_blob_store", "copy_in_chunks", "iter_chunks", "CHUNK_BYTES"]
+           "open_blob_store", "copy_in_chunks", "Readable", "iter_chunks", "CHUNK_BYTES"]
