@@ -5,14 +5,19 @@ on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import http.server
+import json
+import threading
 import uuid
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.conftest import free_port
 from tests.flows import linked_waba
-from tests.media_support import JPEG_MAGIC, MotoS3, jpeg_bytes, moto_s3, put  # noqa: F401 - fixture
+from tests.media_support import JPEG_MAGIC, S3_CREDENTIALS, MotoS3, jpeg_bytes, moto_s3, put  # noqa: F401 - fixture
+from wabalink.cli.meta import main as meta_cli
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -202,8 +207,6 @@ def test_s3_errors(media_server: Any, moto_s3: MotoS3) -> None:  # noqa: F811
 
 
 def test_s3_unreachable_is_a_dependency_failure(start_server: Any) -> None:
-    from tests.conftest import free_port
-    from tests.media_support import S3_CREDENTIALS
 
     server = start_server(env={"AWS_ENDPOINT_URL_S3": f"http://127.0.0.1:{free_port()}", **S3_CREDENTIALS})
     client = server.client()
@@ -211,6 +214,43 @@ def test_s3_unreachable_is_a_dependency_failure(start_server: Any) -> None:
     code, message = error_of(client.post_whatsapp_message_media, originationPhoneNumberId=phone,
                              sourceS3File={"bucketName": "some-bucket", "key": "a.jpg"})
     assert code == "DependencyException" and "sourceS3File" in message
+
+
+class DenyingS3(http.server.BaseHTTPRequestHandler):
+    """An S3 that refuses everyone, as a bucket policy would."""
+
+    def _deny(self) -> None:
+        body = b"<?xml version='1.0'?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>"
+        self.send_response(403)
+        self.send_header("Content-Type", "application/xml")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_PUT = do_HEAD = _deny
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_s3_access_denied(start_server: Any) -> None:
+
+    denying = http.server.ThreadingHTTPServer(("127.0.0.1", 0), DenyingS3)
+    threading.Thread(target=denying.serve_forever, daemon=True).start()
+    try:
+        server = start_server(env={"AWS_ENDPOINT_URL_S3": f"http://127.0.0.1:{denying.server_address[1]}",
+                                   **S3_CREDENTIALS})
+        client = server.client()
+        phone = linked_phones(server, client)[0]
+        code, message = error_of(client.post_whatsapp_message_media, originationPhoneNumberId=phone,
+                                 sourceS3File={"bucketName": "their-bucket", "key": "a.jpg"})
+        assert code == "AccessDeniedException" and "sourceS3File" in message and "s3://their-bucket/a.jpg" in message
+        code, message = error_of(client.post_whatsapp_message_media, originationPhoneNumberId=phone,
+                                 sourceS3PresignedUrl={"url": "https://their-bucket.s3.amazonaws.com/a.jpg?X-Amz-Signature=x",
+                                                       "headers": {"Content-Type": "image/jpeg"}})
+        assert code == "AccessDeniedException" and "sourceS3PresignedUrl" in message and "X-Amz" not in message
+    finally:
+        denying.shutdown()
 
 
 def test_media_belongs_to_the_uploading_number(media_server: Any, moto_s3: MotoS3) -> None:  # noqa: F811
@@ -233,7 +273,8 @@ def test_media_belongs_to_the_uploading_number(media_server: Any, moto_s3: MotoS
     assert code == "ResourceNotFoundException" and "originationPhoneNumberId" in message
 
 
-def test_expired_media_is_not_found(media_server: Any, moto_s3: MotoS3) -> None:  # noqa: F811
+def test_expired_media_is_not_found(media_server: Any, moto_s3: MotoS3,  # noqa: F811
+                                    capsys: pytest.CaptureFixture[str]) -> None:
     client = media_server.client()
     phone = linked_phones(media_server, client)[0]
     s3 = moto_s3.client()
@@ -244,7 +285,10 @@ def test_expired_media_is_not_found(media_server: Any, moto_s3: MotoS3) -> None:
     shown = media_server.sandbox("GET", f"/media/{media_id}")
     assert shown["origin"] == "uploaded" and shown["usable"] is True
     assert 29.9 * 86400 < shown["expiresAt"] - shown["createdAt"] <= 30 * 86400
-    media_server.sandbox("POST", f"/media/{media_id}/expire")
+    assert meta_cli(["show-media", "--media-id", media_id, "--endpoint", media_server.endpoint]) == 0
+    assert json.loads(capsys.readouterr().out)["phoneNumberId"] == shown["phoneNumberId"]
+    assert meta_cli(["expire-media", "--media-id", media_id, "--endpoint", media_server.endpoint]) == 0
+    assert json.loads(capsys.readouterr().out)["usable"] is False
     code, message = error_of(client.get_whatsapp_message_media, mediaId=media_id, originationPhoneNumberId=phone,
                              metadataOnly=True)
     assert code == "ResourceNotFoundException" and "expire" in message

@@ -86,8 +86,15 @@ def store_media(sim: MetaSimulator, phone_number_id: str, source: Readable, mime
 
 def media_exists(sim: MetaSimulator, phone_number_id: str, media_id: str) -> bool:
     """Whether `media_id` is usable by `phone_number_id` now (its own, not deleted, not expired)."""
+    return usable_media_record(sim, phone_number_id, media_id) is not None
+
+
+def usable_media_record(sim: MetaSimulator, phone_number_id: str, media_id: str) -> MediaRecord | None:
+    """The media (its type, size, file name) when `media_exists` says yes; else None."""
     record = media_side(sim).rows.get(media_id) if media_id.isdigit() else None
-    return record is not None and record.phone_number_id == phone_number_id and record.usable(time.time())
+    if record is None or record.phone_number_id != phone_number_id or not record.usable(time.time()):
+        return None
+    return record
 
 
 def delete_media(sim: MetaSimulator, media_id: str) -> bool:
@@ -207,5 +214,5 @@ SANDBOX_ROUTES = [
     Route("POST", "/media/{media_id}/expire", _expire),
 ]
 
-__all__ = ["store_media", "media_exists", "delete_media", "GRAPH_ROUTES", "SANDBOX_ROUTES", "open_download",
+__all__ = ["store_media", "media_exists", "usable_media_record", "delete_media", "GRAPH_ROUTES", "SANDBOX_ROUTES", "open_download",
            "DOWNLOAD_PATH_PREFIX", "media_side"]

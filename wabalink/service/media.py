@@ -14,7 +14,12 @@ import posixpath
 import tempfile
 from typing import Any, BinaryIO
 
-from wabalink.aws.exceptions import DependencyException, InvalidParametersException, ResourceNotFoundException
+from wabalink.aws.exceptions import (
+    AccessDeniedByMetaException,
+    DependencyException,
+    InvalidParametersException,
+    ResourceNotFoundException,
+)
 from wabalink.aws.shapes import (
     DeleteWhatsAppMessageMediaInput,
     DeleteWhatsAppMessageMediaOutput,
@@ -110,7 +115,7 @@ class Media(Operations):
     def _download(self, info: MediaInfo, target: BinaryIO) -> None:
         """Meta's bytes into `target`, checked against the size and SHA-256 Meta announced."""
         digest, size = hashlib.sha256(), 0
-        with meta_errors("mediaId"), self.graph.download_media(info.url) as download:
+        with _meta_refusals("mediaId"), self.graph.download_media(info.url) as download:
             while chunk := download.read(CHUNK_BYTES):
                 digest.update(chunk)
                 size += len(chunk)
@@ -121,7 +126,19 @@ class Media(Operations):
         target.seek(0)
 
 
-class _media_id_errors(meta_errors):
+class _meta_refusals(meta_errors):
+    """Meta refusing the service's own access (a permission or token error) is AccessDeniedByMeta;
+    other Graph failures are as `meta_errors` says."""
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        if isinstance(exc, GraphApiError) and (exc.is_permission_error or exc.is_token_error):
+            raise AccessDeniedByMetaException(
+                f"{self.field}: Meta refused wabalink's access to this phone number's media (code {exc.code}): "
+                f"{exc.message}") from None
+        super().__exit__(exc_type, exc, tb)
+
+
+class _media_id_errors(_meta_refusals):
     """Meta's "unknown object" for a media id: not found for this number (unknown, another number's,
     expired or deleted)."""
 
@@ -138,7 +155,7 @@ class _media_id_errors(meta_errors):
         super().__exit__(exc_type, exc, tb)
 
 
-class _upload_errors(meta_errors):
+class _upload_errors(_meta_refusals):
     """Meta refusing the file itself (its type or size) is the caller's source, not Meta failing."""
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
