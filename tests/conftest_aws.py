@@ -79,7 +79,7 @@ def sample_string(shape: Shape) -> str:
     if pattern:
         compiled = re.compile(pattern, re.ASCII)
         for candidate in PATTERN_CANDIDATES:
-            if compiled.search(candidate) and _fits_length(shape, candidate):
+            if compiled.fullmatch(candidate) and _fits_length(shape, candidate):
                 return candidate
         raise AssertionError(f"no sample string for pattern {pattern!r} of {shape.name}")
     low = shape.metadata.get("min") or 1
@@ -98,7 +98,7 @@ def mismatching_string(shape: Shape) -> str | None:
     low = max(shape.metadata.get("min") or 1, 1)
     for char in MISMATCH_CANDIDATES:
         text = char * low
-        if not compiled.search(text) and _fits_length(shape, text):
+        if not compiled.fullmatch(text) and _fits_length(shape, text):
             return text
     return None
 

@@ -12,7 +12,7 @@ from botocore.auth import SigV4Auth, SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from wabalink.aws.auth import DEFAULT_ACCOUNT_ID, Authenticator, Principal, load_credentials_file
+from wabalink.aws.auth import DEFAULT_ACCOUNT_ID, Authenticator, Principal, load_credentials_file, service_regions
 from wabalink.aws.errors import AwsError
 
 KEY_ID = "AKIAWABALINKTEST0001"
@@ -201,14 +201,16 @@ def test_strict_wrong_service_scope() -> None:
     assert error.message == "Credential should be scoped to correct service: 'social-messaging'. "
 
 
-@pytest.mark.parametrize("region", ["x", "us-east", "US-EAST-1", "useast1", "us-east-1-"])
-def test_strict_malformed_region_scope(region: str) -> None:
+@pytest.mark.parametrize("region", ["x", "us-east", "US-EAST-1", "useast1", "us-east-1-",
+                                    "zz-fake-9", "us-east-9", "eu-north-7", "xx-central-1"])
+def test_strict_region_where_the_service_does_not_exist(region: str) -> None:
     error = expect_error(strict(), sign("GET", "/v1/whatsapp/waba/list", region=region), "InvalidSignatureException")
     assert error.message == f"Credential should be scoped to a valid region, not '{region}'. "
 
 
-@pytest.mark.parametrize("region", ["us-east-1", "eu-central-2", "us-gov-west-1", "ap-southeast-5", "us-isob-east-1"])
-def test_strict_any_well_formed_region_is_accepted(region: str) -> None:
+@pytest.mark.parametrize("region", ["us-east-1", "eu-central-2", "us-gov-west-1", "ap-southeast-5", "us-isob-east-1",
+                                    "cn-north-1", "eu-isoe-west-1", "eusc-de-east-1"])
+def test_strict_regions_of_botocores_partitions_are_accepted(region: str) -> None:
     assert strict().authenticate(*sign("GET", "/v1/whatsapp/waba/list", region=region)).region == region
 
 
@@ -265,12 +267,22 @@ def test_credentials_file_rejects_bad_account(tmp_path: Path) -> None:
         load_credentials_file(bad)
 
 
-@pytest.mark.parametrize("region", ["not a region", "x", "aa-" + "b" * 40 + "-1", "us-east-1:evil"])
+@pytest.mark.parametrize("region", ["not a region", "x", "aa-" + "b" * 40 + "-1", "us-east-1:evil", "zz-fake-9",
+                                    "us-east-9"])
 def test_permissive_still_needs_a_real_region(region: str) -> None:
-    # The region names resources (ARNs, the store's rows): garbage is refused even without checks.
+    # The region names resources (ARNs, the store's rows, the per-region quota): an invented one is
+    # refused even without signature checks.
     error = expect_error(Authenticator(), sign("GET", "/v1/whatsapp/waba/list", region=region),
                          "InvalidSignatureException")
-    assert "valid region" in error.message
+    assert error.message.startswith("Credential should be scoped to a valid region, not '")
+    assert len(error.message) < 200
+
+
+def test_known_regions_come_from_botocore_and_include_every_test_region() -> None:
+    regions = service_regions()
+    assert {"us-east-1", "eu-west-1", "ap-south-1", "ap-southeast-1", "ap-southeast-3", "eu-west-2"} <= regions
+    assert "zz-fake-9" not in regions
+    assert Authenticator().authenticate(*sign("GET", "/v1/whatsapp/waba/list", region="ap-south-1")).region == "ap-south-1"
 
 
 @pytest.mark.parametrize("expires", ["0", "604801", str(10**20)])
@@ -279,3 +291,13 @@ def test_presigned_expiry_beyond_a_week_is_refused(expires: str) -> None:
     query = query.replace(b"X-Amz-Expires=300", b"X-Amz-Expires=" + expires.encode())
     error = expect_error(strict(), (method, path, query, headers, body), "IncompleteSignatureException")
     assert "X-Amz-Expires" in error.message
+
+
+@pytest.mark.parametrize("junk", ["%ff", "%C3%A9", "\u00e9"])
+def test_strict_non_ascii_signature_is_a_mismatch_not_a_crash(junk: str) -> None:
+    method, path, query, headers, body = sign("GET", "/v1/whatsapp/waba/list", presign=True)
+    query = query.replace(b"X-Amz-Signature=", b"X-Amz-Signature=" + junk.encode("latin-1", "replace"))
+    expect_error(strict(), (method, path, query, headers, body), "InvalidSignatureException")
+    method, path, query, headers, body = sign("GET", "/v1/whatsapp/waba/list")
+    headers["authorization"] = headers["authorization"].replace("Signature=", "Signature=\u00e9")
+    expect_error(strict(), (method, path, query, headers, body), "InvalidSignatureException")

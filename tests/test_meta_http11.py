@@ -170,3 +170,22 @@ def test_an_answer_cut_short_is_not_sent_again(scripted) -> None:  # type: ignor
     with pytest.raises(GraphUnavailableError):
         client.subscribe_app("123")
     assert len(server.requests) == 2  # the server acted on it: never a second time
+
+
+@pytest.mark.parametrize("framing", ["content-length", "chunked", "until-close"])
+def test_an_oversized_body_is_refused(scripted, monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+                                      framing: str) -> None:
+    import wabalink.meta.http11 as http11
+    monkeypatch.setattr(http11, "MAX_BODY_BYTES", 16)
+    body = b'{"data": "' + b"x" * 32 + b'"}'
+    answers = {
+        "content-length": answer(body, f"Content-Length: {len(body)}"),
+        "chunked": answer(b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in (body[:10], body[10:]))
+                          + b"0\r\n\r\n", "Transfer-Encoding: chunked"),
+        "until-close": answer(body, "Connection: close"),
+    }
+    server = scripted([answers[framing]], close_after=1)
+    connection = Http11Connection("127.0.0.1", server.port, tls=False, timeout=5)
+    with pytest.raises(http11.ProtocolError, match="too large"):
+        connection.request("GET", "/", {}, None)
+    assert not connection.is_open

@@ -99,12 +99,12 @@ def test_bodies_no_store_could_keep_are_serialization_exceptions(body: bytes) ->
 @pytest.mark.parametrize("op_name, body, path", [
     ("AssociateWhatsAppBusinessAccount",
      {"setupFinalization": {"associateInProgressToken": "t", "phoneNumbers": [None]}},
-     "setupFinalization.phoneNumbers.1.member"),
+     "setupFinalization.phoneNumbers[0]"),
     ("AssociateWhatsAppBusinessAccount",
      {"setupFinalization": {"associateInProgressToken": "t", "phoneNumbers": [],
                             "waba": {"tags": [{"key": "a"}, None]}}},
-     "setupFinalization.waba.tags.2.member"),
-    ("UntagResource", {"resourceArn": "arn:x", "tagKeys": [None]}, "tagKeys.1.member"),
+     "setupFinalization.waba.tags[1]"),
+    ("UntagResource", {"resourceArn": "arn:x", "tagKeys": [None]}, "tagKeys[0]"),
 ])
 def test_null_items_of_lists_are_validation_errors(op_name: str, body: dict[str, Any], path: str) -> None:
     with pytest.raises(AwsError) as caught:
@@ -118,7 +118,7 @@ def test_nul_characters_are_validation_errors() -> None:
     with pytest.raises(AwsError) as caught:
         protocol().parse(operation("TagResource"), {}, b"", {}, json.dumps(body).encode())
     assert caught.value.code == "ValidationException"
-    assert "tags.1.member.key" in caught.value.message and "NUL" in caught.value.message
+    assert "tags[0].key" in caught.value.message and "NUL" in caught.value.message
 
 
 def test_empty_body_is_an_empty_object() -> None:
@@ -172,19 +172,21 @@ def test_sensitive_values_are_never_echoed() -> None:
     message = caught.value.message
     assert message.startswith("2 validation errors detected: ")
     assert "setupFinalization.associateInProgressToken" in message
-    assert "setupFinalization.phoneNumbers.1.member.twoFactorPin" in message
+    assert "setupFinalization.phoneNumbers[0].twoFactorPin" in message
     assert "SECRET" not in message
 
 
-def test_patterns_are_not_anchored_like_smithy() -> None:
+def test_patterns_match_the_whole_value_like_aws_java_validators() -> None:
     op = operation("GetWhatsAppFlow")
     waba = "waba-" + "a" * 32
-    # MetaFlowId is `[0-9]+`: a value containing a digit run matches (re.search semantics).
-    parsed = protocol().parse(op, {}, f"id={waba}&flowId=x12".encode(), {}, b"")
-    assert parsed["flowId"] == "x12"
-    with pytest.raises(AwsError) as caught:
-        protocol().parse(op, {}, f"id={waba}&flowId=abc".encode(), {}, b"")
-    assert "Value 'abc' at 'flowId' failed to satisfy constraint: Member must satisfy regular expression pattern: [0-9]+" in caught.value.message
+    # MetaFlowId is `[0-9]+`, applied as Java's Matcher.matches(): a digit run inside is not enough.
+    parsed = protocol().parse(op, {}, f"id={waba}&flowId=12".encode(), {}, b"")
+    assert parsed["flowId"] == "12"
+    for bad in ("x12", "abc", "12x"):
+        with pytest.raises(AwsError) as caught:
+            protocol().parse(op, {}, f"id={waba}&flowId={bad}".encode(), {}, b"")
+        assert (f"Value '{bad}' at 'flowId' failed to satisfy constraint: "
+                "Member must satisfy regular expression pattern: [0-9]+") in caught.value.message
 
 
 def test_querystring_integer_and_boolean_conversion() -> None:

@@ -109,10 +109,25 @@ def test_an_expired_phase_one_stops_counting_against_the_quota(start_server: Any
 
 def test_a_meta_waba_id_where_the_linked_id_is_expected_gets_a_hint(server: Any) -> None:
     client = server.client()
-    meta_waba, _ = linked_waba(server, client, "Hint")
-    expect(client, "ResourceNotFoundException",
+    meta_waba, entry = linked_waba(server, client, "Hint")
+    expect(client, "ValidationException",
            lambda: client.get_linked_whatsapp_business_account(id=meta_waba["wabaId"]),
-           "looks like Meta's WABA id", "waba-")
+           "expected the linked WABA id", "ListLinkedWhatsAppBusinessAccounts")
+    phone = client.get_linked_whatsapp_business_account(id=entry["wabaId"])["account"]["phoneNumbers"][0]
+    expect(client, "ValidationException",
+           lambda: client.get_linked_whatsapp_business_account_phone_number(id=phone["metaPhoneNumberId"]),
+           "expected the linked phone number id")
+
+
+def test_a_meta_id_in_finalization_gets_a_hint(server: Any) -> None:
+    client = server.client()
+    meta_waba = server.create_waba("Finalization Hint", phone_numbers=1)
+    token, incomplete = sign_up(client, meta_waba)
+    meta_phone_id = incomplete[meta_waba["wabaId"]]["unregisteredWhatsAppPhoneNumbers"][0]["metaPhoneNumberId"]
+    expect(client, "InvalidParametersException", lambda: client.associate_whatsapp_business_account(setupFinalization={
+        "associateInProgressToken": token, "phoneNumbers": [{"id": meta_phone_id, "twoFactorPin": "123456"}],
+        "waba": {"id": meta_waba["wabaId"]}}), "setupFinalization.phoneNumbers[0].id", "looks like Meta's phone number id",
+        "unregisteredWhatsAppPhoneNumbers")
 
 
 @pytest.mark.parametrize("reason, needle", [("expire", "expired"), ("revoke", "revoked"), (None, "did not issue")])
@@ -136,3 +151,28 @@ def test_fifo_topics_are_refused_as_event_destinations(server: Any) -> None:
            lambda: client.put_whatsapp_business_account_event_destinations(
                id=entry["wabaId"], eventDestinations=[{"eventDestinationArn": "arn:aws:sns:us-east-1:123456789012:t.fifo"}]),
            "eventDestinations[0].eventDestinationArn", "FIFO")
+
+
+# --- serve options for the sandbox --------------------------------------------------------------
+
+def _sandbox_status(server: Any, headers: dict[str, str] | None = None) -> int:
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(server.endpoint + "/meta/sandbox/faults", headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
+
+
+def test_serve_no_sandbox_switches_it_off(start_server: Any) -> None:
+    server = start_server(extra_args=["--no-sandbox"])
+    assert _sandbox_status(server) == 404
+
+
+def test_serve_sandbox_token_is_required_once_set(start_server: Any) -> None:
+    server = start_server(extra_args=["--sandbox-token", "operator-secret"])
+    assert _sandbox_status(server) == 401
+    assert _sandbox_status(server, {"Authorization": "Bearer operator-secret"}) == 200

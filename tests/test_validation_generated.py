@@ -1,7 +1,7 @@
 """Validation cases generated from the service model, for every operation and every constraint in
 its input: a valid request built by botocore's serializer is broken in one place (its JSON body
 or its query string) and the server-side parser must answer a 400 ValidationException naming the
-member by its AWS path (`a.b.1.member.c`). New constraints in a newer botocore model get cases
+member by its path (`a.b[0].c`: list items by 0-based index, map entries by key). New constraints in a newer botocore model get cases
 without any change here."""
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ Mutation = Callable[[dict[str, Any], dict[str, Any]], None]  # (query params, bo
 @dataclass(frozen=True)
 class Case:
     operation: str
-    member_path: str  # as AWS names it in the message: a.b.1.member.c
+    member_path: str  # as the message names it: a.b[0].c
     kind: str
     mutate: Mutation
     bad_text: str | None  # a value that must not be echoed when the member is sensitive
@@ -44,7 +44,7 @@ class Case:
 
     @property
     def id(self) -> str:
-        generic_path = re.sub(r"\.\d+\.member", ".member", self.member_path)
+        generic_path = re.sub(r"\[\d+\]", "[]", self.member_path)
         return f"{self.operation}-{generic_path}-{self.kind}"
 
 
@@ -124,7 +124,7 @@ def _cases_for_value(
         yield case("wrong_type", "not-a-list")
         for index, item in enumerate(baseline, 1):
             yield from _cases_for_value(
-                op_name, shape.member, item, f"{path}.{index}.member", wire_path + (index - 1,), location, sensitive)
+                op_name, shape.member, item, f"{path}[{index - 1}]", wire_path + (index - 1,), location, sensitive)
     elif kind == "map" and not in_query:
         for name, size in _length_cases(shape):
             value = next(iter(baseline.values()))
@@ -132,7 +132,7 @@ def _cases_for_value(
         yield case("wrong_type", "not-a-map")
         for key, item in baseline.items():
             yield from _cases_for_value(
-                op_name, shape.value, item, f"{path}.{key}", wire_path + (key,), location, sensitive)
+                op_name, shape.value, item, f"{path}[{key}]", wire_path + (key,), location, sensitive)
     elif kind == "structure" and not shape.metadata.get("document") and not in_query:
         if path:
             yield case("wrong_type", "not-a-structure")

@@ -2,13 +2,47 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass
 
+# Allowed ranges of the numeric settings: a zero or negative value would silently disable a
+# safeguard (every phase-1 token already expired, no WABA ever linkable).
+ASSOCIATE_TOKEN_LIFETIME_RANGE = (1, 86_400)  # seconds: the real service gives about an hour
+WABA_QUOTA_RANGE = (1, 1_000_000)
+KEEP_ALIVE_TIMEOUT_RANGE = (1, 3_600)  # seconds
+HEAD_TIMEOUT_RANGE = (1, 3_600)  # seconds
+MAX_CONNECTIONS_RANGE = (1, 1_000_000)
 
-def _env_int(name: str, default: int) -> int:
+
+class SettingError(ValueError):
+    """A setting outside its allowed values; the message names the setting and the range."""
+
+
+def parse_int_in_range(text: str, name: str, allowed: tuple[int, int]) -> int:
+    low, high = allowed
+    try:
+        value = int(text.strip())
+    except ValueError:
+        value = None
+    if value is None or not low <= value <= high:
+        raise SettingError(f"{name} must be an integer from {low} to {high}, not {text!r}")
+    return value
+
+
+def _env_int(name: str, default: int, allowed: tuple[int, int]) -> int:
     value = os.environ.get(name)
-    return int(value) if value else default
+    return parse_int_in_range(value, name, allowed) if value else default
+
+
+def url_host(host: str) -> str:
+    """`host` as it goes in a URL: IPv6 addresses in brackets (`[::1]`)."""
+    bare = host.strip("[]")
+    try:
+        is_ipv6 = isinstance(ipaddress.ip_address(bare.split("%", 1)[0]), ipaddress.IPv6Address)
+    except ValueError:
+        return host
+    return f"[{bare}]" if is_ipv6 else bare
 
 
 @dataclass
@@ -32,6 +66,13 @@ class Settings:
     sandbox_token: str | None = None
     sandbox_enabled: bool = True
     log_level: str = "info"
+    # Connection guards (server/connections.py): idle keep-alive connections, request heads and
+    # bodies that take too long, and open connections beyond the cap are closed.
+    keep_alive_timeout_seconds: int = 5
+    head_timeout_seconds: int = 10
+    body_timeout_seconds: int = 60
+    max_request_head_bytes: int = 256 * 1024
+    max_connections: int = 1000
     # Media: S3 for the AWS API's buckets (None: botocore's AWS_ENDPOINT_URL_S3, or AWS), and where
     # the simulator keeps media bytes (None: a folder beside the SQLite file; or s3://bucket/prefix).
     s3_endpoint_url: str | None = None
@@ -46,7 +87,12 @@ class Settings:
         return (self.meta_graph_url or f"http://{self._loopback_host()}:{self.port}/meta/graph").rstrip("/")
 
     def _loopback_host(self) -> str:
-        return "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        # A wildcard address is reached on the loopback of its own family.
+        if self.host in ("0.0.0.0", ""):
+            return "127.0.0.1"
+        if self.host in ("::", "[::]"):
+            return "[::1]"
+        return url_host(self.host)
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -54,13 +100,18 @@ class Settings:
             database_url=os.environ.get("WABALINK_DATABASE_URL") or None,
             auth_mode=os.environ.get("WABALINK_AUTH", "permissive"),
             credentials_file=os.environ.get("WABALINK_CREDENTIALS") or None,
-            associate_token_lifetime_seconds=_env_int("WABALINK_ASSOCIATE_TOKEN_LIFETIME", 3600),
-            waba_quota_per_region=_env_int("WABALINK_WABA_QUOTA", 25),
+            associate_token_lifetime_seconds=_env_int(
+                "WABALINK_ASSOCIATE_TOKEN_LIFETIME", 3600, ASSOCIATE_TOKEN_LIFETIME_RANGE),
+            waba_quota_per_region=_env_int("WABALINK_WABA_QUOTA", 25, WABA_QUOTA_RANGE),
             meta_graph_url=os.environ.get("WABALINK_META_GRAPH_URL") or None,
             meta_app_id=os.environ.get("WABALINK_META_APP_ID", cls.meta_app_id),
             meta_app_secret=os.environ.get("WABALINK_META_APP_SECRET", cls.meta_app_secret),
             log_level=os.environ.get("WABALINK_LOG_LEVEL", "info"),
             sandbox_token=os.environ.get("WABALINK_SANDBOX_TOKEN") or None,
+            sandbox_enabled=os.environ.get("WABALINK_SANDBOX", "on") != "off",
+            keep_alive_timeout_seconds=_env_int("WABALINK_KEEP_ALIVE_TIMEOUT", 5, KEEP_ALIVE_TIMEOUT_RANGE),
+            head_timeout_seconds=_env_int("WABALINK_HEADER_TIMEOUT", 10, HEAD_TIMEOUT_RANGE),
+            max_connections=_env_int("WABALINK_MAX_CONNECTIONS", 1000, MAX_CONNECTIONS_RANGE),
             s3_endpoint_url=os.environ.get("AWS_ENDPOINT_URL_S3") or None,
             blob_store=os.environ.get("WABALINK_BLOB_STORE") or None,
         )

@@ -10,7 +10,7 @@ Two modes:
   (``us-east-1``), so unsigned clients (``--no-sign-request``) work. A malformed SigV4 header is
   still rejected (``IncompleteSignatureException``): no real client sends one.
 * ``strict`` (shared instances): the key must be in the credentials file, and the signature,
-  its scope (service ``social-messaging``, a well-formed region, the ``aws4_request``
+  its scope (service ``social-messaging``, a region where the service exists, the ``aws4_request``
   terminator, the date) and its date (at most 15 minutes of skew) are verified exactly as
   botocore signs. Failures are 403s with the error types real AWS endpoints use:
   ``MissingAuthenticationTokenException``, ``IncompleteSignatureException``,
@@ -44,9 +44,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 from urllib.parse import quote, unquote_to_bytes
+
+from botocore.loaders import Loader
 
 from wabalink.aws.errors import (
     AwsError,
@@ -64,10 +67,6 @@ EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 
 _ACCOUNT_ID = re.compile(r"[0-9]{12}\Z")
-# us-east-1, us-gov-west-1, eu-central-2, us-isob-east-1, ap-southeast-5 ...
-# AWS region names (us-east-1, us-gov-west-1, eu-isoe-west-1); at most 32 characters, the width the
-# store keeps them in.
-_REGION = re.compile(r"(?=.{1,32}\Z)[a-z]{2}(-[a-z]+)+-[0-9]{1,2}\Z")
 MAX_PRESIGNED_EXPIRES_SECONDS = 604800  # a week, as SigV4 allows
 _HEX_SHA256 = re.compile(r"[0-9a-f]{64}\Z")
 _PRESIGN_PARAMS = ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature", "X-Amz-Date", "X-Amz-SignedHeaders")
@@ -114,8 +113,35 @@ def _invalid(message: str) -> AwsError:
     return InvalidSignatureException(message)
 
 
+# The store keeps a region in 32 characters; botocore's regions are all short lowercase names.
+_STORABLE_REGION = re.compile(r"[a-z0-9-]{1,32}")
+# Longest region text echoed back in an error (a header may hold kilobytes of it).
+_MAX_ECHOED_REGION_CHARS = 64
+
+
+@lru_cache(maxsize=1)
+def service_regions() -> frozenset[str]:
+    """The regions a `social-messaging` endpoint can be scoped to, from botocore's endpoint data:
+    the regions it lists for the service, and every region of the partitions whose endpoint
+    rules resolve it (botocore resolves this service by rules, so its own list may be empty).
+    An invented region (`zz-fake-9`) is in none of them."""
+    endpoints = Loader().load_data("endpoints")
+    regions: set[str] = set()
+    for partition in endpoints["partitions"]:
+        regions.update(partition.get("regions", {}))
+        regions.update(partition["services"].get("social-messaging", {}).get("endpoints", {}))
+    return frozenset(region for region in regions if _STORABLE_REGION.fullmatch(region))
+
+
+
+def _check_region(region: str) -> None:
+    if region not in service_regions():
+        raise _invalid_region(region)
+
+
 def _invalid_region(region: str) -> AwsError:
-    return _invalid(f"Credential should be scoped to a valid region, not '{region}'. ")
+    shown = region if len(region) <= _MAX_ECHOED_REGION_CHARS else region[:_MAX_ECHOED_REGION_CHARS] + "..."
+    return _invalid(f"Credential should be scoped to a valid region, not '{shown}'. ")
 
 
 def _unrecognized() -> AwsError:
@@ -293,8 +319,7 @@ class Authenticator:
         if len(parts) != 5 or not parts[0]:
             raise _incomplete(self._credential_shape_message(credential))
         access_key_id, region = parts[0], parts[2] or self.default_region
-        if not _REGION.match(region):  # the region names resources: even permissive mode needs a real one
-            raise _invalid_region(region)
+        _check_region(region)  # the region names resources: even permissive mode needs a real one
         return Principal(access_key_id, self._account_for(access_key_id), region)
 
     def _account_for(self, access_key_id: str) -> str:
@@ -456,8 +481,7 @@ class Authenticator:
             raise _invalid(f"Credential should be scoped with a valid terminator: '{TERMINATOR}', not '{signed.terminator}'. ")
         if signed.service != self.service:
             raise _invalid(f"Credential should be scoped to correct service: '{self.service}'. ")
-        if not _REGION.match(signed.region):
-            raise _invalid_region(signed.region)
+        _check_region(signed.region)
         if signed.scope_date != signed.amz_date[:8]:
             raise _invalid(
                 "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: "
@@ -516,7 +540,8 @@ class Authenticator:
     def _signature_matches(self, secret: str, signed: _Signed, canonical_request: str) -> bool:
         string_to_sign = self._string_to_sign(signed, canonical_request)
         expected = hmac.new(self._signing_key(secret, signed), string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
-        return hmac.compare_digest(expected, signed.signature.lower())
+        # As bytes: compare_digest refuses str with non-ASCII characters (a client's junk signature).
+        return hmac.compare_digest(expected.encode("ascii"), signed.signature.lower().encode("utf-8", "replace"))
 
     def _mismatch_message(self, signed: _Signed, canonical_request: str) -> str:
         # Like AWS, show what was expected so a client author can debug; the session token

@@ -16,20 +16,28 @@ How the server uses it::
 `(bytes, bytes)` pairs including `content-type`, `content-length` and, when a request id is given,
 `x-amzn-requestid`.
 
-Validation follows AWS's wording: ``N validation error(s) detected: Value 'x' at 'a.b.1.member.c'
-failed to satisfy constraint: Member must ...; ...``. Values of members marked `sensitive` in the
-model (or nested in a sensitive shape) are never echoed. Smithy patterns are not anchored, so they
-are applied with `re.search`.
+Validation follows AWS's wording: ``N validation error(s) detected: Value 'x' at
+'a.b[0].c' failed to satisfy constraint: Member must ...; ...``. Paths use one notation everywhere
+(the service's own messages too): structure members joined by dots, list items by their 0-based
+index in brackets, map entries by their key in brackets. Only the first MAX_LISTED_PROBLEMS
+problems are spelled out, then their count: an error answer stays small whatever the input.
+Values of members marked `sensitive` in the model (or nested in a sensitive shape) are never echoed.
+
+Lengths are checked before patterns, and a value outside its length range is never matched: an
+over-long value is refused in time proportional to its length. Patterns are applied as AWS's Java
+validators apply them (`Matcher.matches()`: the whole value), with `re.fullmatch`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
 import math
 import re
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
@@ -49,6 +57,16 @@ INT64_RANGE = (-(2**63), 2**63 - 1)
 
 # Longest value echoed in a validation message; a 2 MB blob must not come back in an error.
 MAX_ECHOED_VALUE_CHARS = 256
+# Problems spelled out in one ValidationException; the rest are only counted.
+MAX_LISTED_PROBLEMS = 10
+# Longest map key shown inside a path (`filters[key]`).
+MAX_PATH_KEY_CHARS = 64
+# Bodies up to this size are parsed where they arrive (microseconds); bigger ones (up to the 10 MB
+# request limit: about a second of parsing) are parsed off the event loop by `parse_async`.
+INLINE_PARSE_MAX_BODY_BYTES = 64 * 1024
+# Threads parsing big bodies: decoded JSON takes up to ~20 times its size in memory, so how many
+# big bodies are decoded at once is bounded per process, whatever the number of clients.
+BIG_BODY_PARSERS = 2
 
 
 
@@ -70,6 +88,21 @@ def _json_encode(value: Any) -> str:
 
 
 _PLAIN_SCALARS = frozenset({"string", "integer", "long", "boolean", "float", "double", "byte", "short"})
+
+
+_WABA_ID_HINT = (" (expected the linked WABA id, waba-<32 hex digits>, or its ARN, as "
+                 "ListLinkedWhatsAppBusinessAccounts shows them; Meta's numeric WABA id is not accepted here)")
+_PHONE_ID_HINT = (" (expected the linked phone number id, phone-number-id-<32 hex digits>, or its ARN, as "
+                  "GetLinkedWhatsAppBusinessAccount shows them; Meta's phone number id is not accepted here)")
+# Which id a pattern wants, said in words: ids of the two sides are easily swapped.
+_ID_HINTS = {
+    "LinkedWhatsAppBusinessAccountId": _WABA_ID_HINT,
+    "LinkedWhatsAppBusinessAccountArn": _WABA_ID_HINT,
+    "WhatsAppPhoneNumberId": _PHONE_ID_HINT,
+    "LinkedWhatsAppPhoneNumberArn": _PHONE_ID_HINT,
+    "MetaFlowId": " (expected Meta's numeric flow id, as ListWhatsAppFlows shows it)",
+    "MetaTemplateId": " (expected Meta's numeric template id, as ListWhatsAppMessageTemplates shows it)",
+}
 
 
 class _ShapeSpec:
@@ -139,7 +172,7 @@ class _ShapeCompiler:
         if metadata.get("pattern") is not None:
             spec.pattern_text = metadata["pattern"]
             # ECMA-262 semantics: \d and \w are ASCII only.
-            spec.pattern = re.compile(spec.pattern_text, re.ASCII)
+            spec.pattern = re.compile(spec.pattern_text, re.ASCII)  # applied with fullmatch
         enum = getattr(shape, "enum", None) or metadata.get("enum")
         if enum:
             spec.enum = frozenset(enum)
@@ -182,12 +215,25 @@ def _render_value(value: Any, hidden: bool) -> str:
     elif isinstance(value, str):
         text = value
     elif isinstance(value, list) and all(isinstance(v, (str, int, float)) for v in value):
-        text = "[" + ", ".join(str(v) for v in value) + "]"
+        text = _bounded_list_text(value)
     else:
         return ""  # structures, maps, blobs: not echoed
     if len(text) > MAX_ECHOED_VALUE_CHARS:
         text = text[:MAX_ECHOED_VALUE_CHARS] + "..."
     return f" '{text}'"
+
+
+def _bounded_list_text(items: list[Any]) -> str:
+    """`[a, b, c]`, built only as far as an echo can show (a list may hold a million items)."""
+    parts: list[str] = []
+    size = 0
+    for item in items:
+        part = str(item)[:MAX_ECHOED_VALUE_CHARS + 1]
+        parts.append(part)
+        size += len(part) + 2
+        if size > MAX_ECHOED_VALUE_CHARS:
+            return "[" + ", ".join(parts)  # cut by the caller, so no closing bracket
+    return "[" + ", ".join(parts) + "]"
 
 
 def _constraint_error(value: Any, path: str, hidden: bool, constraint: str) -> str:
@@ -198,10 +244,44 @@ def _null_error(path: str) -> str:
     return f"Value null at '{path}' failed to satisfy constraint: Member must not be null"
 
 
-def _validation_exception(errors: list[str]) -> AwsError:
-    count = len(errors)
+class Problems:
+    """The validation problems of one request: the first few messages, and how many in all.
+
+    Whatever the input (900,000 bad tags, say), memory and the error answer stay bounded."""
+
+    __slots__ = ("listed", "count")
+
+    def __init__(self) -> None:
+        self.listed: list[str] = []
+        self.count = 0
+
+    def append(self, message: str) -> None:
+        self.count += 1
+        if len(self.listed) < MAX_LISTED_PROBLEMS:
+            self.listed.append(message)
+
+    def __bool__(self) -> bool:
+        return self.count > 0
+
+    def __len__(self) -> int:
+        return self.count
+
+
+def _validation_exception(problems: Problems) -> AwsError:
+    count = problems.count
     noun = "error" if count == 1 else "errors"
-    return ValidationException(f"{count} validation {noun} detected: " + "; ".join(errors))
+    message = f"{count} validation {noun} detected: " + "; ".join(problems.listed)
+    unlisted = count - len(problems.listed)
+    if unlisted > 0:
+        message += f"; ... and {unlisted:,} more problem{'s' if unlisted > 1 else ''}"
+    return ValidationException(message)
+
+
+def _map_entry_path(path: str, key: Any) -> str:
+    shown = str(key)
+    if len(shown) > MAX_PATH_KEY_CHARS:
+        shown = shown[:MAX_PATH_KEY_CHARS] + "..."
+    return f"{path}[{shown}]"
 
 
 # --------------------------------------------------------------------------------------------
@@ -227,7 +307,7 @@ def _parse_timestamp_text(text: str) -> datetime | None:
         return None
 
 
-def _check_length(spec: _ShapeSpec, value: Any, size: int, path: str, hidden: bool, errors: list[str]) -> None:
+def _check_length(spec: _ShapeSpec, value: Any, size: int, path: str, hidden: bool, errors: Problems) -> None:
     if spec.min is not None and size < spec.min:
         errors.append(_constraint_error(
             value, path, hidden, f"Member must have length greater than or equal to {spec.min}"))
@@ -236,7 +316,7 @@ def _check_length(spec: _ShapeSpec, value: Any, size: int, path: str, hidden: bo
             value, path, hidden, f"Member must have length less than or equal to {spec.max}"))
 
 
-def _check_range(spec: _ShapeSpec, value: int | float, path: str, hidden: bool, errors: list[str]) -> None:
+def _check_range(spec: _ShapeSpec, value: int | float, path: str, hidden: bool, errors: Problems) -> None:
     low, high = spec.min, spec.max
     if spec.type == "integer":
         low = INT32_RANGE[0] if low is None else max(low, INT32_RANGE[0])
@@ -257,7 +337,7 @@ def _type_error(value: Any, path: str, hidden: bool, expected: str) -> str:
 
 
 def _read_item(container: _ShapeSpec, item_spec: _ShapeSpec, item: Any, path: str, hidden: bool,
-               errors: list[str]) -> Any:
+               errors: Problems) -> Any:
     """One list item or map value: null only where the model says the collection is sparse."""
     if item is None:
         if not container.sparse:
@@ -266,7 +346,7 @@ def _read_item(container: _ShapeSpec, item_spec: _ShapeSpec, item: Any, path: st
     return _read_value(item_spec, item, path, hidden, errors)
 
 
-def _read_value(spec: _ShapeSpec, value: Any, path: str, hidden: bool, errors: list[str]) -> Any:
+def _read_value(spec: _ShapeSpec, value: Any, path: str, hidden: bool, errors: Problems) -> Any:
     """Convert one wire value (as decoded from JSON) to its Python form, validating it."""
     hidden = hidden or spec.sensitive
     kind = spec.type
@@ -274,15 +354,18 @@ def _read_value(spec: _ShapeSpec, value: Any, path: str, hidden: bool, errors: l
         if not isinstance(value, str):
             errors.append(_type_error(value, path, hidden, "string"))
             return value
-        if spec.enum is not None and value not in spec.enum:
-            errors.append(_constraint_error(
-                value, path, hidden, f"Member must satisfy enum value set: {spec.enum_text}"))
-        if spec.min is not None or spec.max is not None:
+        if (spec.min is not None and len(value) < spec.min) or (spec.max is not None and len(value) > spec.max):
+            # Before any pattern: an over-long value costs its length, never a regex backtrack.
             _check_length(spec, value, len(value), path, hidden, errors)
-        if spec.pattern is not None and spec.pattern.search(value) is None:
-            errors.append(_constraint_error(
-                value, path, hidden,
-                f"Member must satisfy regular expression pattern: {spec.pattern_text}"))
+        else:
+            if spec.enum is not None and value not in spec.enum:
+                errors.append(_constraint_error(
+                    value, path, hidden, f"Member must satisfy enum value set: {spec.enum_text}"))
+            if spec.pattern is not None and spec.pattern.fullmatch(value) is None:
+                errors.append(_constraint_error(
+                    value, path, hidden,
+                    f"Member must satisfy regular expression pattern: {spec.pattern_text}"
+                    + _ID_HINTS.get(spec.name, "")))
         if "\x00" in value:  # no store keeps NUL in text (PostgreSQL refuses it)
             errors.append(_constraint_error(value, path, True, "Member must not contain NUL characters"))
         return value
@@ -301,8 +384,12 @@ def _read_value(spec: _ShapeSpec, value: Any, path: str, hidden: bool, errors: l
             _check_length(spec, value, len(value), path, hidden, errors)
         item_spec = spec.member
         assert item_spec is not None
-        return [_read_item(spec, item_spec, item, f"{path}.{index}.member", hidden, errors)
-                for index, item in enumerate(value, 1)]
+        items: list[Any] = []
+        for index, item in enumerate(value):
+            converted = _read_item(spec, item_spec, item, f"{path}[{index}]", hidden, errors)
+            if not errors:  # once the request is refused, its converted copy is not kept
+                items.append(converted)
+        return items
     if kind == "map":
         if not isinstance(value, dict):
             errors.append(_type_error(value, path, hidden, "map"))
@@ -313,8 +400,11 @@ def _read_value(spec: _ShapeSpec, value: Any, path: str, hidden: bool, errors: l
         assert key_spec is not None and value_spec is not None
         result = {}
         for key, item in value.items():
-            _read_value(key_spec, key, f"{path}.key", hidden, errors)
-            result[key] = _read_item(spec, value_spec, item, f"{path}.{key}", hidden, errors)
+            entry_path = _map_entry_path(path, key)
+            _read_value(key_spec, key, entry_path, hidden, errors)
+            converted = _read_item(spec, value_spec, item, entry_path, hidden, errors)
+            if not errors:
+                result[key] = converted
         return result
     if kind in ("integer", "long"):
         if isinstance(value, bool) or not isinstance(value, int):
@@ -367,7 +457,7 @@ def _read_value(spec: _ShapeSpec, value: Any, path: str, hidden: bool, errors: l
 
 
 def _read_structure(
-    spec: _ShapeSpec, value: Mapping[str, Any], prefix: str, hidden: bool, errors: list[str]
+    spec: _ShapeSpec, value: Mapping[str, Any], prefix: str, hidden: bool, errors: Problems
 ) -> dict[str, Any]:
     """Body members of a structure (unknown keys ignored, like AWS) + its required check."""
     result: dict[str, Any] = {}
@@ -612,6 +702,8 @@ class RestJsonProtocol:
         for routes in self._label_routes.values():
             routes.sort(key=lambda r: (-r.literal_chars, -len(r.required_query)))
 
+        self._big_body_parsers = ThreadPoolExecutor(BIG_BODY_PARSERS, thread_name_prefix="wabalink-parse")
+
     @property
     def operation_names(self) -> list[str]:
         return list(self._operations)
@@ -667,7 +759,7 @@ class RestJsonProtocol:
         input_spec = spec.input
         if input_spec is None:
             return {}
-        errors: list[str] = []
+        errors = Problems()
         result: dict[str, Any] = {}
         hidden = input_spec.sensitive
 
@@ -705,7 +797,22 @@ class RestJsonProtocol:
             raise _validation_exception(errors)
         return result
 
-    def _read_body(self, input_spec: _ShapeSpec, body: bytes, hidden: bool, result: dict[str, Any], errors: list[str]) -> None:
+    async def parse_async(
+        self,
+        operation: OperationModel,
+        uri_params: Mapping[str, str],
+        query_string: bytes | str,
+        headers: Mapping[str, str],
+        body: bytes,
+    ) -> dict[str, Any]:
+        """`parse`, run off the event loop for bodies over INLINE_PARSE_MAX_BODY_BYTES, so that
+        validating a big body never blocks other requests."""
+        if len(body) <= INLINE_PARSE_MAX_BODY_BYTES:
+            return self.parse(operation, uri_params, query_string, headers, body)
+        return await asyncio.get_running_loop().run_in_executor(
+            self._big_body_parsers, self.parse, operation, uri_params, query_string, headers, body)
+
+    def _read_body(self, input_spec: _ShapeSpec, body: bytes, hidden: bool, result: dict[str, Any], errors: Problems) -> None:
         payload_name = input_spec.payload_member
         if payload_name is not None:
             member = input_spec.members[payload_name]
@@ -749,7 +856,7 @@ class RestJsonProtocol:
         literal_keys: frozenset[str],
         hidden: bool,
         result: dict[str, Any],
-        errors: list[str],
+        errors: Problems,
     ) -> None:
         if not query_string:
             return
@@ -785,7 +892,7 @@ class RestJsonProtocol:
                 result[free_map.name] = _read_value(free_map.shape, leftovers, free_map.name, hidden, errors)
 
     @staticmethod
-    def _read_header(member: _MemberSpec, text: str, hidden: bool, errors: list[str]) -> Any:
+    def _read_header(member: _MemberSpec, text: str, hidden: bool, errors: Problems) -> Any:
         if member.json_value:
             return _decode_json_header(text)
         shape = member.shape

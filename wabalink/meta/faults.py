@@ -17,10 +17,10 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from wabalink.meta.calls import SandboxCall
+from wabalink.meta.calls import SandboxCall, SandboxHandler
 from wabalink.meta.errors import SandboxError, injected_failure_error
 from wabalink.meta.routing import Route
-from wabalink.meta.sandbox_input import optional_int, optional_str
+from wabalink.meta.sandbox_input import optional_int, optional_seconds, optional_str
 from wabalink.server.http import HttpResponse, json_response
 from wabalink.store.meta_control import FaultState, SimulatorControl
 
@@ -92,7 +92,7 @@ PUT_NAMES = {"fail_next": "failNextCalls", "status": "failStatus"}
 
 def faults_from(body: dict[str, Any], names: dict[str, str]) -> FaultState:
     fail_next = optional_int(body, names["fail_next"], 0, minimum=0, maximum=MAX_FAIL_NEXT)
-    duration = optional_int(body, "durationSeconds", 0, minimum=0, maximum=MAX_DURATION_SECONDS)
+    duration = optional_seconds(body, "durationSeconds", maximum=MAX_DURATION_SECONDS)
     latency = optional_int(body, "latencyMs", 0, minimum=0, maximum=MAX_LATENCY_MS)
     if fail_next == 0 and duration == 0 and latency == 0:
         raise SandboxError(400, f"give at least one fault: {names['fail_next']}, durationSeconds or latencyMs "
@@ -132,7 +132,7 @@ def _clear(sim: MetaSimulator, call: SandboxCall) -> HttpResponse:
     return json_response(200, faults_json(sim.faults.clear()))
 
 
-SANDBOX_ROUTES = [
+SANDBOX_ROUTES: list[Route[SandboxHandler]] = [
     Route("GET", "/faults", _show),
     Route("POST", "/faults", _inject),
     Route("PUT", "/faults", _inject_with_older_names),

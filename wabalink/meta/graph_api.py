@@ -24,8 +24,8 @@ VERSIONED_PATH = re.compile(r"^/v[0-9]+\.[0-9]+(/.*)?$")
 META_ID = r"[0-9]{1,32}"
 
 # media before wabas: its `GET /{object_id}` answers media ids and hands other ids to wabas.
-GRAPH_ROUTES: list[Route[GraphHandler]] = [*tokens.GRAPH_ROUTES, *media.GRAPH_ROUTES, *wabas.GRAPH_ROUTES,
-                                           *phone_numbers.GRAPH_ROUTES]
+GRAPH_ROUTES: list[Route[GraphHandler]] = (tokens.GRAPH_ROUTES + media.GRAPH_ROUTES + wabas.GRAPH_ROUTES
+                                           + phone_numbers.GRAPH_ROUTES)
 _TABLE = RouteTable(GRAPH_ROUTES, placeholder=META_ID)
 
 

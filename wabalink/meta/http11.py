@@ -157,7 +157,7 @@ class Http11Connection:
 
     def _read_chunked(self) -> bytes:
         assert self._reader is not None
-        chunks = []
+        chunks: list[bytes] = []
         received = 0
         while True:
             size_line = self._reader.readline(MAX_LINE + 1)

@@ -8,7 +8,7 @@ import secrets
 from typing import TYPE_CHECKING, Any
 
 from wabalink.meta.access import authorize_phone, authorize_waba
-from wabalink.meta.calls import GraphCall, SandboxCall
+from wabalink.meta.calls import GraphCall, GraphHandler, SandboxCall, SandboxHandler
 from wabalink.meta.errors import GraphError, SandboxError, invalid_parameter_error, unknown_object_error
 from wabalink.meta.routing import Route
 from wabalink.meta.sandbox_input import NUMERIC_ID, meta_id, optional_int, optional_str, required_str
@@ -52,8 +52,9 @@ def phone_fields(phone: PhoneNumberRecord) -> dict[str, Any]:
 
 # --- Graph --------------------------------------------------------------------------------------
 
-def phone_numbers_page(sim: MetaSimulator, call: GraphCall, waba_id: str, params: dict[str, str]) -> dict[str, Any]:
-    """One page of a WABA's numbers, with Meta's paging object (also used by field expansion)."""
+def phone_numbers_page(sim: MetaSimulator, waba_id: str, params: dict[str, str]) -> dict[str, Any]:
+    """One page of a WABA's numbers, with Meta's paging object (also used by field expansion).
+    The caller has checked access to the WABA."""
     try:
         limit = int(params.get("limit", DEFAULT_PAGE_SIZE))
     except ValueError:
@@ -62,7 +63,6 @@ def phone_numbers_page(sim: MetaSimulator, call: GraphCall, waba_id: str, params
     after = params.get("after") or None
     if after is not None and not NUMERIC_ID.fullmatch(after):
         raise invalid_parameter_error("Param after must be a cursor from a previous page")
-    authorize_waba(sim, call.caller, waba_id, "GET")
     page = sim.state.list_phone_numbers(waba_id, after_id=after, limit=limit + 1)
     rows = [phone_fields(p) for p in page[:limit]]
     paging: dict[str, Any] = {}
@@ -75,7 +75,9 @@ def phone_numbers_page(sim: MetaSimulator, call: GraphCall, waba_id: str, params
 
 
 def _list(sim: MetaSimulator, call: GraphCall) -> dict[str, Any]:
-    return phone_numbers_page(sim, call, call.args["waba_id"], call.params)
+    waba_id = call.args["waba_id"]
+    authorize_waba(sim, call.caller, waba_id, "GET")
+    return phone_numbers_page(sim, waba_id, call.params)
 
 
 def _register(sim: MetaSimulator, call: GraphCall) -> dict[str, Any]:
@@ -109,7 +111,7 @@ def _deregister(sim: MetaSimulator, call: GraphCall) -> dict[str, Any]:
     return {"success": True}
 
 
-GRAPH_ROUTES = [
+GRAPH_ROUTES: list[Route[GraphHandler]] = [
     Route("GET", "/{waba_id}/phone_numbers", _list),
     Route("POST", "/{phone_id}/register", _register),
     Route("POST", "/{phone_id}/deregister", _deregister),
@@ -166,7 +168,7 @@ def _set_quality_rating(sim: MetaSimulator, call: SandboxCall) -> HttpResponse:
     return json_response(200, phone_json(phone))
 
 
-SANDBOX_ROUTES = [
+SANDBOX_ROUTES: list[Route[SandboxHandler]] = [
     Route("POST", "/wabas/{waba_id}/phone-numbers", _add),
     Route("PUT", "/phone-numbers/{phone_id}/quality-rating", _set_quality_rating),
 ]

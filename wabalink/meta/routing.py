@@ -55,7 +55,7 @@ class RouteTable(Generic[H]):
 
     def _bind(self, parts: list[tuple[str | None, str]], segments: list[str]) -> dict[str, str] | None:
         args: dict[str, str] = {}
-        for (name, literal), segment in zip(parts, segments):
+        for (name, literal), segment in zip(parts, segments, strict=True):
             if name is None:
                 if segment != literal:
                     return None

@@ -28,9 +28,9 @@ from wabalink.meta.routing import Route, RouteTable
 from wabalink.meta.simulator import MetaSimulator
 from wabalink.server.http import HttpRequest, HttpResponse, json_response
 
-SANDBOX_ROUTES: list[Route[SandboxHandler]] = [
-    *wabas.SANDBOX_ROUTES, *phone_numbers.SANDBOX_ROUTES, *tokens.SANDBOX_ROUTES, *faults.SANDBOX_ROUTES,
-    *media.SANDBOX_ROUTES]
+SANDBOX_ROUTES: list[Route[SandboxHandler]] = (
+    wabas.SANDBOX_ROUTES + phone_numbers.SANDBOX_ROUTES + tokens.SANDBOX_ROUTES + faults.SANDBOX_ROUTES
+    + media.SANDBOX_ROUTES)
 _TABLE = RouteTable(SANDBOX_ROUTES)
 
 
@@ -51,7 +51,7 @@ def _check_operator(simulator: MetaSimulator, request: HttpRequest) -> None:
     settings = simulator.settings
     if not settings.sandbox_enabled:
         raise SandboxError(404, "the sandbox is switched off on this server")
-    expected = settings.sandbox_token
+    expected = settings.sandbox_token or None  # an empty token is no token
     if expected is None:
         if settings.auth_mode == "strict":
             raise SandboxError(403, "the sandbox needs an operator token with --auth strict: start the server "

@@ -47,6 +47,16 @@ def optional_int(body: dict[str, Any], name: str, default: int, *, minimum: int,
     return value
 
 
+def optional_seconds(body: dict[str, Any], name: str, *, maximum: int) -> float:
+    """A duration in seconds, whole or not (0 when absent)."""
+    value = body.get(name)
+    if value is None:
+        return 0.0
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= maximum:
+        raise SandboxError(400, f"{name} must be a number of seconds from 0 to {maximum}")
+    return float(value)
+
+
 def string_list(body: dict[str, Any], name: str, *, max_items: int, item_pattern: re.Pattern[str] | None = None,
                 what: str) -> list[str] | None:
     value = body.get(name)

@@ -24,7 +24,6 @@ from wabalink.meta.faults import FaultInjector
 from wabalink.store.db import Store
 from wabalink.store.meta_control import AppCredentials, FaultState, SimulatorControl
 from wabalink.store.meta_state import MetaState
-from wabalink.store.meta_tables import create_meta_tables
 
 DEFAULT_TOKEN_LIFETIME_SECONDS = 3600
 
@@ -32,7 +31,6 @@ DEFAULT_TOKEN_LIFETIME_SECONDS = 3600
 def simulator_app_credentials(store: Store) -> tuple[str, str, str]:
     """(app_id, app_token, app_secret) of the simulator's app on this database, created at its
     first start: what the service's GraphClient uses when Meta is the built-in simulator."""
-    create_meta_tables(store)
     app = SimulatorControl(store).app_credentials()
     return app.app_id, app.app_token, app.app_secret
 
@@ -43,7 +41,6 @@ class MetaSimulator:
 
     def __init__(self, store: Store, settings: Settings, *,
                  token_lifetime_seconds: int = DEFAULT_TOKEN_LIFETIME_SECONDS) -> None:
-        create_meta_tables(store)
         self.state = MetaState(store)
         self.control = SimulatorControl(store)
         self.settings = settings

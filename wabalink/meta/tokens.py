@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from wabalink.meta.access import APPLICATION_NAME, DEFAULT_SCOPES, WABA_SCOPES, authenticate, is_app_token
-from wabalink.meta.calls import GraphCall, SandboxCall
+from wabalink.meta.calls import GraphCall, GraphHandler, SandboxCall, SandboxHandler
 from wabalink.meta.errors import (
     REVOKED_TOKEN_MESSAGE,
     SUBCODE_SESSION_EXPIRED,
@@ -102,7 +102,7 @@ def _describe_token(record: TokenRecord) -> dict[str, Any]:
     return data
 
 
-GRAPH_ROUTES = [Route("GET", "/debug_token", debug_token)]
+GRAPH_ROUTES: list[Route[GraphHandler]] = [Route("GET", "/debug_token", debug_token)]
 
 
 # --- sandbox ------------------------------------------------------------------------------------
@@ -146,7 +146,7 @@ def epoch(value: float | None) -> int | None:
     return None if value is None else int(value)
 
 
-SANDBOX_ROUTES = [
+SANDBOX_ROUTES: list[Route[SandboxHandler]] = [
     Route("POST", "/tokens", _mint),
     Route("POST", "/tokens/expire", _expire),
     Route("POST", "/tokens/revoke", _revoke),

@@ -8,7 +8,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from wabalink.meta.access import APPLICATION_NAME, DEFAULT_SCOPES, authorize_waba, require_waba
-from wabalink.meta.calls import GraphCall, SandboxCall
+from wabalink.meta.calls import GraphCall, GraphHandler, SandboxCall, SandboxHandler
 from wabalink.meta.errors import SandboxError, permission_error, unknown_object_error
 from wabalink.meta.phone_numbers import (
     MAX_PHONE_NUMBERS_PER_CALL,
@@ -48,7 +48,7 @@ def _get_object(sim: MetaSimulator, call: GraphCall) -> dict[str, Any]:
         node = select_fields(waba_fields(waba), fields, default=["id", "name"])
         if "phone_numbers" in expansions:
             # Field expansion (`phone_numbers{id,...}`): the edge's first page inside the node.
-            node["phone_numbers"] = phone_numbers_page(sim, call, object_id, {})
+            node["phone_numbers"] = phone_numbers_page(sim, object_id, {})
         return node
     phone = sim.state.get_phone_number(object_id)
     if phone is not None:
@@ -83,7 +83,7 @@ def _subscribed_apps(sim: MetaSimulator, call: GraphCall) -> dict[str, Any]:
     ]}
 
 
-GRAPH_ROUTES = [
+GRAPH_ROUTES: list[Route[GraphHandler]] = [
     Route("GET", "/{object_id}", _get_object),
     Route("POST", "/{waba_id}/subscribed_apps", _subscribe),
     Route("DELETE", "/{waba_id}/subscribed_apps", _unsubscribe),
@@ -166,7 +166,7 @@ def _state(sim: MetaSimulator, call: SandboxCall) -> HttpResponse:
     })
 
 
-SANDBOX_ROUTES = [
+SANDBOX_ROUTES: list[Route[SandboxHandler]] = [
     Route("POST", "/wabas", _create),
     Route("GET", "/wabas/{waba_id}", _state),
 ]

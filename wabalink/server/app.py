@@ -163,7 +163,9 @@ class WabalinkApp:
             raw_path = request.raw_path.decode("latin-1")
             operation, uri_params = self.protocol.route(request.method, raw_path, request.query_string)
             operation_name = operation.name
-            params = self.protocol.parse(operation, uri_params, request.query_string, request.headers, request.body)
+            # big bodies are parsed off the event loop: validating them must not block other requests
+            params = await self.protocol.parse_async(operation, uri_params, request.query_string, request.headers,
+                                                     request.body)
             if log.isEnabledFor(logging.DEBUG):  # member names only: values may be secrets
                 log.debug("parsed", extra={"request_id": request_id, "operation": operation_name,
                                            "members": sorted(params)})

@@ -9,8 +9,12 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Callable
 
-from wabalink.config import Settings
+from wabalink.config import (
+    ASSOCIATE_TOKEN_LIFETIME_RANGE, HEAD_TIMEOUT_RANGE, KEEP_ALIVE_TIMEOUT_RANGE, MAX_CONNECTIONS_RANGE,
+    WABA_QUOTA_RANGE, Settings, SettingError, parse_int_in_range,
+)
 
 # LogRecord attributes that are not ours: everything else passed in `extra` is a structured field.
 _STANDARD_RECORD_FIELDS = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
@@ -42,7 +46,7 @@ def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
 
@@ -56,8 +60,17 @@ def tune_garbage_collector() -> None:
     gc.set_threshold(50_000, 20, 20)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    defaults = Settings.from_env()
+def _int_in(allowed: tuple[int, int]) -> Callable[[str], int]:
+    """An argparse type: argparse's error then names the option and the allowed range."""
+    def parse(text: str) -> int:
+        try:
+            return parse_int_in_range(text, "value", allowed)
+        except SettingError as error:
+            raise argparse.ArgumentTypeError(str(error).replace("value must be", "must be", 1)) from None
+    return parse
+
+
+def build_parser(defaults: Settings) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wabalink serve", description=__doc__)
     parser.add_argument("--host", default=defaults.host)
     parser.add_argument("--port", type=int, default=defaults.port)
@@ -66,12 +79,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--auth", choices=["permissive", "strict"], default=defaults.auth_mode)
     parser.add_argument("--credentials", default=defaults.credentials_file, metavar="FILE",
                         help="strict mode: the access keys, their secrets and accounts")
-    parser.add_argument("--associate-token-lifetime", type=int, default=defaults.associate_token_lifetime_seconds,
-                        metavar="SECONDS", help="how long a phase-1 associateInProgressToken stays usable")
-    parser.add_argument("--waba-quota", type=int, default=defaults.waba_quota_per_region, metavar="N",
-                        help="linked WABAs allowed per account and region")
+    parser.add_argument("--associate-token-lifetime", type=_int_in(ASSOCIATE_TOKEN_LIFETIME_RANGE),
+                        default=defaults.associate_token_lifetime_seconds, metavar="SECONDS",
+                        help="how long a phase-1 associateInProgressToken stays usable (%(default)s; 1 to 86400)")
+    parser.add_argument("--waba-quota", type=_int_in(WABA_QUOTA_RANGE), default=defaults.waba_quota_per_region,
+                        metavar="N", help="linked WABAs allowed per account and region (%(default)s; at least 1)")
+    parser.add_argument("--keep-alive-timeout", type=_int_in(KEEP_ALIVE_TIMEOUT_RANGE),
+                        default=defaults.keep_alive_timeout_seconds, metavar="SECONDS",
+                        help="close a keep-alive connection idle this long (%(default)s)")
+    parser.add_argument("--header-timeout", type=_int_in(HEAD_TIMEOUT_RANGE), default=defaults.head_timeout_seconds,
+                        metavar="SECONDS", help="a request's headers must arrive within this time (%(default)s)")
+    parser.add_argument("--max-connections", type=_int_in(MAX_CONNECTIONS_RANGE), default=defaults.max_connections,
+                        metavar="N", help="open connections served at once; more are answered 503 (%(default)s)")
     parser.add_argument("--meta-graph-url", default=defaults.meta_graph_url, metavar="URL",
                         help="Meta's Graph API base URL (default: the built-in simulator)")
+    parser.add_argument("--sandbox-token", default=defaults.sandbox_token, metavar="TOKEN",
+                        help="operator token the simulator's sandbox requires (Authorization: Bearer TOKEN); "
+                             "needed with --auth strict")
+    parser.add_argument("--no-sandbox", action="store_true", default=not defaults.sandbox_enabled,
+                        help="switch the simulator's sandbox off (its routes answer 404)")
     parser.add_argument("--s3-endpoint-url", default=defaults.s3_endpoint_url, metavar="URL",
                         help="S3 endpoint for media buckets (default: AWS_ENDPOINT_URL_S3, else AWS)")
     parser.add_argument("--blob-store", default=defaults.blob_store, metavar="FOLDER|s3://BUCKET/PREFIX",
@@ -81,14 +107,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str]) -> int:
-    args = build_parser().parse_args(argv)
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except SettingError as error:  # a WABALINK_* variable out of range
+        print(f"wabalink serve: {error}", file=sys.stderr)
+        return 2
+    args = build_parser(settings).parse_args(argv)
     settings.host, settings.port = args.host, args.port
     settings.database_url, settings.auth_mode, settings.credentials_file = args.database, args.auth, args.credentials
     settings.associate_token_lifetime_seconds = args.associate_token_lifetime
     settings.waba_quota_per_region = args.waba_quota
     settings.meta_graph_url = args.meta_graph_url
     settings.log_level = args.log_level
+    settings.keep_alive_timeout_seconds, settings.head_timeout_seconds = args.keep_alive_timeout, args.header_timeout
+    settings.max_connections = args.max_connections
+    settings.sandbox_token, settings.sandbox_enabled = args.sandbox_token, not args.no_sandbox
     settings.s3_endpoint_url, settings.blob_store = args.s3_endpoint_url, args.blob_store
     if not is_loopback(settings.host) and settings.auth_mode != "strict":
         print("wabalink serve: listening on a non-loopback address requires --auth strict", file=sys.stderr)
@@ -101,6 +134,7 @@ def main(argv: list[str]) -> int:
     import uvicorn
 
     from wabalink.server.app import WabalinkApp
+    from wabalink.server.connections import connection_cap, guarded_protocol, raise_descriptor_limit
 
     try:
         app = WabalinkApp(settings)
@@ -110,8 +144,14 @@ def main(argv: list[str]) -> int:
     logging.getLogger("wabalink.server").info("listening", extra={
         "host": settings.host, "port": settings.port, "auth": settings.auth_mode,
         "store": "sqlite" if app.store.is_sqlite else "postgresql"})
+    max_connections = connection_cap(settings.max_connections, raise_descriptor_limit())
+    protocol = guarded_protocol(head_timeout=settings.head_timeout_seconds, body_timeout=settings.body_timeout_seconds,
+                                max_head_bytes=settings.max_request_head_bytes, max_connections=max_connections)
     tune_garbage_collector()
-    uvicorn.run(app, host=settings.host, port=settings.port, loop="uvloop", http="httptools",
+    # uvicorn's limit_concurrency is not used: it counts connections only once their headers are
+    # complete, while the guarded protocol refuses a connection over the cap as it opens.
+    uvicorn.run(app, host=settings.host.strip("[]"), port=settings.port, loop="uvloop", http=protocol,
                 lifespan="on", access_log=False, log_config=None, log_level=settings.log_level,
+                timeout_keep_alive=settings.keep_alive_timeout_seconds,
                 proxy_headers=False)  # the app never reads the client address: skip that middleware
     return 0

@@ -156,16 +156,6 @@ meta_access_tokens = Table(
     Column("revoked", Boolean, nullable=False, default=False),
 )
 
-# A single row (id=1): faults the sandbox injected into the Graph API.
-meta_faults = Table(
-    "meta_faults",
-    metadata,
-    Column("id", Integer, primary_key=True),
-    Column("fail_next_calls", Integer, nullable=False, default=0),
-    Column("fail_status", Integer, nullable=False, default=500),
-    Column("fail_path_contains", String(200)),  # only calls whose path contains this fail
-    Column("latency_ms", Integer, nullable=False, default=0),
-)
 
 
 def complete_metadata() -> MetaData:
