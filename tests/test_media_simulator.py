@@ -154,6 +154,10 @@ def test_store_media_for_other_areas(app: WabalinkApp) -> None:
     assert info.mime_type == "audio/ogg" and info.file_size == 5
     record = app.simulator.__dict__["_media_side"].rows.get(media_id)
     assert record.origin == "inbound" and abs(record.expires_at - record.created_at - 7 * 86400) < 1
+    side = app.simulator.__dict__["_media_side"]
+    side.rows.expire(media_id, time.time())
+    store_media(app.simulator, phone, io.BytesIO(b"next"), "text/plain", origin="uploaded")  # sweeps the expired
+    assert side.rows.get(media_id).deleted and not (Path(str(app.settings.blob_store)) / media_id).exists()
     with pytest.raises(Exception) as raised:
         store_media(app.simulator, phone, io.BytesIO(b"MZ"), "application/x-msdownload", origin="uploaded")
     assert "types" in str(raised.value)

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 DOWNLOAD_PATH_PREFIX = "/meta/media-download/"
 # Meta's media URLs stay valid for about five minutes.
 DOWNLOAD_URL_LIFETIME_SECONDS = 300
+SWEEP_BATCH = 10
 
 
 class MediaSide:
@@ -81,7 +82,17 @@ def store_media(sim: MetaSimulator, phone_number_id: str, source: Readable, mime
     now = time.time()
     side.rows.insert(MediaRecord(media_id, phone_number_id, mime, written.sha256, written.size, filename, media_id,
                                  origin, now, now + lifetime_seconds(origin), False))
+    sweep_expired(sim, now)
     return media_id
+
+
+def sweep_expired(sim: MetaSimulator, now: float) -> int:
+    """Frees the bytes of a few expired media ids (each new media sweeps some, so the blob store
+    stays bounded without a timer). Their rows stay, marked deleted."""
+    swept = 0
+    for media_id, _ in media_side(sim).rows.expired(now, SWEEP_BATCH):
+        swept += delete_media(sim, media_id)
+    return swept
 
 
 def media_exists(sim: MetaSimulator, phone_number_id: str, media_id: str) -> bool:

@@ -33,12 +33,15 @@ meta_media = Table(
     Column("expires_at", Float, nullable=False),
     Column("deleted", Boolean, nullable=False, default=False),
     Index("ix_meta_media_phone", "phone_number_id"),
+    Index("ix_meta_media_expires", "deleted", "expires_at"),
 )
 
 M = meta_media.c
 _INSERT = Query(insert(meta_media))
 _SELECT = Query(select(meta_media).where(M.id == bindparam("media_id")))
 _EXPIRE = Query(update(meta_media).where(M.id == bindparam("media_id")).values(expires_at=bindparam("expires_at")))
+_EXPIRED = Query(select(M.id, M.blob_key).where(M.deleted.is_(False), M.expires_at <= bindparam("now"))
+                 .order_by(M.expires_at).limit(bindparam("limit")))
 _MARK_DELETED = Query(update(meta_media).where(M.id == bindparam("media_id"), M.deleted.is_(False))
                       .values(deleted=True))
 
@@ -88,6 +91,11 @@ class MetaMedia:
     def expire(self, media_id: str, now: float) -> None:
         with self.store.writer() as cursor:
             cursor.run(_EXPIRE, media_id=media_id, expires_at=now)
+
+    def expired(self, now: float, limit: int) -> list[tuple[str, str]]:
+        """(media id, blob key) of expired media whose bytes are still kept, oldest first."""
+        with self.store.reader(snapshot=False) as cursor:
+            return [(row[0], row[1]) for row in cursor.tuples(_EXPIRED, now=now, limit=limit)]
 
     def mark_deleted(self, media_id: str) -> bool:
         """True when this call deleted it (a second delete finds nothing to delete)."""

@@ -24,5 +24,6 @@ def upgrade(conn: Connection) -> None:
         Column("expires_at", Float, nullable=False),
         Column("deleted", Boolean, nullable=False, default=False),
         Index("ix_meta_media_phone", "phone_number_id"),
+        Index("ix_meta_media_expires", "deleted", "expires_at"),
     )
     metadata.create_all(conn)
