@@ -75,6 +75,10 @@ class Settings:
     max_connections: int = 1000
     # Where the simulator's app receives Meta's webhooks. None: this server's own receiver.
     meta_webhook_url: str | None = None
+    # Media: S3 for the AWS API's buckets (None: botocore's AWS_ENDPOINT_URL_S3, or AWS), and where
+    # the simulator keeps media bytes (None: a folder beside the SQLite file; or s3://bucket/prefix).
+    s3_endpoint_url: str | None = None
+    blob_store: str | None = None
 
     @property
     def meta_app_token(self) -> str:
@@ -118,4 +122,6 @@ class Settings:
             head_timeout_seconds=_env_int("WABALINK_HEADER_TIMEOUT", 10, HEAD_TIMEOUT_RANGE),
             max_connections=_env_int("WABALINK_MAX_CONNECTIONS", 1000, MAX_CONNECTIONS_RANGE),
             meta_webhook_url=os.environ.get("WABALINK_META_WEBHOOK_URL") or None,
+            s3_endpoint_url=os.environ.get("AWS_ENDPOINT_URL_S3") or None,
+            blob_store=os.environ.get("WABALINK_BLOB_STORE") or None,
         )

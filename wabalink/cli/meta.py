@@ -74,6 +74,14 @@ def _show_waba(args: argparse.Namespace) -> Request:
     return "GET", f"/wabas/{_quote(args.waba_id)}", None
 
 
+def _show_media(args: argparse.Namespace) -> Request:
+    return "GET", f"/media/{_quote(args.media_id)}", None
+
+
+def _expire_media(args: argparse.Namespace) -> Request:
+    return "POST", f"/media/{_quote(args.media_id)}/expire", None
+
+
 def _mint_token(args: argparse.Namespace) -> Request:
     body: dict[str, Any] = {"wabaIds": args.waba_id}
     _put_if_given(body, scopes=args.scopes, expiresInSeconds=args.expires_in)
@@ -304,6 +312,11 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--status", type=int, default=500, help="HTTP status of the failures (default 500)")
     sub.add_argument("--path-contains", metavar="S", help="only fail calls whose path contains S")
     sub.add_argument("--latency-ms", type=int, default=0, metavar="MS", help="latency added to every Graph call")
+
+    sub = command("show-media", "Show a media id: owner number, type, size, SHA-256, origin, expiry.", _show_media)
+    sub.add_argument("--media-id", required=True, help="Meta's media id")
+    sub = command("expire-media", "End a media id's life now (as after its 30 or 7 days).", _expire_media)
+    sub.add_argument("--media-id", required=True, help="Meta's media id")
 
     command("show-faults", "Show the injected faults.", _show_faults)
     command("clear-faults", "Remove every injected fault.", _clear_faults)

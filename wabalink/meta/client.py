@@ -16,6 +16,7 @@ import threading
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
+from wabalink.meta import media_client
 from wabalink.meta.graph_answers import (
     GraphApiError,
     GraphProtocolError,
@@ -31,6 +32,8 @@ from wabalink.meta.graph_answers import (
     waba,
 )
 from wabalink.meta.http11 import ConnectionDropped, Http11Connection
+from wabalink.meta.media_client import Download, MediaInfo
+from wabalink.store.blobs import Readable
 
 DEFAULT_GRAPH_VERSION = "v21.0"
 PHONE_NUMBER_FIELDS = ("id", "display_phone_number", "verified_name", "quality_rating",
@@ -53,6 +56,7 @@ class GraphClient:
         # Messages name their own Graph version (SendWhatsAppMessage's metaApiVersion).
         self._unversioned = _KeepAliveTransport(_VERSION_SUFFIX.sub("", base), timeout)
         self._app_token = app_token
+        self._root, self._timeout = root, timeout
 
     def close(self) -> None:
         self._transport.close()
@@ -145,6 +149,30 @@ class GraphClient:
         status, answer_bytes = self._unversioned.request("POST", path, data, headers)
         return message_wamid(parse_answer(status, answer_bytes, "POST", "/messages"))
 
+    # --- media -------------------------------------------------------------------------------
+
+    def upload_media(self, phone_id: str, stream: Readable, mime_type: str, filename: str,
+                     size: int | None = None) -> str:
+        """POST /{phone-number-id}/media, the file streamed from `stream`; Meta's media id."""
+        answer = media_client.upload(f"{self._root}/{_segment(phone_id)}/media", self._app_token, self._timeout,
+                                     {"messaging_product": "whatsapp", "type": mime_type}, stream, size,
+                                     filename, mime_type)
+        return media_client.media_id_of(answer)
+
+    def get_media(self, media_id: str, phone_id: str) -> MediaInfo:
+        """GET /{media-id}?phone_number_id=: Meta answers only for the number that owns it."""
+        answer = self._call("GET", f"/{_segment(media_id)}", token=self._app_token,
+                            query={"phone_number_id": phone_id})
+        return media_client.media_info(answer, media_id)
+
+    def download_media(self, url: str) -> Download:
+        """The bytes behind a media URL `get_media` answered, streamed (close it when done)."""
+        return media_client.download(url, self._app_token, self._timeout)
+
+    def delete_media(self, media_id: str, phone_id: str) -> None:
+        expect_success(self._call("DELETE", f"/{_segment(media_id)}", token=self._app_token,
+                                  query={"phone_number_id": phone_id}))
+
     # --- transport --------------------------------------------------------------------------
 
     def _call(self, method: str, path: str, *, token: str, query: dict[str, str] | None = None,
@@ -230,5 +258,5 @@ def _segment(object_id: str) -> str:
     return quote(str(object_id), safe="")
 
 
-__all__ = ["GraphClient", "GraphApiError", "GraphUnavailableError", "GraphProtocolError", "TokenInfo", "MetaWaba",
+__all__ = ["GraphClient", "MediaInfo", "Download", "GraphApiError", "GraphUnavailableError", "GraphProtocolError", "TokenInfo", "MetaWaba",
            "MetaPhoneNumber"]

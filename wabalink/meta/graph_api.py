@@ -13,7 +13,7 @@ import json
 import re
 from urllib.parse import parse_qsl
 
-from wabalink.meta import messages, phone_numbers, tokens, wabas
+from wabalink.meta import media, messages, phone_numbers, tokens, wabas
 from wabalink.meta.calls import GraphCall, GraphHandler
 from wabalink.meta.errors import GraphError, invalid_parameter_error, unknown_path_error
 from wabalink.meta.routing import Route, RouteTable
@@ -24,8 +24,9 @@ VERSIONED_PATH = re.compile(r"^/v([0-9]+)\.([0-9]+)(/.*)?$")
 SERVED_MAJOR_VERSIONS = range(17, 26)  # v17.0 .. v25.0; others answer 2500 (unknown path)
 META_ID = r"[0-9]{1,32}"
 
-GRAPH_ROUTES: list[Route[GraphHandler]] = [*tokens.GRAPH_ROUTES, *wabas.GRAPH_ROUTES, *phone_numbers.GRAPH_ROUTES,
-                                           *messages.GRAPH_ROUTES]
+# media before wabas: its `GET /{object_id}` answers media ids and hands other ids to wabas.
+GRAPH_ROUTES: list[Route[GraphHandler]] = [*tokens.GRAPH_ROUTES, *media.GRAPH_ROUTES, *wabas.GRAPH_ROUTES,
+                                           *phone_numbers.GRAPH_ROUTES, *messages.GRAPH_ROUTES]
 _TABLE = RouteTable(GRAPH_ROUTES, placeholder=META_ID)
 
 
