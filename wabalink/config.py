@@ -74,6 +74,12 @@ class Settings:
     body_timeout_seconds: int = 60
     max_request_head_bytes: int = 256 * 1024
     max_connections: int = 1000
+    # Where the simulator's app receives Meta's webhooks. None: this server's own receiver.
+    meta_webhook_url: str | None = None
+    # Media: S3 for the AWS API's buckets (None: botocore's AWS_ENDPOINT_URL_S3, or AWS), and where
+    # the simulator keeps media bytes (None: a folder beside the SQLite file; or s3://bucket/prefix).
+    s3_endpoint_url: str | None = None
+    blob_store: str | None = None
     # The URL users reach this server at (links it hands out: Flow previews and assets).
     public_url: str | None = None
     flow_preview_lifetime_seconds: int = 30 * 24 * 3600  # Meta's Flow preview links last 30 days
@@ -86,6 +92,12 @@ class Settings:
     def graph_base_url(self) -> str:
         return (self.meta_graph_url or f"http://{self._loopback_host()}:{self.port}/meta/graph").rstrip("/")
 
+    def webhook_callback_url(self) -> str:
+        if self.meta_webhook_url:
+            return self.meta_webhook_url
+        host = self._loopback_host()
+        host = f"[{host}]" if ":" in host and not host.startswith("[") else host  # an IPv6 literal
+        return f"http://{host}:{self.port}/_wabalink/webhooks/meta"
     def public_base_url(self) -> str:
         return (self.public_url or f"http://{self._loopback_host()}:{self.port}").rstrip("/")
 
@@ -115,6 +127,9 @@ class Settings:
             keep_alive_timeout_seconds=_env_int("WABALINK_KEEP_ALIVE_TIMEOUT", 5, KEEP_ALIVE_TIMEOUT_RANGE),
             head_timeout_seconds=_env_int("WABALINK_HEADER_TIMEOUT", 10, HEAD_TIMEOUT_RANGE),
             max_connections=_env_int("WABALINK_MAX_CONNECTIONS", 1000, MAX_CONNECTIONS_RANGE),
+            meta_webhook_url=os.environ.get("WABALINK_META_WEBHOOK_URL") or None,
+            s3_endpoint_url=os.environ.get("AWS_ENDPOINT_URL_S3") or None,
+            blob_store=os.environ.get("WABALINK_BLOB_STORE") or None,
             public_url=os.environ.get("WABALINK_PUBLIC_URL") or None,
             flow_preview_lifetime_seconds=_env_int("WABALINK_FLOW_PREVIEW_LIFETIME", 30 * 86_400,
                                                    FLOW_PREVIEW_LIFETIME_RANGE),

@@ -8,6 +8,7 @@ Exit status: 0 on success, 1 when the server answers an error or cannot be reach
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import sys
@@ -22,6 +23,8 @@ DEFAULT_ENDPOINT = "http://127.0.0.1:4599"
 ENDPOINT_ENV = "WABALINK_ENDPOINT"
 TIMEOUT_SECONDS = 30.0
 QUALITY_RATINGS = ("GREEN", "YELLOW", "RED", "UNKNOWN")
+THROUGHPUT_TIERS = ("STANDARD", "HIGH", "COEXISTENCE")
+IMAGE_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png"}
 
 
 class SandboxCallError(Exception):
@@ -38,7 +41,11 @@ def main(argv: list[str]) -> int:
         parser.print_usage(sys.stderr)
         print("wabalink meta: error: a command is required", file=sys.stderr)
         return 2
-    method, path, body = args.build(args)
+    try:
+        method, path, body = args.build(args)
+    except ValueError as error:  # an argument the command could not use (file, ID:TITLE, LAT,LON)
+        print(f"wabalink meta {args.command}: {error}", file=sys.stderr)
+        return 2
     try:
         answer = _call(args.endpoint, method, path, body)
     except SandboxCallError as error:
@@ -67,6 +74,14 @@ def _add_phone_number(args: argparse.Namespace) -> Request:
 
 def _show_waba(args: argparse.Namespace) -> Request:
     return "GET", f"/wabas/{_quote(args.waba_id)}", None
+
+
+def _show_media(args: argparse.Namespace) -> Request:
+    return "GET", f"/media/{_quote(args.media_id)}", None
+
+
+def _expire_media(args: argparse.Namespace) -> Request:
+    return "POST", f"/media/{_quote(args.media_id)}/expire", None
 
 
 def _mint_token(args: argparse.Namespace) -> Request:
@@ -101,13 +116,154 @@ def _clear_faults(args: argparse.Namespace) -> Request:
     return "DELETE", "/faults", None
 
 
+# --- messaging ------------------------------------------------------------------------------------
+
+def _phone_path(args: argparse.Namespace, what: str) -> str:
+    return f"/phone-numbers/{_quote(args.phone_number_id)}/{what}"
+
+
+def _send_inbound(args: argparse.Namespace) -> Request:
+    body: dict[str, Any] = {"from": args.sender}
+    _put_if_given(body, name=args.name, context=args.context)
+    if args.text is not None:
+        body["text"] = args.text
+    elif args.image is not None:
+        suffix = os.path.splitext(args.image)[1].lower()
+        if suffix not in IMAGE_TYPES:
+            raise ValueError("--image must be a .jpg, .jpeg or .png file")
+        try:
+            with open(args.image, "rb") as image:
+                data = image.read()
+        except OSError as error:
+            raise ValueError(f"cannot read {args.image}: {error.strerror}") from None
+        body["image"] = {"data": base64.b64encode(data).decode(), "mimeType": IMAGE_TYPES[suffix]}
+        _put_if_given(body["image"], caption=args.caption)
+    elif args.button_reply is not None:
+        body["buttonReply"] = _id_title(args.button_reply, "--button-reply")
+    elif args.list_reply is not None:
+        body["listReply"] = _id_title(args.list_reply, "--list-reply")
+    elif args.reaction is not None:
+        body["reaction"] = {"emoji": args.reaction}
+    else:
+        latitude, _, longitude = args.location.partition(",")
+        try:
+            body["location"] = {"latitude": float(latitude), "longitude": float(longitude)}
+        except ValueError:
+            raise ValueError("--location must be LAT,LON (e.g. 38.72,-9.14)") from None
+    return "POST", _phone_path(args, "inbound"), body
+
+
+def _id_title(text: str, option: str) -> dict[str, str]:
+    reply_id, separator, title = text.partition(":")
+    if not separator or not reply_id or not title:
+        raise ValueError(f"{option} must be ID:TITLE")
+    return {"id": reply_id, "title": title}
+
+
+def _set_throughput(args: argparse.Namespace) -> Request:
+    body = {"tier": args.tier} if args.tier else {"messagesPerSecond": args.messages_per_second}
+    return "PUT", _phone_path(args, "throughput"), body
+
+
+def _set_delivery(args: argparse.Namespace) -> Request:
+    body: dict[str, Any] = {}
+    _put_if_given(body, sentDelayMs=args.sent_delay_ms, deliveredDelayMs=args.delivered_delay_ms,
+                  readDelayMs=args.read_delay_ms, pairLimit=args.pair_limit,
+                  pairWindowSeconds=args.pair_window_seconds, undeliverableSuffix=args.undeliverable_suffix)
+    if args.stop_at is not None:
+        body["stopAt"] = args.stop_at
+    return "PUT", _phone_path(args, "delivery"), body
+
+
+def _add_failure_rule(args: argparse.Namespace) -> Request:
+    body: dict[str, Any] = {"errorCode": args.error_code}
+    _put_if_given(body, recipientSuffix=args.recipient_suffix, recipientPattern=args.recipient_pattern,
+                  errorTitle=args.error_title)
+    return "POST", _phone_path(args, "failure-rules"), body
+
+
+def _clear_failure_rules(args: argparse.Namespace) -> Request:
+    return "DELETE", _phone_path(args, "failure-rules"), None
+
+
+def _conversations(args: argparse.Namespace) -> Request:
+    return "GET", _phone_path(args, "conversations"), None
+
+
+def _webhooks(args: argparse.Namespace) -> Request:
+    if args.flush:
+        return "POST", "/webhooks/flush", None
+    if args.purge:
+        return "DELETE", "/webhooks", None
+    return "GET", "/webhooks", None
+
+
+def _add_messaging_commands(command: Any) -> None:
+    sub = command("send-inbound", "Make a WhatsApp user write to a business number (opens the user's 24-hour "
+                  "window; the webhook goes to the app); prints the message's wamid.", _send_inbound)
+    sub.add_argument("--phone-number-id", required=True, help="Meta's id of the business number")
+    sub.add_argument("--from", dest="sender", required=True, metavar="+E164", help="the user's phone number")
+    sub.add_argument("--name", help="the user's profile name")
+    kind = sub.add_mutually_exclusive_group(required=True)
+    kind.add_argument("--text")
+    kind.add_argument("--image", metavar="FILE", help="a .jpg or .png file")
+    kind.add_argument("--button-reply", metavar="ID:TITLE", help="a reply button pressed (needs --context)")
+    kind.add_argument("--list-reply", metavar="ID:TITLE", help="a list row chosen (needs --context)")
+    kind.add_argument("--reaction", metavar="EMOJI", help="a reaction to a message (needs --context)")
+    kind.add_argument("--location", metavar="LAT,LON")
+    sub.add_argument("--context", metavar="WAMID", help="the business's message this answers")
+    sub.add_argument("--caption", help="with --image")
+
+    sub = command("set-throughput", "Set a number's throughput tier (sends above it fail with 130429).",
+                  _set_throughput)
+    sub.add_argument("--phone-number-id", required=True, help="Meta's phone number id")
+    tier = sub.add_mutually_exclusive_group(required=True)
+    tier.add_argument("--tier", choices=THROUGHPUT_TIERS, help="STANDARD 80/s, HIGH 1000/s, COEXISTENCE 20/s")
+    tier.add_argument("--messages-per-second", type=int, metavar="N")
+
+    sub = command("set-delivery", "Set a number's delivery schedule (sent, delivered, read) and pair rate.",
+                  _set_delivery)
+    sub.add_argument("--phone-number-id", required=True, help="Meta's phone number id")
+    sub.add_argument("--sent-delay-ms", type=int, metavar="MS", help="from acceptance to sent")
+    sub.add_argument("--delivered-delay-ms", type=int, metavar="MS", help="from sent to delivered")
+    sub.add_argument("--read-delay-ms", type=int, metavar="MS", help="from delivered to read")
+    sub.add_argument("--stop-at", choices=["sent", "delivered", "read"],
+                     help="the last status recipients reach (delivered: they never read)")
+    sub.add_argument("--pair-limit", type=int, metavar="N", help="messages to one user per window (131056 above)")
+    sub.add_argument("--pair-window-seconds", type=int, metavar="S")
+    sub.add_argument("--undeliverable-suffix", metavar="DIGITS",
+                     help='recipients ending so fail with 131026 (default 0000; "" switches it off)')
+
+    sub = command("add-failure-rule", "Make recipients matching a suffix or pattern fail with an error code.",
+                  _add_failure_rule)
+    sub.add_argument("--phone-number-id", required=True, help="Meta's phone number id")
+    sub.add_argument("--recipient-suffix", metavar="DIGITS")
+    sub.add_argument("--recipient-pattern", metavar="REGEX", help="matched against the recipient's digits")
+    sub.add_argument("--error-code", type=int, required=True, help="e.g. 131026, 131049, 131050")
+    sub.add_argument("--error-title", help="default: Meta's title of the code")
+
+    sub = command("clear-failure-rules", "Remove a number's failure rules.", _clear_failure_rules)
+    sub.add_argument("--phone-number-id", required=True, help="Meta's phone number id")
+
+    sub = command("conversations", "Show a number's conversations: users, last messages and their statuses, "
+                  "24-hour windows.", _conversations)
+    sub.add_argument("--phone-number-id", required=True, help="Meta's phone number id")
+
+    sub = command("webhooks", "Show the simulator's pending webhooks (or retry them now, or drop them).", _webhooks)
+    action = sub.add_mutually_exclusive_group()
+    action.add_argument("--flush", action="store_true", help="retry every pending webhook now")
+    action.add_argument("--purge", action="store_true", help="drop every pending webhook")
+
+
 # --- argument parsing ---------------------------------------------------------------------------
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="wabalink meta",
         description="Drive the built-in Meta simulator of a running `wabalink serve`: create WABAs and "
-                    "phone numbers, mint, expire and revoke embedded sign-up tokens, inject Graph API faults.",
+                    "phone numbers, mint, expire and revoke embedded sign-up tokens, inject Graph API faults, "
+                    "make users write to business numbers, set delivery, throughput and failure rules, "
+                    "see conversations and pending webhooks.",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -159,8 +315,14 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--path-contains", metavar="S", help="only fail calls whose path contains S")
     sub.add_argument("--latency-ms", type=int, default=0, metavar="MS", help="latency added to every Graph call")
 
+    sub = command("show-media", "Show a media id: owner number, type, size, SHA-256, origin, expiry.", _show_media)
+    sub.add_argument("--media-id", required=True, help="Meta's media id")
+    sub = command("expire-media", "End a media id's life now (as after its 30 or 7 days).", _expire_media)
+    sub.add_argument("--media-id", required=True, help="Meta's media id")
+
     command("show-faults", "Show the injected faults.", _show_faults)
     command("clear-faults", "Remove every injected fault.", _clear_faults)
+    _add_messaging_commands(command)
     meta_flows.add_commands(command)
     return parser
 

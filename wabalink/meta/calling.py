@@ -15,6 +15,8 @@ import secrets
 import time
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import bindparam, select
+
 from wabalink.meta.access import authorize_phone
 from wabalink.meta.calls import GraphCall, GraphHandler, SandboxCall, SandboxHandler
 from wabalink.meta.errors import GraphError, SandboxError, invalid_parameter_error, unknown_object_error
@@ -22,7 +24,8 @@ from wabalink.meta.routing import Route
 from wabalink.meta.sandbox_input import meta_id, optional_int, required_str
 from wabalink.server.http import HttpResponse, json_response
 from wabalink.store import meta_calling
-from wabalink.store.db import Cursor
+from wabalink.store.db import Cursor, Query
+from wabalink.store.schema import meta_phone_numbers
 
 if TYPE_CHECKING:
     from wabalink.meta.simulator import MetaSimulator
@@ -42,6 +45,10 @@ TRANSITIONS = {
     ("terminate", "USER_INITIATED"): (meta_calling.ACTIVE_STATUSES, "TERMINATED"),
     ("terminate", "BUSINESS_INITIATED"): (meta_calling.ACTIVE_STATUSES, "TERMINATED"),
 }
+
+
+_PHONE = Query(select(meta_phone_numbers.c.waba_id, meta_phone_numbers.c.display_phone_number)
+               .where(meta_phone_numbers.c.id == bindparam("phone")))
 
 
 def user_key(value: str) -> str:
@@ -80,17 +87,17 @@ def _notify(sim: MetaSimulator, cursor: Cursor, phone_id: str, call: dict[str, A
         from wabalink.meta.webhooks import enqueue_webhook  # the messaging area's sender
     except ImportError:
         return
-    phone = sim.state.get_phone_number(phone_id)
+    phone = cursor.row(_PHONE, phone=phone_id)  # inside the caller's transaction
     if phone is None:
         return
-    business = "".join(ch for ch in phone.display_phone_number if ch.isdigit())
+    business = "".join(ch for ch in phone["display_phone_number"] if ch.isdigit())
     caller, callee = ((business, call["user_id"]) if call["direction"] == "BUSINESS_INITIATED"
                       else (call["user_id"], business))
     value = {"messaging_product": "whatsapp",
              "metadata": {"display_phone_number": business, "phone_number_id": phone_id},
              "calls": [{"id": call["id"], "from": caller, "to": callee, "event": event, "status": call["status"],
                         "direction": call["direction"], "timestamp": str(int(time.time()))}]}
-    enqueue_webhook(sim, cursor, phone.waba_id, "calls", value)
+    enqueue_webhook(sim, cursor, phone["waba_id"], "calls", value)
 
 
 # --- Graph ----------------------------------------------------------------------------------------

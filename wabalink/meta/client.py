@@ -16,6 +16,7 @@ import threading
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
+from wabalink.meta import media_client
 from wabalink.meta.graph_answers import (
     GraphApiError,
     GraphProtocolError,
@@ -32,6 +33,8 @@ from wabalink.meta.graph_answers import (
 )
 from wabalink.meta.client_flows import FlowsGraphCalls
 from wabalink.meta.http11 import ConnectionDropped, Http11Connection
+from wabalink.meta.media_client import Download, MediaInfo
+from wabalink.store.blobs import Readable
 
 DEFAULT_GRAPH_VERSION = "v21.0"
 PHONE_NUMBER_FIELDS = ("id", "display_phone_number", "verified_name", "quality_rating",
@@ -40,6 +43,8 @@ WABA_FIELDS = ("id", "name", "currency", "timezone_id")
 PAGE_LIMIT = 100
 MAX_PAGES = 100  # a paging loop that never ends is a broken endpoint, not a big WABA
 _VERSION_SUFFIX = re.compile(r"/v[0-9]+\.[0-9]+$")
+_VERSION = re.compile(r"v[0-9]{1,3}\.[0-9]{1,3}")
+_WAMID_MAX_LENGTH = 200
 
 
 class GraphClient(FlowsGraphCalls):  # Flows, datasets, public keys and calling: client_flows.py
@@ -49,10 +54,14 @@ class GraphClient(FlowsGraphCalls):  # Flows, datasets, public keys and calling:
         # A base URL that already names a version keeps it.
         root = base if _VERSION_SUFFIX.search(base) else f"{base}/{version}"
         self._transport = _KeepAliveTransport(root, timeout)
+        # Messages name their own Graph version (SendWhatsAppMessage's metaApiVersion).
+        self._unversioned = _KeepAliveTransport(_VERSION_SUFFIX.sub("", base), timeout)
         self._app_token = app_token
+        self._root, self._timeout = root, timeout
 
     def close(self) -> None:
         self._transport.close()
+        self._unversioned.close()
 
     # --- token introspection ----------------------------------------------------------------
 
@@ -114,12 +123,56 @@ class GraphClient(FlowsGraphCalls):  # Flows, datasets, public keys and calling:
         expect_success(self._call("POST", f"/{_segment(phone_id)}/deregister", token=self._app_token,
                                         json_body={}))
 
-    def subscribe_app(self, waba_id: str) -> None:
+    def subscribe_app(self, waba_id: str, *, override_callback_uri: str | None = None,
+                      verify_token: str | None = None) -> None:
+        """Subscribes the app to the WABA's webhooks; with `override_callback_uri` (and the
+        `verify_token` Meta requires with it) that WABA's webhooks also go to that URL."""
+        body: dict[str, Any] = {}
+        if override_callback_uri is not None:
+            body = {"override_callback_uri": override_callback_uri, "verify_token": verify_token or ""}
         expect_success(self._call("POST", f"/{_segment(waba_id)}/subscribed_apps", token=self._app_token,
-                                        json_body={}))
+                                        json_body=body))
 
     def unsubscribe_app(self, waba_id: str) -> None:
         expect_success(self._call("DELETE", f"/{_segment(waba_id)}/subscribed_apps", token=self._app_token))
+
+    # --- messages ----------------------------------------------------------------------------
+
+    def send_message(self, phone_number_id: str, version: str, body: bytes | dict[str, Any]) -> str:
+        """POST /{version}/{phone-number-id}/messages; Meta's wamid of the accepted message.
+        GraphApiError for Meta's error answers (code 2500 for a version it does not serve)."""
+        if not _VERSION.fullmatch(version):
+            raise ValueError("a Graph API version is v{major}.{minor}")
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        headers = {"Authorization": f"Bearer {self._app_token}", "Accept": "application/json",
+                   "Content-Type": "application/json"}
+        path = f"/{version}/{_segment(phone_number_id)}/messages"
+        status, answer_bytes = self._unversioned.request("POST", path, data, headers)
+        return message_wamid(parse_answer(status, answer_bytes, "POST", "/messages"))
+
+    # --- media -------------------------------------------------------------------------------
+
+    def upload_media(self, phone_id: str, stream: Readable, mime_type: str, filename: str,
+                     size: int | None = None) -> str:
+        """POST /{phone-number-id}/media, the file streamed from `stream`; Meta's media id."""
+        answer = media_client.upload(f"{self._root}/{_segment(phone_id)}/media", self._app_token, self._timeout,
+                                     {"messaging_product": "whatsapp", "type": mime_type}, stream, size,
+                                     filename, mime_type)
+        return media_client.media_id_of(answer)
+
+    def get_media(self, media_id: str, phone_id: str) -> MediaInfo:
+        """GET /{media-id}?phone_number_id=: Meta answers only for the number that owns it."""
+        answer = self._call("GET", f"/{_segment(media_id)}", token=self._app_token,
+                            query={"phone_number_id": phone_id})
+        return media_client.media_info(answer, media_id)
+
+    def download_media(self, url: str) -> Download:
+        """The bytes behind a media URL `get_media` answered, streamed (close it when done)."""
+        return media_client.download(url, self._app_token, self._timeout)
+
+    def delete_media(self, media_id: str, phone_id: str) -> None:
+        expect_success(self._call("DELETE", f"/{_segment(media_id)}", token=self._app_token,
+                                  query={"phone_number_id": phone_id}))
 
     # --- transport --------------------------------------------------------------------------
 
@@ -187,10 +240,24 @@ class _KeepAliveTransport:
                 connection.close()
 
 
+def message_wamid(answer: dict[str, Any]) -> str:
+    """The wamid of a messages answer: `{"messaging_product", "contacts", "messages": [{"id"}]}`.
+    A mark-as-read answers `{"success": true}`: it has no wamid, so the empty string."""
+    if answer.get("success") is True and "messages" not in answer:
+        return ""
+    messages = answer.get("messages")
+    if not isinstance(messages, list) or not messages or not isinstance(messages[0], dict):
+        raise GraphProtocolError("Graph messages answer has no messages[0]")
+    wamid = messages[0].get("id")
+    if not isinstance(wamid, str) or not wamid or len(wamid) > _WAMID_MAX_LENGTH:
+        raise GraphProtocolError("Graph messages answer has no usable messages[0].id")
+    return wamid
+
+
 def _segment(object_id: str) -> str:
     # Ids come from callers' input: never let one add path segments or a query.
     return quote(str(object_id), safe="")
 
 
-__all__ = ["GraphClient", "GraphApiError", "GraphUnavailableError", "GraphProtocolError", "TokenInfo", "MetaWaba",
+__all__ = ["GraphClient", "MediaInfo", "Download", "GraphApiError", "GraphUnavailableError", "GraphProtocolError", "TokenInfo", "MetaWaba",
            "MetaPhoneNumber"]

@@ -12,7 +12,7 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from wabalink.meta import wabas
+from wabalink.meta import media, wabas
 from wabalink.meta.access import APPLICATION_NAME, authorize_waba
 from wabalink.meta.calls import GraphCall, GraphHandler, SandboxCall, SandboxHandler
 from wabalink.meta.errors import (
@@ -44,8 +44,9 @@ UPDATE_ERROR, PUBLISH_ERROR, DEPRECATE_ERROR, DELETE_ERROR = 139001, 139002, 139
 LIVE_STATUSES = ("PUBLISHED", "BLOCKED", "THROTTLED")
 DEFAULT_FIELDS = ["id", "name", "status", "categories", "validation_errors"]
 DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 25, 100
-# The generic object read (WABAs, phone numbers) that `GET /{flow_id}` hands other ids to.
-_OBJECT_READ = next(r.handler for r in wabas.GRAPH_ROUTES if (r.method, r.pattern) == ("GET", "/{object_id}"))
+# The next reader of `GET /{id}` that `GET /{flow_id}` hands other ids to: media ids, then WABAs
+# and phone numbers (media.py hands those to wabas.py).
+_OBJECT_READ = next(r.handler for r in media.GRAPH_ROUTES if (r.method, r.pattern) == ("GET", "/{object_id}"))
 
 
 def flow_error(code: int, message: str) -> GraphError:

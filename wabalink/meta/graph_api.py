@@ -13,21 +13,24 @@ import json
 import re
 from urllib.parse import parse_qsl
 
-from wabalink.meta import calling, datasets, flows, phone_numbers, public_keys, tokens, wabas
+from wabalink.meta import calling, datasets, flows, media, messages, phone_numbers, public_keys, tokens, wabas
 from wabalink.meta.calls import GraphCall, GraphHandler
 from wabalink.meta.errors import GraphError, invalid_parameter_error, unknown_path_error
-from wabalink.meta.multipart import multipart_params
+from wabalink.meta.form_params import multipart_params
 from wabalink.meta.routing import Route, RouteTable
 from wabalink.meta.simulator import MetaSimulator
 from wabalink.server.http import HttpRequest, HttpResponse, json_response
 
-VERSIONED_PATH = re.compile(r"^/v[0-9]+\.[0-9]+(/.*)?$")
+VERSIONED_PATH = re.compile(r"^/v([0-9]+)\.([0-9]+)(/.*)?$")
+SERVED_MAJOR_VERSIONS = range(17, 26)  # v17.0 .. v25.0; others answer 2500 (unknown path)
 META_ID = r"[0-9]{1,32}"
 
-# Flows before WABAs: `GET /{flow_id}` hands ids that are not flows to the generic `GET /{object_id}`.
-GRAPH_ROUTES: list[Route[GraphHandler]] = (
-    tokens.GRAPH_ROUTES + flows.GRAPH_ROUTES + datasets.GRAPH_ROUTES + public_keys.GRAPH_ROUTES
-    + calling.GRAPH_ROUTES + wabas.GRAPH_ROUTES + phone_numbers.GRAPH_ROUTES)
+# Flows, then media, before wabas: their `GET /{object_id}` answer their own ids and hand the others on
+# (flows -> media -> wabas).
+GRAPH_ROUTES: list[Route[GraphHandler]] = [
+    *tokens.GRAPH_ROUTES, *flows.GRAPH_ROUTES, *datasets.GRAPH_ROUTES, *public_keys.GRAPH_ROUTES,
+    *calling.GRAPH_ROUTES, *media.GRAPH_ROUTES, *wabas.GRAPH_ROUTES, *phone_numbers.GRAPH_ROUTES,
+    *messages.GRAPH_ROUTES]
 _TABLE = RouteTable(GRAPH_ROUTES, placeholder=META_ID)
 
 
@@ -53,7 +56,9 @@ def handle_graph(simulator: MetaSimulator, request: HttpRequest, path_after_pref
 
 def _route_segments(path: str) -> list[str]:
     match = VERSIONED_PATH.match(path)
-    rest = (match.group(1) or "") if match else path  # unversioned paths: the app's default version
+    if match and (int(match.group(1)) not in SERVED_MAJOR_VERSIONS or match.group(2) != "0"):
+        raise unknown_path_error(path)
+    rest = (match.group(3) or "") if match else path  # unversioned paths: the app's default version
     return [s for s in rest.split("/") if s]
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from wabalink.meta import webhooks
 from wabalink.meta.access import APPLICATION_NAME, DEFAULT_SCOPES, authorize_waba, require_waba
 from wabalink.meta.calls import GraphCall, GraphHandler, SandboxCall, SandboxHandler
 from wabalink.meta.errors import SandboxError, permission_error, unknown_object_error
@@ -62,14 +63,17 @@ def _subscribe(sim: MetaSimulator, call: GraphCall) -> dict[str, Any]:
     waba_id, caller = call.args["waba_id"], call.caller
     if not caller.is_app:
         authorize_waba(sim, caller, waba_id, "POST")
+    webhooks.check_override(call.params)  # before subscribing: a refused call changes nothing
     if not sim.state.subscribe_app(waba_id, caller.app_id):
         raise unknown_object_error(waba_id, "POST")
+    webhooks.save_subscription_override(sim, waba_id, caller.app_id, call.params)
     return {"success": True}
 
 
 def _unsubscribe(sim: MetaSimulator, call: GraphCall) -> dict[str, Any]:
     authorize_waba(sim, call.caller, call.args["waba_id"], "DELETE")
     sim.state.unsubscribe_app(call.args["waba_id"], call.caller.app_id)
+    webhooks.remove_subscription_override(sim, call.args["waba_id"], call.caller.app_id)
     return {"success": True}
 
 

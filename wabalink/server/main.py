@@ -99,6 +99,12 @@ def build_parser(defaults: Settings) -> argparse.ArgumentParser:
                              "needed with --auth strict")
     parser.add_argument("--no-sandbox", action="store_true", default=not defaults.sandbox_enabled,
                         help="switch the simulator's sandbox off (its routes answer 404)")
+    parser.add_argument("--meta-webhook-url", default=defaults.meta_webhook_url, metavar="URL",
+                        help="where the simulator sends its app's webhooks (default: this server's receiver)")
+    parser.add_argument("--s3-endpoint-url", default=defaults.s3_endpoint_url, metavar="URL",
+                        help="S3 endpoint for media buckets (default: AWS_ENDPOINT_URL_S3, else AWS)")
+    parser.add_argument("--blob-store", default=defaults.blob_store, metavar="FOLDER|s3://BUCKET/PREFIX",
+                        help="where the simulator keeps media bytes (default: blobs/ beside the SQLite file)")
     parser.add_argument("--public-url", default=defaults.public_url, metavar="URL",
                         help="the URL users reach this server at, for the links it hands out")
     parser.add_argument("--flow-preview-lifetime", type=_int_in(FLOW_PREVIEW_LIFETIME_RANGE), default=defaults.flow_preview_lifetime_seconds,
@@ -123,6 +129,8 @@ def main(argv: list[str]) -> int:
     settings.keep_alive_timeout_seconds, settings.head_timeout_seconds = args.keep_alive_timeout, args.header_timeout
     settings.max_connections = args.max_connections
     settings.sandbox_token, settings.sandbox_enabled = args.sandbox_token, not args.no_sandbox
+    settings.meta_webhook_url = args.meta_webhook_url
+    settings.s3_endpoint_url, settings.blob_store = args.s3_endpoint_url, args.blob_store
     settings.public_url, settings.flow_preview_lifetime_seconds = args.public_url, args.flow_preview_lifetime
     if not is_loopback(settings.host) and settings.auth_mode != "strict":
         print("wabalink serve: listening on a non-loopback address requires --auth strict", file=sys.stderr)
