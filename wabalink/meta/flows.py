@@ -44,9 +44,19 @@ UPDATE_ERROR, PUBLISH_ERROR, DEPRECATE_ERROR, DELETE_ERROR = 139001, 139002, 139
 LIVE_STATUSES = ("PUBLISHED", "BLOCKED", "THROTTLED")
 DEFAULT_FIELDS = ["id", "name", "status", "categories", "validation_errors"]
 DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 25, 100
-# The next reader of `GET /{id}` that `GET /{flow_id}` hands other ids to: media ids, then WABAs
-# and phone numbers (media.py hands those to wabas.py).
-_OBJECT_READ = next(r.handler for r in media.GRAPH_ROUTES if (r.method, r.pattern) == ("GET", "/{object_id}"))
+
+
+def _next_object_route(method: str) -> Any:
+    """The handler `METHOD /{id}` hands ids that are not flows to: media's (which hands the ids it
+    does not know to wabas.py), else wabas.py's; None when no other object answers that method."""
+    for route in (*media.GRAPH_ROUTES, *wabas.GRAPH_ROUTES):
+        segments = route.segments()
+        if route.method == method and len(segments) == 1 and segments[0].startswith("{"):
+            return route.handler, segments[0][1:-1]
+    return None
+
+
+_OTHER_OBJECTS = {method: _next_object_route(method) for method in ("GET", "POST", "DELETE")}
 
 
 def flow_error(code: int, message: str) -> GraphError:
@@ -173,16 +183,28 @@ def _list(sim: MetaSimulator, call: GraphCall) -> dict[str, Any]:
 
 def _get(sim: MetaSimulator, call: GraphCall) -> dict[str, Any]:
     """A flow's fields; any other object goes to the generic object read (WABAs, numbers)."""
-    with sim.state.store.reader() as cursor:
-        exists = meta_flows.get_flow(cursor, call.args["flow_id"]) is not None
-    if not exists:
-        return _OBJECT_READ(sim, GraphCall(call.method, {"object_id": call.args["flow_id"]}, call.params, call.caller))
+    if not _is_flow(sim, call.args["flow_id"]):
+        return _other_object(sim, call)
     fields = _fields(call.params.get("fields", ""))
     with sim.state.store.writer() as cursor:
         flow = _owned_flow(sim, call, cursor, for_update=True)
         if "preview" in fields:
             flow = _fresh_preview(sim, cursor, flow, invalidate=fields["preview"] == "true")
     return _flow_node(sim, flow, list(fields) or DEFAULT_FIELDS)
+
+
+def _is_flow(sim: MetaSimulator, flow_id: str) -> bool:
+    with sim.state.store.reader() as cursor:
+        return meta_flows.get_flow(cursor, flow_id) is not None
+
+
+def _other_object(sim: MetaSimulator, call: GraphCall) -> dict[str, Any]:
+    """`METHOD /{id}` for an id that is not a flow: the other objects' route, if any."""
+    other = _OTHER_OBJECTS.get(call.method)
+    if other is None:
+        raise unknown_object_error(call.args["flow_id"], call.method)
+    handler, name = other
+    return handler(sim, GraphCall(call.method, {name: call.args["flow_id"]}, call.params, call.caller))
 
 
 def _fields(text: str) -> dict[str, str]:
@@ -233,6 +255,8 @@ def _flow_node(sim: MetaSimulator, flow: FlowRecord, fields: list[str]) -> dict[
 
 
 def _update(sim: MetaSimulator, call: GraphCall) -> dict[str, Any]:
+    if not _is_flow(sim, call.args["flow_id"]):
+        return _other_object(sim, call)
     params = call.params
     name, categories, endpoint = _name(params, False), _categories(params, False), _endpoint_uri(params)
     app_id = params.get("application_id")
@@ -304,6 +328,8 @@ def _transition(action: str) -> Any:
 
 
 def _delete(sim: MetaSimulator, call: GraphCall) -> dict[str, Any]:
+    if not _is_flow(sim, call.args["flow_id"]):
+        return _other_object(sim, call)
     with sim.state.store.writer() as cursor:
         flow = _owned_flow(sim, call, cursor, for_update=True)
         if flow.status != "DRAFT":
@@ -313,7 +339,8 @@ def _delete(sim: MetaSimulator, call: GraphCall) -> dict[str, Any]:
     return {"success": True}
 
 
-# Declared before the generic object routes (`GET /{object_id}`), which `_get` falls back to.
+# Declared before the other objects' `METHOD /{id}` routes (media, WABAs), which ids that are not
+# flows are handed to.
 GRAPH_ROUTES: list[Route[GraphHandler]] = [
     Route("POST", "/{waba_id}/flows", _create),
     Route("GET", "/{waba_id}/flows", _list),
