@@ -32,6 +32,8 @@ class Settings:
     sandbox_token: str | None = None
     sandbox_enabled: bool = True
     log_level: str = "info"
+    # Meta's review of a new or edited template: approved this many seconds later (0: at once).
+    template_approval_delay_seconds: float = 0.0
 
     @property
     def meta_app_token(self) -> str:
@@ -57,4 +59,5 @@ class Settings:
             meta_app_secret=os.environ.get("WABALINK_META_APP_SECRET", cls.meta_app_secret),
             log_level=os.environ.get("WABALINK_LOG_LEVEL", "info"),
             sandbox_token=os.environ.get("WABALINK_SANDBOX_TOKEN") or None,
+            template_approval_delay_seconds=float(os.environ.get("WABALINK_TEMPLATE_APPROVAL_DELAY") or 0),
         )

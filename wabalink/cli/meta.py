@@ -20,6 +20,8 @@ DEFAULT_ENDPOINT = "http://127.0.0.1:4599"
 ENDPOINT_ENV = "WABALINK_ENDPOINT"
 TIMEOUT_SECONDS = 30.0
 QUALITY_RATINGS = ("GREEN", "YELLOW", "RED", "UNKNOWN")
+TEMPLATE_DECISIONS = ("APPROVED", "REJECTED", "PAUSED", "DISABLED")
+TEMPLATE_CATEGORIES = ("MARKETING", "UTILITY", "AUTHENTICATION")
 
 
 class SandboxCallError(Exception):
@@ -99,13 +101,20 @@ def _clear_faults(args: argparse.Namespace) -> Request:
     return "DELETE", "/faults", None
 
 
+def _review_template(args: argparse.Namespace) -> Request:
+    body: dict[str, Any] = {}
+    _put_if_given(body, decision=args.decision, reason=args.reason, category=args.category)
+    return "POST", f"/templates/{_quote(args.template_id)}/review", body
+
+
 # --- argument parsing ---------------------------------------------------------------------------
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="wabalink meta",
         description="Drive the built-in Meta simulator of a running `wabalink serve`: create WABAs and "
-                    "phone numbers, mint, expire and revoke embedded sign-up tokens, inject Graph API faults.",
+                    "phone numbers, mint, expire and revoke embedded sign-up tokens, inject Graph API faults, "
+                    "review message templates.",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -159,6 +168,13 @@ def _parser() -> argparse.ArgumentParser:
 
     command("show-faults", "Show the injected faults.", _show_faults)
     command("clear-faults", "Remove every injected fault.", _clear_faults)
+
+    sub = command("review-template", "Decide a message template's review (sends Meta's status webhook) and/or "
+                  "recategorize it (sends template_category_update).", _review_template)
+    sub.add_argument("--template-id", required=True, help="Meta's template id (metaTemplateId)")
+    sub.add_argument("--decision", choices=TEMPLATE_DECISIONS)
+    sub.add_argument("--reason", help="the reason Meta gives (e.g. INVALID_FORMAT for a rejection)")
+    sub.add_argument("--category", choices=TEMPLATE_CATEGORIES, help="recategorize the template")
     return parser
 
 

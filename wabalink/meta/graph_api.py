@@ -13,7 +13,7 @@ import json
 import re
 from urllib.parse import parse_qsl
 
-from wabalink.meta import phone_numbers, tokens, wabas
+from wabalink.meta import phone_numbers, templates, tokens, wabas
 from wabalink.meta.calls import GraphCall, GraphHandler
 from wabalink.meta.errors import GraphError, invalid_parameter_error, unknown_path_error
 from wabalink.meta.routing import Route, RouteTable
@@ -21,9 +21,9 @@ from wabalink.meta.simulator import MetaSimulator
 from wabalink.server.http import HttpRequest, HttpResponse, json_response
 
 VERSIONED_PATH = re.compile(r"^/v[0-9]+\.[0-9]+(/.*)?$")
-META_ID = r"[0-9]{1,32}"
+META_ID = r"[0-9]{1,32}|upload:[0-9]{1,32}"  # resumable upload sessions: upload:<id>
 
-GRAPH_ROUTES: list[Route[GraphHandler]] = [*tokens.GRAPH_ROUTES, *wabas.GRAPH_ROUTES, *phone_numbers.GRAPH_ROUTES]
+GRAPH_ROUTES: list[Route[GraphHandler]] = [*templates.GRAPH_ROUTES, *tokens.GRAPH_ROUTES, *wabas.GRAPH_ROUTES, *phone_numbers.GRAPH_ROUTES]
 _TABLE = RouteTable(GRAPH_ROUTES, placeholder=META_ID)
 
 
@@ -42,7 +42,7 @@ def handle_graph(simulator: MetaSimulator, request: HttpRequest, path_after_pref
         match = _TABLE.match(method, segments)
         if match is None:
             raise unknown_path_error("/" + "/".join(segments))
-        return json_response(200, match.handler(simulator, GraphCall(method, match.args, params, caller)))
+        return json_response(200, match.handler(simulator, GraphCall(method, match.args, params, caller, request)))
     except GraphError as error:
         return _error_response(error)
 
@@ -55,7 +55,8 @@ def _route_segments(path: str) -> list[str]:
 
 def _request_params(request: HttpRequest) -> dict[str, str]:
     params = request.query()
-    if request.body.strip():
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if request.body.strip() and content_type != "application/octet-stream":  # uploads: raw bytes
         params.update(_body_params(request))
     return params
 

@@ -72,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="linked WABAs allowed per account and region")
     parser.add_argument("--meta-graph-url", default=defaults.meta_graph_url, metavar="URL",
                         help="Meta's Graph API base URL (default: the built-in simulator)")
+    parser.add_argument("--template-approval-delay", type=float, default=defaults.template_approval_delay_seconds,
+                        metavar="SECONDS", help="the simulator approves new and edited templates this long after "
+                                                "(default 0: at once)")
     parser.add_argument("--log-level", default=defaults.log_level, choices=["debug", "info", "warning", "error"])
     return parser
 
@@ -85,6 +88,7 @@ def main(argv: list[str]) -> int:
     settings.waba_quota_per_region = args.waba_quota
     settings.meta_graph_url = args.meta_graph_url
     settings.log_level = args.log_level
+    settings.template_approval_delay_seconds = max(0.0, args.template_approval_delay)
     if not is_loopback(settings.host) and settings.auth_mode != "strict":
         print("wabalink serve: listening on a non-loopback address requires --auth strict", file=sys.stderr)
         return 2
