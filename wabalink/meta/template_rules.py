@@ -236,6 +236,8 @@ def _check_button(button: dict[str, Any], where: str) -> None:
             raise TemplateError(f"{where}: ONE_TAP and ZERO_TAP buttons need supported_apps (package_name and "
                                 "signature_hash).")
         button.setdefault("text", "Copy code")
+    if kind == "COPY_CODE":
+        button.setdefault("text", "Copy offer code")  # Meta's fixed label
     if not isinstance(button.get("text"), str) or not button["text"] or len(button["text"]) > BUTTON_TEXT_MAX:
         raise TemplateError(f"{where}.text is required, at most {BUTTON_TEXT_MAX} characters.")
     if kind == "URL":
