@@ -132,3 +132,24 @@ def test_resumable_upload(simulator: Server) -> None:
                             headers={"Authorization": f"Bearer {simulator.app_token}"})[1]
     assert [t["name"] for t in listed["data"]] == ["with_logo"]
     assert json.dumps(listed["data"][0]["components"]).count(handle) == 1
+
+
+def test_template_webhook_event(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the webhook sender present, every review reaches `enqueue_webhook` in its transaction."""
+    if importlib.util.find_spec("wabalink.meta.webhooks") is None:
+        pytest.skip("wabalink.meta.webhooks (the simulator's webhook sender) is not in this build; the "
+                    "template webhooks wait in templates.PENDING_WEBHOOKS")
+    import wabalink.meta.webhooks as webhooks
+
+    sent: list[tuple[str, str, dict[str, Any]]] = []
+    monkeypatch.setattr(webhooks, "enqueue_webhook",
+                        lambda sim, cursor, waba, field, value: sent.append((waba, field, value)))
+    with store_of_kind("sqlite", tmp_path) as (store, db_path):
+        with running_simulator(store, db_path) as server:
+            waba_id = create_waba(server)["wabaId"]
+            created = server.client().create_template(waba_id, SHIPPED)
+            server.sandbox("POST", f"/templates/{created.id}/review", {"decision": "PAUSED", "category": "MARKETING"})
+    assert [(waba, field, value.get("event")) for waba, field, value in sent] == [
+        (waba_id, "message_template_status_update", "APPROVED"),
+        (waba_id, "message_template_status_update", "PAUSED"),
+        (waba_id, "template_category_update", None)]

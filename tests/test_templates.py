@@ -286,3 +286,83 @@ def test_approval_delay(start_server: Any) -> None:
 
 def server_waba(client: Any, entry: dict[str, Any]) -> str:
     return client.get_linked_whatsapp_business_account(id=entry["wabaId"])["account"]["wabaId"]
+
+
+@pytest.fixture
+def moto_s3(tmp_path: Any) -> Any:
+    """A moto server (S3) in a child process; its endpoint URL."""
+    pytest.importorskip("moto")
+    from tests.conftest import free_port
+
+    port = free_port()
+    log = open(tmp_path / "moto.log", "ab")
+    process = subprocess.Popen([sys.executable, "-m", "moto.server", "-p", str(port)], stdout=log,
+                               stderr=subprocess.STDOUT)
+    endpoint = f"http://127.0.0.1:{port}"
+    import urllib.request
+
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(endpoint + "/moto-api/", timeout=1).read()
+            break
+        except OSError:
+            assert time.monotonic() < deadline and process.poll() is None, "moto did not start"
+            time.sleep(0.1)
+    yield endpoint
+    process.terminate()
+    process.wait(10)
+    log.close()
+
+
+S3_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+def test_template_media_from_s3(start_server: Any, moto_s3: str) -> None:
+    import boto3
+
+    s3 = boto3.client("s3", endpoint_url=moto_s3, region_name="us-east-1", aws_access_key_id="testing",
+                      aws_secret_access_key="testing")
+    s3.create_bucket(Bucket="template-media")
+    jpeg = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 40 + b"\xff\xd9"
+    s3.put_object(Bucket="template-media", Key="headers/logo.jpg", Body=jpeg, ContentType="image/jpeg")
+    s3.put_object(Bucket="template-media", Key="notes.txt", Body=b"hello", ContentType="text/plain")
+    s3.put_object(Bucket="template-media", Key="huge.png", Body=b"\0" * (5 * 1024 * 1024 + 1),
+                  ContentType="image/png")
+
+    server = start_server(env={**S3_ENV, "AWS_ENDPOINT_URL_S3": moto_s3})
+    client = server.client()
+    _, entry = linked_waba(server, client, "Media Co")
+    waba_id = entry["wabaId"]
+    handle = client.create_whatsapp_message_template_media(
+        id=waba_id, sourceS3File={"bucketName": "template-media", "key": "headers/logo.jpg"})["metaHeaderHandle"]
+    assert handle.startswith("4::aW1hZ2UvanBlZw==:")
+    created = client.create_whatsapp_message_template(id=waba_id, templateDefinition=json.dumps({
+        "name": "with_logo", "language": "en_US", "category": "MARKETING", "components": [
+            {"type": "HEADER", "format": "IMAGE", "example": {"header_handle": [handle]}},
+            {"type": "BODY", "text": "New arrivals are in."}]}))
+    assert created["templateStatus"] == "APPROVED"
+
+    for key, words in (("notes.txt", "text/plain"), ("missing.jpg", "does not exist"), ("huge.png", "at most")):
+        code, message = error_of(client.create_whatsapp_message_template_media, id=waba_id,
+                                 sourceS3File={"bucketName": "template-media", "key": key})
+        assert code == "InvalidParametersException" and message.startswith("sourceS3File") and words in message
+    code, _ = error_of(client.create_whatsapp_message_template_media, id=waba_id)
+    assert code == "InvalidParametersException"
+
+
+def test_templates_on_postgresql(start_server: Any) -> None:
+    server = start_server("postgresql", extra_args=["--template-approval-delay", "0"])
+    client = server.client()
+    _, entry = linked_waba(server, client, "PG Templates")
+    waba_id = entry["wabaId"]
+    for name in ("pg_one", "pg_two", "pg_three"):
+        client.create_whatsapp_message_template(id=waba_id, templateDefinition=definition(name=name))
+    code, _ = error_of(client.create_whatsapp_message_template, id=waba_id, templateDefinition=definition(name="pg_one"))
+    assert code == "InvalidParametersException"
+    first = client.list_whatsapp_message_templates(id=waba_id, maxResults=2)
+    second = client.list_whatsapp_message_templates(id=waba_id, maxResults=2, nextToken=first["nextToken"])
+    assert sorted(t["templateName"] for t in first["templates"] + second["templates"]) == ["pg_one", "pg_three",
+                                                                                          "pg_two"]
+    client.delete_whatsapp_message_template(id=waba_id, templateName="pg_two", deleteAllLanguages=True)
+    assert len(client.list_whatsapp_message_templates(id=waba_id)["templates"]) == 2
