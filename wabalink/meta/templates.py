@@ -1,32 +1,29 @@
 """Message templates on Meta's side: Graph's `/{waba_id}/message_templates` (create, list with
-filters and cursors, delete by name or `hsm_id`), `GET|POST /{template_id}` (read, edit), the
-review (approval after `--template-approval-delay`, or a sandbox decision), the
-`message_template_status_update` / `template_category_update` webhooks, and the check a template
-send must pass (`check_template_send`, used by the messages endpoint).
-
-A new template is PENDING with a review due time; it becomes APPROVED at that time, durably: a
-timer in this process applies due reviews, and every template call (on any replica, after any
-restart) applies the ones still due before it answers. Reads treat a PENDING template whose
-review is due as APPROVED, so no answer depends on the timer's punctuality.
+filters and cursors, delete by name or `hsm_id`), `GET|POST /{template_id}` (read, edit), and the
+check a template send must pass (`check_template_send`, used by the messages endpoint). Reviews and
+their webhooks are in `template_reviews.py`, the rules in `template_rules.py`.
 """
 
 from __future__ import annotations
 
-import collections
 import json
-import threading
 import time
-import weakref
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import IntegrityError
 
-from wabalink.meta import template_library, template_uploads
+from wabalink.meta import template_library, template_reviews, template_uploads
 from wabalink.meta.access import authorize_waba
-from wabalink.meta.calls import GraphCall, SandboxCall
-from wabalink.meta.errors import GraphError, SandboxError, invalid_parameter_error, permission_error
+from wabalink.meta.calls import GraphCall
+from wabalink.meta.errors import GraphError, invalid_parameter_error, permission_error
 from wabalink.meta.routing import Route
-from wabalink.meta.sandbox_input import meta_id, optional_str
+from wabalink.meta.template_reviews import (
+    REVIEW_TIMERS,
+    approval_delay,
+    before_template_call,
+    change_status,
+    effective_status,
+)
 from wabalink.meta.template_rules import (
     TemplateError,
     check_category,
@@ -37,7 +34,6 @@ from wabalink.meta.template_rules import (
     expected_parameters,
     given_parameters,
 )
-from wabalink.server.http import HttpResponse, json_response
 from wabalink.store import meta_templates as rows
 from wabalink.store.db import Cursor
 from wabalink.store.meta_state import new_numeric_id
@@ -45,13 +41,10 @@ from wabalink.store.meta_state import new_numeric_id
 if TYPE_CHECKING:
     from wabalink.meta.simulator import MetaSimulator
 
-DECISIONS = ("APPROVED", "REJECTED", "PAUSED", "DISABLED")
-DEFAULT_REJECTION_REASON = "INVALID_FORMAT"
 DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 25, 100
 SUBCODE_NOT_FOUND = 2593002  # "Message template not found"
+UNKNOWN_OBJECT_SUBCODE = 33  # unknown_object_error: "Object with ID ... does not exist"
 LIST_FILTERS = ("name", "status", "category", "language")
-# Status changes whose webhook could not be sent because this build has no webhook sender.
-PENDING_WEBHOOKS: collections.deque[tuple[str, str, dict[str, Any]]] = collections.deque(maxlen=1000)
 
 
 class TemplateSendError(GraphError):
@@ -70,110 +63,6 @@ class TemplateSendError(GraphError):
 def template_not_found(what: str) -> TemplateError:
     return TemplateError(f"Message template {what} was not found.", subcode=SUBCODE_NOT_FOUND,
                          title="Message template not found")
-
-
-# --- the review -----------------------------------------------------------------------------------
-
-def approval_delay(sim: MetaSimulator) -> float:
-    return float(getattr(sim.settings, "template_approval_delay_seconds", 0) or 0)
-
-
-def effective_status(row: rows.Row, now: float) -> str:
-    if row["status"] == "PENDING" and row["review_due_at"] is not None and row["review_due_at"] <= now:
-        return "APPROVED"
-    return row["status"]
-
-
-def send_webhook(sim: MetaSimulator, cursor: Cursor, waba_id: str, field: str, value: dict[str, Any]) -> None:
-    """Queues Meta's webhook in the caller's transaction (the sender is the messages area's)."""
-    try:
-        from wabalink.meta.webhooks import enqueue_webhook
-    except ImportError:
-        PENDING_WEBHOOKS.append((waba_id, field, value))
-        return
-    enqueue_webhook(sim, cursor, waba_id, field, value)
-
-
-def status_webhook_value(row: rows.Row, status: str, reason: str | None, now: float) -> dict[str, Any]:
-    value: dict[str, Any] = {
-        "event": status, "message_template_id": int(row["id"]), "message_template_name": row["name"],
-        "message_template_language": row["language"], "reason": reason or "NONE",
-        "message_template_category": row["category"]}
-    if status == "REJECTED":
-        value["rejection_info"] = {"reason": reason or DEFAULT_REJECTION_REASON,
-                                   "recommendation": "Review the template guidelines and submit again."}
-    elif status == "PAUSED":
-        value["other_info"] = {"title": "FIRST_PAUSE",
-                               "description": "Your template has been paused for 3 hours because of low quality."}
-    elif status == "DISABLED":
-        value["disable_info"] = {"disable_date": int(now)}
-    return value
-
-
-def change_status(sim: MetaSimulator, cursor: Cursor, row: rows.Row, status: str, reason: str | None,
-                  now: float) -> bool:
-    """One status change and its webhook, if the template is still as `row` saw it."""
-    if not rows.set_status(cursor, row["id"], row["status"], status, reason, None, now):
-        return False
-    send_webhook(sim, cursor, row["waba_id"], "message_template_status_update",
-                 status_webhook_value(row, status, reason, now))
-    return True
-
-
-def apply_due_reviews(sim: MetaSimulator) -> None:
-    """Approves every PENDING template whose review is due (each once, whoever gets there first)."""
-    now = time.time()
-    with sim.state.store.reader() as cursor:
-        if not rows.due_for_review(cursor, now):
-            return
-    with sim.state.store.writer() as cursor:
-        for row in rows.due_for_review(cursor, now):
-            change_status(sim, cursor, row, "APPROVED", None, now)
-
-
-class _ReviewTimers:
-    """One timer per simulator for the earliest review due in the future."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.next_at: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
-
-    def schedule(self, sim: MetaSimulator, due_at: float) -> None:
-        with self.lock:
-            current = self.next_at.get(sim)
-            if current is not None and current <= due_at and current > time.time():
-                return
-            self.next_at[sim] = due_at
-        timer = threading.Timer(max(0.0, due_at - time.time()) + 0.01, self._fire, (weakref.ref(sim),))
-        timer.daemon = True
-        timer.start()
-
-    def _fire(self, sim_ref: weakref.ref[Any]) -> None:
-        sim = sim_ref()
-        if sim is None:
-            return
-        with self.lock:
-            self.next_at.pop(sim, None)
-        try:
-            apply_due_reviews(sim)
-            with sim.state.store.reader() as cursor:
-                following = rows.next_review_due(cursor)
-        except Exception:  # noqa: BLE001 - a store closing at shutdown; the next call applies them
-            return
-        if following is not None:
-            self.schedule(sim, following)
-
-
-REVIEW_TIMERS = _ReviewTimers()
-
-
-def _before_template_call(sim: MetaSimulator) -> None:
-    apply_due_reviews(sim)
-    if sim not in REVIEW_TIMERS.next_at:  # after a restart: pick up reviews still to come
-        with sim.state.store.reader() as cursor:
-            following = rows.next_review_due(cursor)
-        if following is not None:
-            REVIEW_TIMERS.schedule(sim, following)
 
 
 # --- Graph: rendering -----------------------------------------------------------------------------
@@ -218,7 +107,7 @@ def _template_of_caller(sim: MetaSimulator, call: GraphCall, template_id: str) -
 def _create(sim: MetaSimulator, call: GraphCall) -> dict[str, Any]:
     waba_id, params = call.args["waba_id"], call.params
     authorize_waba(sim, call.caller, waba_id, "POST")
-    _before_template_call(sim)
+    before_template_call(sim)
     if params.get("library_template_name") is not None:
         params = template_library.expanded_params(params, json_param)
     name, language, category = check_identity(params.get("name"), params.get("language"),
@@ -250,7 +139,7 @@ def _create(sim: MetaSimulator, call: GraphCall) -> dict[str, Any]:
 def _list(sim: MetaSimulator, call: GraphCall) -> dict[str, Any]:
     waba_id, params = call.args["waba_id"], call.params
     authorize_waba(sim, call.caller, waba_id, "GET")
-    _before_template_call(sim)
+    before_template_call(sim)
     try:
         limit = max(1, min(int(params.get("limit", DEFAULT_PAGE_SIZE)), MAX_PAGE_SIZE))
     except ValueError:
@@ -299,21 +188,28 @@ def get_template_node(sim: MetaSimulator, call: GraphCall) -> dict[str, Any] | N
         found = rows.get_template(cursor, call.args["object_id"])
     if found is None:
         return None
-    _before_template_call(sim)
+    before_template_call(sim)
     return template_json(_template_of_caller(sim, call, found["id"]), time.time())
 
 
 def _get_object(sim: MetaSimulator, call: GraphCall) -> dict[str, Any]:
+    """`GET /{object_id}`: WABAs and phone numbers first (the hot reads), then templates and
+    upload sessions."""
     from wabalink.meta import wabas
 
     if call.args["object_id"].startswith(template_uploads.UPLOAD_PREFIX):
         return template_uploads.status(sim, call, call.args["object_id"])
-    node = get_template_node(sim, call)
-    if node is not None:
-        return node
     other = next(route.handler for route in wabas.GRAPH_ROUTES if route.method == "GET"
                  and route.pattern == "/{object_id}")
-    return other(sim, call)
+    try:
+        return other(sim, call)
+    except GraphError as error:
+        if error.code != 100 or error.subcode != UNKNOWN_OBJECT_SUBCODE:
+            raise
+        node = get_template_node(sim, call)
+        if node is None:
+            raise
+        return node
 
 
 def _post_object(sim: MetaSimulator, call: GraphCall) -> dict[str, Any]:
@@ -325,7 +221,7 @@ def _post_object(sim: MetaSimulator, call: GraphCall) -> dict[str, Any]:
 
 def _edit(sim: MetaSimulator, call: GraphCall, template_id: str) -> dict[str, Any]:
     """`POST /{template_id}`: new components and/or category; Meta reviews the template again."""
-    _before_template_call(sim)
+    before_template_call(sim)
     row = _template_of_caller(sim, call, template_id)
     params = call.params
     now = time.time()
@@ -365,7 +261,7 @@ GRAPH_ROUTES = [
     Route("GET", "/{waba_id}/message_templates", _list),
     Route("DELETE", "/{waba_id}/message_templates", _delete),
     Route("POST", "/{app_id}/uploads", template_uploads.start),
-    Route("GET", "/{object_id}", _get_object),  # before wabas' own: templates first, then the rest
+    Route("GET", "/{object_id}", _get_object),  # before wabas' own, which it calls first
     Route("POST", "/{object_id}", _post_object),
 ]
 
@@ -410,45 +306,7 @@ def check_template_send(sim: MetaSimulator, waba_id: str, template_json_: Any, c
                                     f"match the expected number of params ({expected.get(key, 0)})")
 
 
-# --- sandbox --------------------------------------------------------------------------------------
-
-def _review(sim: MetaSimulator, call: SandboxCall) -> HttpResponse:
-    """POST /templates/{templateId}/review {decision?, reason?, category?}: Meta's review outcome."""
-    template_id = meta_id(call.args["template_id"], "templateId")
-    body = call.body()
-    decision = optional_str(body, "decision", max_length=20)
-    reason = optional_str(body, "reason", max_length=200)
-    category = optional_str(body, "category", max_length=20)
-    if decision is None and category is None:
-        raise SandboxError(400, "give a decision (APPROVED, REJECTED, PAUSED, DISABLED) and/or a category")
-    if decision is not None and decision not in DECISIONS:
-        raise SandboxError(400, f"decision must be one of {', '.join(DECISIONS)}")
-    if category is not None and category not in ("MARKETING", "UTILITY", "AUTHENTICATION"):
-        raise SandboxError(400, "category must be one of MARKETING, UTILITY, AUTHENTICATION")
-    apply_due_reviews(sim)
-    now = time.time()
-    with sim.state.store.writer() as cursor:
-        row = rows.get_template(cursor, template_id)
-        if row is None:
-            raise SandboxError(404, f"message template {template_id} not found")
-        if decision is not None:
-            if decision == row["status"]:
-                raise SandboxError(409, f"message template {template_id} is already {decision}")
-            reason_given = reason or (DEFAULT_REJECTION_REASON if decision == "REJECTED" else None)
-            change_status(sim, cursor, row, decision, reason_given, now)
-            row = {**row, "status": decision, "reason": reason_given}
-        if category is not None and category != row["category"]:
-            rows.set_category(cursor, template_id, category, row["category"], now)
-            send_webhook(sim, cursor, row["waba_id"], "template_category_update", {
-                "message_template_id": int(template_id), "message_template_name": row["name"],
-                "message_template_language": row["language"], "previous_category": row["category"],
-                "new_category": category})
-            row = {**row, "previous_category": row["category"], "category": category}
-    return json_response(200, {"templateId": template_id, "wabaId": row["waba_id"], "name": row["name"],
-                               "language": row["language"], "status": row["status"], "category": row["category"],
-                               "previousCategory": row["previous_category"], "reason": row["reason"]})
-
-
-SANDBOX_ROUTES = [Route("POST", "/templates/{template_id}/review", _review)]
+SANDBOX_ROUTES = template_reviews.SANDBOX_ROUTES
+PENDING_WEBHOOKS = template_reviews.PENDING_WEBHOOKS
 
 __all__ = ["GRAPH_ROUTES", "SANDBOX_ROUTES", "check_template_send", "TemplateSendError", "PENDING_WEBHOOKS"]

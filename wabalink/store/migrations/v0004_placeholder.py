@@ -1,0 +1,6 @@
+"""Local placeholder (not committed)."""
+VERSION = 4
+
+
+def upgrade(conn):
+    pass

@@ -1,0 +1,6 @@
+"""Local placeholder (not committed)."""
+VERSION = 7
+
+
+def upgrade(conn):
+    pass
