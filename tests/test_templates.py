@@ -366,3 +366,50 @@ def test_templates_on_postgresql(start_server: Any) -> None:
                                                                                           "pg_two"]
     client.delete_whatsapp_message_template(id=waba_id, templateName="pg_two", deleteAllLanguages=True)
     assert len(client.list_whatsapp_message_templates(id=waba_id)["templates"]) == 2
+
+
+def test_named_parameters_and_update_by_name(linked: Any) -> None:
+    client, waba_id, _ = linked
+    named = {"name": "named_notice", "language": "en_GB", "category": "MARKETING", "parameter_format": "NAMED",
+             "components": [{"type": "BODY", "text": "Hi {{first_name}}, {{offer}} ends soon.",
+                             "example": {"body_text_named_params": [
+                                 {"param_name": "first_name", "example": "Ann"},
+                                 {"param_name": "offer", "example": "10% off"}]}}]}
+    client.create_whatsapp_message_template(id=waba_id, templateDefinition=json.dumps(named))
+    missing_sample = {**named, "name": "named_bad", "components": [
+        {"type": "BODY", "text": "Hi {{first_name}}", "example": {"body_text_named_params": []}}]}
+    code, message = error_of(client.create_whatsapp_message_template, id=waba_id,
+                             templateDefinition=json.dumps(missing_sample))
+    assert code == "InvalidParametersException" and "first_name" in message
+
+    client.update_whatsapp_message_template(id=waba_id, templateName="named_notice", templateLanguageCode="en_GB",
+                                            templateCategory="UTILITY")
+    template = json.loads(client.get_whatsapp_message_template(
+        id=waba_id, templateName="named_notice", templateLanguageCode="en_GB")["template"])
+    assert template["category"] == "UTILITY" and template["parameter_format"] == "NAMED"
+    code, _ = error_of(client.update_whatsapp_message_template, id=waba_id, templateName="named_notice",
+                       templateLanguageCode="en_GB")
+    assert code == "InvalidParametersException"  # nothing to change
+    code, _ = error_of(client.update_whatsapp_message_template, id=waba_id, templateName="named_notice",
+                       templateLanguageCode="de", templateCategory="UTILITY")
+    assert code == "ResourceNotFoundException"
+
+
+def test_meta_failing_and_unfinished_links(server: Any, account_id: str) -> None:
+    from tests.flows import sign_up
+
+    client = server.client(account_id)
+    _, entry = linked_waba(server, client, "Flaky Meta")
+    server.set_faults(failNextCalls=1, failStatus=503, pathContains="message_templates")
+    try:
+        code, _ = error_of(client.list_whatsapp_message_templates, id=entry["wabaId"])
+    finally:
+        server.clear_faults()
+    assert code == "DependencyException"
+    assert client.list_whatsapp_message_templates(id=entry["wabaId"])["templates"] == []
+
+    pending_waba = server.create_waba("Half Linked", phone_numbers=1)
+    _, incomplete = sign_up(client, pending_waba)
+    code, message = error_of(client.create_whatsapp_message_template,
+                             id=incomplete[pending_waba["wabaId"]]["wabaId"], templateDefinition=definition())
+    assert code == "ResourceNotFoundException" and "INCOMPLETE" in message
