@@ -58,6 +58,13 @@ def test_template_send_checks(simulator: Server) -> None:
     created = graph.create_template(waba_id, SHIPPED)
     assert created.status == "APPROVED"
     assert send_code(simulator, waba_id, GOOD_SEND) is None
+    quick_reply_payload = {"type": "button", "sub_type": "quick_reply", "index": "1",
+                           "parameters": [{"type": "payload", "payload": "thanks"}]}
+    with_payload = {**GOOD_SEND, "components": [*GOOD_SEND["components"], quick_reply_payload]}
+    assert send_code(simulator, waba_id, with_payload) is None  # optional: not counted
+    extra_body = {**GOOD_SEND, "components": [
+        {"type": "body", "parameters": [text("a"), text("b"), text("c")]}, *GOOD_SEND["components"][::2]]}
+    assert send_code(simulator, waba_id, extra_body) == 132000
     assert send_code(simulator, waba_id, {**GOOD_SEND, "name": "missing"}) == 132001
     assert send_code(simulator, waba_id, {**GOOD_SEND, "language": {"code": "es"}}) == 132001
     assert send_code(simulator, waba_id, {"name": "shipped"}) == 132001

@@ -30,6 +30,8 @@ URL_MAX, PHONE_MAX, COUPON_MAX, MAX_BUTTONS = 2000, 20, 15, 10
 MAX_PER_BUTTON_TYPE = {"URL": 2, "PHONE_NUMBER": 1, "COPY_CODE": 1, "OTP": 1, "FLOW": 1}
 AUTH_BODY = "*{{1}}* is your verification code."
 AUTH_SECURITY = " For your security, do not share this code."
+# Buttons whose send parameters are optional (a quick reply's payload, a flow's action data).
+OPTIONAL_BUTTON_PARAMETERS = ("quick_reply", "flow", "voice_call", "catalog")
 SUBCODE_INVALID = 2388040  # "Invalid parameter" on template fields
 SUBCODE_DUPLICATE = 2388024  # "Content in this language already exists"
 
@@ -304,6 +306,6 @@ def given_parameters(send_components: Any) -> dict[str, int]:
         count = len(parameters) if isinstance(parameters, list) else 0
         if kind in ("body", "header"):
             given[kind] += count
-        elif kind == "button":
+        elif kind == "button" and str(component.get("sub_type", "")).lower() not in OPTIONAL_BUTTON_PARAMETERS:
             given[f"button:{component.get('index', 0)}"] = count
     return given
