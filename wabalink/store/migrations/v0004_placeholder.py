@@ -1,6 +1,0 @@
-"""Local placeholder (not committed)."""
-VERSION = 4
-
-
-def upgrade(conn):
-    pass

@@ -1,6 +1,0 @@
-"""Local placeholder (not committed)."""
-VERSION = 5
-
-
-def upgrade(conn):
-    pass

@@ -1,6 +1,0 @@
-"""Local placeholder (not committed)."""
-VERSION = 6
-
-
-def upgrade(conn):
-    pass

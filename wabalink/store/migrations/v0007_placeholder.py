@@ -1,6 +1,0 @@
-"""Local placeholder (not committed)."""
-VERSION = 7
-
-
-def upgrade(conn):
-    pass
