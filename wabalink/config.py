@@ -79,6 +79,8 @@ class Settings:
     # the simulator keeps media bytes (None: a folder beside the SQLite file; or s3://bucket/prefix).
     s3_endpoint_url: str | None = None
     blob_store: str | None = None
+    # Meta's review of a new or edited template: approved this many seconds later (0: at once).
+    template_approval_delay_seconds: float = 0.0
 
     @property
     def meta_app_token(self) -> str:
@@ -124,4 +126,5 @@ class Settings:
             meta_webhook_url=os.environ.get("WABALINK_META_WEBHOOK_URL") or None,
             s3_endpoint_url=os.environ.get("AWS_ENDPOINT_URL_S3") or None,
             blob_store=os.environ.get("WABALINK_BLOB_STORE") or None,
+            template_approval_delay_seconds=float(os.environ.get("WABALINK_TEMPLATE_APPROVAL_DELAY") or 0),
         )

@@ -23,6 +23,8 @@ TIMEOUT_SECONDS = 30.0
 QUALITY_RATINGS = ("GREEN", "YELLOW", "RED", "UNKNOWN")
 THROUGHPUT_TIERS = ("STANDARD", "HIGH", "COEXISTENCE")
 IMAGE_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png"}
+TEMPLATE_DECISIONS = ("APPROVED", "REJECTED", "PAUSED", "DISABLED")
+TEMPLATE_CATEGORIES = ("MARKETING", "UTILITY", "AUTHENTICATION")
 
 
 class SandboxCallError(Exception):
@@ -253,6 +255,12 @@ def _add_messaging_commands(command: Any) -> None:
     action.add_argument("--purge", action="store_true", help="drop every pending webhook")
 
 
+def _review_template(args: argparse.Namespace) -> Request:
+    body: dict[str, Any] = {}
+    _put_if_given(body, decision=args.decision, reason=args.reason, category=args.category)
+    return "POST", f"/templates/{_quote(args.template_id)}/review", body
+
+
 # --- argument parsing ---------------------------------------------------------------------------
 
 def _parser() -> argparse.ArgumentParser:
@@ -261,7 +269,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Drive the built-in Meta simulator of a running `wabalink serve`: create WABAs and "
                     "phone numbers, mint, expire and revoke embedded sign-up tokens, inject Graph API faults, "
                     "make users write to business numbers, set delivery, throughput and failure rules, "
-                    "see conversations and pending webhooks.",
+                    "see conversations and pending webhooks, review message templates.",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -321,6 +329,13 @@ def _parser() -> argparse.ArgumentParser:
     command("show-faults", "Show the injected faults.", _show_faults)
     command("clear-faults", "Remove every injected fault.", _clear_faults)
     _add_messaging_commands(command)
+
+    sub = command("review-template", "Decide a message template's review (sends Meta's status webhook) and/or "
+                  "recategorize it (sends template_category_update).", _review_template)
+    sub.add_argument("--template-id", required=True, help="Meta's template id (metaTemplateId)")
+    sub.add_argument("--decision", choices=TEMPLATE_DECISIONS)
+    sub.add_argument("--reason", help="the reason Meta gives (e.g. INVALID_FORMAT for a rejection)")
+    sub.add_argument("--category", choices=TEMPLATE_CATEGORIES, help="recategorize the template")
     return parser
 
 
