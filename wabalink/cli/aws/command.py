@@ -131,7 +131,7 @@ def parse_argv(argv: list[str]) -> tuple[Parsed, Any, dict]:
             elif name in GLOBAL_VALUES:
                 val = need_value(name, inline)
                 if name in CHOICES and val not in CHOICES[name]:
-                    raise UsageError(f"argument {name}: Found invalid choice '{val}'")
+                    raise invalid_choice(name, val, CHOICES[name])
                 if name in INT_VALUES:
                     try:
                         val = int(val)
@@ -149,7 +149,7 @@ def parse_argv(argv: list[str]) -> tuple[Parsed, Any, dict]:
                     val = argv[i]
                 val = val or "input"
                 if val not in CHOICES[name]:
-                    raise UsageError(f"argument {name}: Found invalid choice '{val}'")
+                    raise invalid_choice(name, val, CHOICES[name])
                 p.skeleton = val
             elif op is not None and name in bools and inline is None:
                 arg, flag = bools[name]
@@ -181,7 +181,7 @@ def parse_argv(argv: list[str]) -> tuple[Parsed, Any, dict]:
                 continue
             op = model.operation(tok)
             if op is None:
-                raise UsageError(f"argument operation: Found invalid choice '{tok}'")
+                raise invalid_choice("operation", tok, model.operations_by_cli_name())
             p.op_name = tok
             table = params.argument_table(op)
             for arg in table.values():
@@ -196,7 +196,24 @@ def parse_argv(argv: list[str]) -> tuple[Parsed, Any, dict]:
     return p, op, table
 
 
+def invalid_choice(argument: str, value: str, choices: Any) -> UsageError:
+    """v2's invalid-choice message, with its "Maybe you meant" close matches (difflib, cutoff 0.8)."""
+    from difflib import get_close_matches
+
+    lines = [f"argument {argument}: Found invalid choice '{value}'\n"]
+    possible = get_close_matches(value, list(choices), cutoff=0.8)
+    if possible:
+        lines.append("Maybe you meant:\n")
+        lines.extend(f"  * {word}" for word in possible)
+    return UsageError("\n".join(lines))
+
+
 # -- error reporting ------------------------------------------------------------------
+
+def usage_error(stderr: TextIO, message: str) -> None:
+    """An argument-parsing error as v2 reports it: a ParamValidation error followed by the usage."""
+    _err(stderr, f"{message}\n\n{USAGE.rstrip()}", "ParamValidation")
+
 
 def _err(stderr: TextIO, message: str, code: str | None = None, legacy: bool = False) -> None:
     if code and not legacy:
@@ -328,7 +345,7 @@ def _run(argv: list[str], stdout: TextIO, stderr: TextIO) -> int:
     try:
         parsed, op, table = parse_argv(argv)
     except UsageError as e:
-        stderr.write(f"{PROG}: [ERROR]: {e}\n\n{USAGE}")
+        usage_error(stderr, str(e))
         return RC_USAGE
     return _dispatch(parsed, op, table, argv, stdout, stderr)
 
@@ -345,13 +362,20 @@ def _dispatch(parsed: Parsed, op, table, argv, stdout, stderr) -> int:
             from .helppage import service_page
 
             return _page(service_page(), parsed, stdout)
-        stderr.write(f"{PROG}: [ERROR]: the following arguments are required: operation\n\n{USAGE}")
+        usage_error(stderr, "the following arguments are required: operation")
         return RC_USAGE
     if parsed.help:
         from .helppage import operation_page
 
         return _page(operation_page(op, table), parsed, stdout)
     if parsed.unknown:
+        # v2's argument parser reports missing required arguments before unknown options.
+        exempt = parsed.skeleton in ("input", "yaml-input") or "cli_input_json" in parsed.g \
+            or "cli_input_yaml" in parsed.g
+        missing = [] if exempt else _missing_required(table, parsed)
+        if missing:
+            usage_error(stderr, "the following arguments are required: " + ", ".join(missing))
+            return RC_USAGE
         stderr.write(f"\n{USAGE}\n\n{PROG}: [ERROR]: Unknown options: {', '.join(parsed.unknown)}\n")
         return RC_USAGE
 
@@ -377,7 +401,7 @@ def _dispatch(parsed: Parsed, op, table, argv, stdout, stderr) -> int:
     try:
         return _call(parsed, op, table, stdout, stderr, redactor)
     except UsageError as e:
-        stderr.write(f"{PROG}: [ERROR]: {redactor(str(e))}\n\n{USAGE}")
+        usage_error(stderr, redactor(str(e)))
         return RC_USAGE
     except (P.ParamError, ParamValidation) as e:
         _err(stderr, redactor(str(e)), "ParamValidation")
@@ -613,9 +637,10 @@ def _call(parsed: Parsed, op, table, stdout, stderr, redactor) -> int:
         validate_parameters(call, svc.operation_model(op.name).input_shape)
         from . import skeleton
 
-        data = skeleton.output_skeleton(op.output_shape)
-        data = _iso_datetimes(data)
-        return _render(data, output, query, color, g, scoped, stdout, None)
+        # v2 renders its stub response unparsed: JSON encodes datetimes as ISO 8601, the other
+        # formats print str(datetime) ("1970-01-01 00:00:00").
+        data = _iso_datetimes(skeleton.output_skeleton(op.output_shape), iso=output == "json")
+        return _render(data, output, query, color, g, scoped, stdout, svc.operation_model(op.name))
 
     _install_scalar_parsers(session, scoped)
     client = _make_client(session, g, scoped)
@@ -631,15 +656,15 @@ def _call(parsed: Parsed, op, table, stdout, stderr, redactor) -> int:
     return _render(response, output, query, color, g, scoped, stdout, op_model)
 
 
-def _iso_datetimes(data):
+def _iso_datetimes(data, iso: bool = True):
     import datetime as dt
 
     if isinstance(data, dict):
-        return {k: _iso_datetimes(v) for k, v in data.items()}
+        return {k: _iso_datetimes(v, iso) for k, v in data.items()}
     if isinstance(data, list):
-        return [_iso_datetimes(v) for v in data]
+        return [_iso_datetimes(v, iso) for v in data]
     if isinstance(data, dt.datetime):
-        return data.isoformat()
+        return data.isoformat() if iso else str(data)
     return data
 
 
