@@ -261,3 +261,100 @@ def error_runs(aws_v2: Path, cli_env: dict[str, str]) -> Runs:
 @pytest.mark.parametrize("job", [_marks(job) for job in error_jobs()], ids=lambda job: " ".join(job[1:]) or "none")
 def test_error_output_is_v2s(error_runs: Runs, job: list[str]) -> None:
     error_runs.compare(job)
+
+
+# --- help pages: every operation, section by section ----------------------------------------------
+# v2 renders help through docutils' man page writer and groff (bold by overstrike, justified and
+# hyphenated lines); wabalink prints the same content as plain text without those dependencies.
+# So the pages cannot be byte-identical; what is compared is their structure and content: the
+# sections in order, the synopsis, each option's name, type and [required] mark, every global
+# option with its choices, every output member (nested) with its type, and the description's words.
+
+@dataclass(frozen=True)
+class HelpPage:
+    sections: list[str]
+    synopsis: list[str]
+    options: list[str]
+    global_options: list[str]
+    output: list[str]
+    description: str
+
+
+_OPTION_HEADER = re.compile(r"^(--[\w-]+(?: \| --[\w-]+)?) \((\w+)\)( \[required\])?")
+_MEMBER_HEADER = re.compile(r"^([\w-]+ -> \(\w+\)(?: \[required\])?|\(\w+\))$")
+
+
+def parse_help(text: str, v2: bool) -> HelpPage:
+    text = re.sub(r".\x08", "", text)  # groff's overstrike bold and underline
+    blocks: dict[str, list[str]] = {}
+    current = None
+    for line in text.splitlines():
+        heading = line.strip()
+        is_heading = bool(re.fullmatch(r"[A-Z][A-Z ]+", line)) if v2 else \
+            heading in ("Description", "Synopsis", "Options", "Global Options", "Output", "Examples")
+        if is_heading and heading:
+            current = heading.lower()
+            blocks[current] = []
+        elif current is not None:
+            blocks[current].append(" ".join(line.split()))
+    sections = [name for name in blocks if name != "name"]
+    description = re.sub(r"[\s\-]", "", "".join(blocks.get("description", [])))
+    description = description.replace("Seealso:AWSAPIDocumentation", "")
+    options = [m.group(0) for line in blocks.get("options", []) if (m := _OPTION_HEADER.match(line))]
+    global_options = [line for line in blocks.get("global options", [])
+                      if _OPTION_HEADER.match(line) or re.match(r"^(o|•) [\w-]+$", line)]
+    global_options = [re.sub(r"^(o|•) ", "* ", line) for line in global_options]
+    output = [line for line in blocks.get("output", []) if _MEMBER_HEADER.match(line)]
+    synopsis = [line for line in blocks.get("synopsis", []) if line]
+    return HelpPage(sections, synopsis, options, global_options, output, description)
+
+
+def _v2_help(aws: Path, env: dict[str, str], op: str) -> str:
+    done = subprocess.run([str(aws), "socialmessaging", _v2_name(op), "help", "--no-cli-pager"], env=env,
+                          capture_output=True, text=True, encoding="utf-8", timeout=120, check=True)
+    return _normalise({"stdout": done.stdout, "stderr": done.stderr, "rc": 0}).stdout
+
+
+# v2 takes about 1.5 s per help page (docutils and groff): a spread of operations by default
+# (paginated, nested input, blobs, no output...), all of them with WABALINK_V2_HELP_ALL=1.
+HELP_OPERATIONS = OPERATIONS if os.environ.get("WABALINK_V2_HELP_ALL") else sorted(
+    {*OPERATIONS[::7], "associate-whatsapp-business-account", "list-linked-whatsapp-business-accounts",
+     "post-whatsapp-message-media", "untag-resource"})
+
+
+@pytest.fixture(scope="session")
+def help_pages(aws_v2: Path, cli_env: dict[str, str]) -> dict[str, tuple[HelpPage, HelpPage]]:
+    if shutil.which("groff") is None:
+        pytest.skip("AWS CLI v2 renders help with groff, which is not installed")
+    jobs = [["socialmessaging", op, "help", "--no-cli-pager"] for op in HELP_OPERATIONS]
+    ours = dict(zip(HELP_OPERATIONS, _batch([sys.executable, str(RUNNER), "wabalink"], cli_env, jobs)))
+    with ThreadPoolExecutor(2) as pool:
+        v2 = dict(zip(HELP_OPERATIONS, pool.map(lambda op: _v2_help(aws_v2, cli_env, op), HELP_OPERATIONS)))
+    return {op: (parse_help(v2[op], v2=True), parse_help(ours[op]["stdout"], v2=False)) for op in HELP_OPERATIONS}
+
+
+@pytest.mark.parametrize("op", HELP_OPERATIONS)
+def test_help_page_has_v2s_structure_and_content(help_pages: dict[str, tuple[HelpPage, HelpPage]], op: str) -> None:
+    expected, actual = help_pages[op]
+    assert actual.sections == expected.sections
+    assert actual.synopsis == expected.synopsis
+    assert actual.options == expected.options
+    assert actual.global_options == expected.global_options
+    assert actual.output == expected.output
+    assert actual.description == expected.description
+
+
+# --- configuration errors: no region, no credentials ------------------------------------------------
+
+def test_missing_region_and_credentials_errors_are_v2s(aws_v2: Path, cli_env: dict[str, str],
+                                                       tmp_path: Path) -> None:
+    (tmp_path / "config").write_text("")
+    env = {k: v for k, v in cli_env.items() if k not in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+    env.update(HOME=str(tmp_path), AWS_CONFIG_FILE=str(tmp_path / "config"))
+    jobs = [["socialmessaging", "list-linked-whatsapp-business-accounts"],
+            ["socialmessaging", "list-linked-whatsapp-business-accounts", "--region", "us-east-1",
+             "--endpoint-url", "http://127.0.0.1:9"]]
+    runs = Runs(aws_v2, env, jobs)
+    for job in jobs:
+        runs.compare(job)
+    assert "NoCredentials" in runs.ours[tuple(jobs[1])].stderr

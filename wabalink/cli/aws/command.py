@@ -53,9 +53,11 @@ GLOBAL_VALUES = {
     "--cli-binary-format": "cli_binary_format",
     "--cli-input-json": "cli_input_json",
     "--cli-input-yaml": "cli_input_yaml",
+    "--cli-error-format": "cli_error_format",
 }
 CHOICES = {
-    "--output": ("json", "text", "table", "yaml", "yaml-stream"),
+    "--output": ("json", "text", "table", "yaml", "yaml-stream", "off"),
+    "--cli-error-format": ("legacy", "json", "yaml", "text", "table", "enhanced"),
     "--color": ("on", "off", "auto"),
     "--cli-binary-format": ("base64", "raw-in-base64-out"),
     "--generate-cli-skeleton": ("input", "output", "yaml-input"),
@@ -455,7 +457,7 @@ def _botocore_error(e: Exception, stderr: TextIO, redactor) -> int:
         _err(stderr, 'You must specify a region. You can also configure your region by running "aws configure".', "NoRegion")
         return RC_CONFIG
     if isinstance(e, bx.NoCredentialsError):
-        _err(stderr, 'Unable to locate credentials. You can configure credentials by running "aws configure".', "NoCredentials")
+        _err(stderr, 'Unable to locate credentials. You can configure credentials by running "aws login".', "NoCredentials")
         return RC_CONFIG
     if isinstance(e, bx.ProfileNotFound):
         _err(stderr, str(e), "Configuration")
