@@ -214,14 +214,36 @@ def invalid_choice(argument: str, value: str, choices: Any) -> UsageError:
 
 def usage_error(stderr: TextIO, message: str) -> None:
     """An argument-parsing error as v2 reports it: a ParamValidation error followed by the usage."""
-    _err(stderr, f"{message}\n\n{USAGE.rstrip()}", "ParamValidation")
+    _err(stderr, f"{message}\n\n{USAGE}", "ParamValidation")
 
 
-def _err(stderr: TextIO, message: str, code: str | None = None, legacy: bool = False) -> None:
-    if code and not legacy:
-        stderr.write(f"\n{PROG}: [ERROR]: An error occurred ({code}): {message}\n")
+STRUCTURED_ERROR_FORMATS = ("json", "yaml", "text", "table")
+_error_format = "enhanced"  # --cli-error-format of the command being run
+
+
+def _set_error_format(argv: list[str]) -> None:
+    """Read --cli-error-format before parsing, so argument errors are reported in it too (v2)."""
+    global _error_format
+    _error_format = "enhanced"
+    for i, token in enumerate(argv):
+        name, eq, value = token.partition("=")
+        if name == "--cli-error-format":
+            value = value if eq else (argv[i + 1] if i + 1 < len(argv) else "")
+            if value in CHOICES[name]:
+                _error_format = value
+
+
+def _err(stderr: TextIO, message: str, code: str | None = None, legacy: bool = False,
+         details: dict[str, Any] | None = None) -> None:
+    if code and _error_format in STRUCTURED_ERROR_FORMATS:
+        from .output import render
+
+        render({"Code": code, "Message": message, **(details or {})}, output=_error_format, query=None,
+               color="off", stream=stderr, operation_model="error")
+    elif code and not legacy and _error_format != "legacy":
+        stderr.write(f"\n{PROG}: [ERROR]: An error occurred ({code}): {message.strip()}\n")
     else:
-        stderr.write(f"\n{PROG}: [ERROR]: {message}\n")
+        stderr.write(f"\n{PROG}: [ERROR]: {message.strip()}\n")
 
 
 def _client_error(stderr: TextIO, exc, redact) -> None:
@@ -230,14 +252,21 @@ def _client_error(stderr: TextIO, exc, redact) -> None:
     code = error.pop("Code", "Unknown")
     message = error.pop("Message", "Unknown")
     op_name = getattr(exc, "operation_name", "")
-    stderr.write(redact(
-        f"\n{PROG}: [ERROR]: An error occurred ({code}) when calling the {op_name} operation: {message}\n"
-    ))
     extra = {k: v for k, v in error.items() if k not in ("Type",)}
     for k, v in resp.items():
         if k not in ("Error", "ResponseMetadata", "message", "Message"):
             extra[k] = v
-    if extra:
+    if _error_format in STRUCTURED_ERROR_FORMATS:
+        import io
+
+        buffer = io.StringIO()
+        _err(buffer, message, code, details=extra)
+        stderr.write(redact(buffer.getvalue()))
+        return
+    stderr.write(redact(
+        f"\n{PROG}: [ERROR]: An error occurred ({code}) when calling the {op_name} operation: {message}\n"
+    ))
+    if extra and _error_format != "legacy":
         stderr.write("\nAdditional error details:\n")
         for k, v in extra.items():
             if isinstance(v, (dict, list)):
@@ -344,6 +373,7 @@ def main(argv: list[str]) -> int:
 
 
 def _run(argv: list[str], stdout: TextIO, stderr: TextIO) -> int:
+    _set_error_format(argv)
     try:
         parsed, op, table = parse_argv(argv)
     except UsageError as e:
