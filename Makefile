@@ -8,17 +8,21 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 ARGS ?=
 
-.PHONY: run test install install-test bench clean
+.PHONY: run test install install-test bench clean check-python
 
 $(BIN)/python:
+	@$(MAKE) --no-print-directory check-python PYTHON="$(PYTHON)"
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+check-python:
 	@if [ -z "$(PYTHON)" ]; then \
 	  echo "wabalink needs Python 3.11 or newer: none of $(PYTHON_CANDIDATES) on PATH is 3.11+." >&2; \
 	  echo "Install one (e.g. apt-get install python3.11 python3.11-venv) or run: make PYTHON=/path/to/python3.11" >&2; \
 	  exit 1; fi
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { \
 	  echo "wabalink needs Python 3.11 or newer; $(PYTHON) is $$($(PYTHON) -V 2>&1)." >&2; exit 1; }
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	@echo "Python: $(PYTHON)"
 
 # The stamp files re-run the install when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
