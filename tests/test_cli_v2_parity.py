@@ -287,6 +287,7 @@ class HelpPage:
     global_options: list[str]
     output: list[str]
     description: str
+    commands: list[str]
 
 
 _OPTION_HEADER = re.compile(r"^(--[\w-]+(?: \| --[\w-]+)?) \((\w+)\)( \[required\])?")
@@ -300,7 +301,8 @@ def parse_help(text: str, v2: bool) -> HelpPage:
     for line in text.splitlines():
         heading = line.strip()
         is_heading = bool(re.fullmatch(r"[A-Z][A-Z ]+", line)) if v2 else \
-            heading in ("Description", "Synopsis", "Options", "Global Options", "Output", "Examples")
+            heading in ("Description", "Synopsis", "Options", "Global Options", "Output", "Examples",
+                        "Available Commands")
         if is_heading and heading:
             current = heading.lower()
             blocks[current] = []
@@ -315,11 +317,13 @@ def parse_help(text: str, v2: bool) -> HelpPage:
     global_options = [re.sub(r"^(o|•) ", "* ", line) for line in global_options]
     output = [line for line in blocks.get("output", []) if _MEMBER_HEADER.match(line)]
     synopsis = [line for line in blocks.get("synopsis", []) if line]
-    return HelpPage(sections, synopsis, options, global_options, output, description)
+    commands = [re.sub(r"^(o|•) ", "", line) for line in blocks.get("available commands", [])
+                if re.match(r"^(o|•) [\w-]+$", line)]
+    return HelpPage(sections, synopsis, options, global_options, output, description, commands)
 
 
-def _v2_help(aws: Path, env: dict[str, str], op: str) -> str:
-    done = subprocess.run([str(aws), "socialmessaging", _v2_name(op), "help", "--no-cli-pager"], env=env,
+def _v2_help(aws: Path, env: dict[str, str], op: str | None) -> str:
+    done = subprocess.run([str(aws), "socialmessaging", *([_v2_name(op)] if op else []), "help", "--no-cli-pager"], env=env,
                           capture_output=True, text=True, encoding="utf-8", timeout=120, check=True)
     return _normalise({"stdout": done.stdout, "stderr": done.stderr, "rc": 0}).stdout
 
@@ -367,3 +371,14 @@ def test_missing_region_and_credentials_errors_are_v2s(aws_v2: Path, cli_env: di
     for job in jobs:
         runs.compare(job)
     assert "NoCredentials" in runs.ours[tuple(jobs[1])].stderr
+
+
+def test_service_help_page_has_v2s_structure_and_commands(aws_v2: Path, cli_env: dict[str, str]) -> None:
+    if shutil.which("groff") is None:
+        pytest.skip("AWS CLI v2 renders help with groff, which is not installed")
+    ours = _batch([sys.executable, str(RUNNER), "wabalink"], cli_env, [["socialmessaging", "help", "--no-cli-pager"]])
+    expected, actual = parse_help(_v2_help(aws_v2, cli_env, None), v2=True), parse_help(ours[0]["stdout"], v2=False)
+    assert actual.sections == expected.sections == ["description", "available commands"]
+    # v2 sorts by its own names, which differ for operations its name table lacks.
+    assert actual.commands == sorted(expected.commands) and len(actual.commands) == len(OPERATIONS) + 1  # and help
+    assert actual.description == expected.description

@@ -304,7 +304,7 @@ def service_page() -> str:
     out = [f"[ {PROG} ]", "", "socialmessaging", "", "Description", ""]
     out.extend(doc_to_text(data.get("documentation", "")))
     out += ["", "Available Commands", ""]
-    for name in sorted(model.operations_by_cli_name()):
+    for name in sorted([*model.operations_by_cli_name(), "help"]):  # v2 lists `help` too
         out.append(f"  • {name}")
     out.append("")
     return "\n".join(_wrap(out)) + "\n"
