@@ -696,7 +696,9 @@ def _iso_datetimes(data, iso: bool = True):
     if isinstance(data, list):
         return [_iso_datetimes(v, iso) for v in data]
     if isinstance(data, dt.datetime):
-        return data.isoformat() if iso else str(data)
+        from .output import UnparsedTimestamp
+
+        return data.isoformat() if iso else UnparsedTimestamp(data)
     return data
 
 

@@ -82,6 +82,11 @@ def _title_of(operation_model: Any) -> str:
     return str(getattr(operation_model, "name", ""))
 
 
+class UnparsedTimestamp(str):
+    """A datetime printed as str(datetime), as v2 prints the datetimes of its output skeleton stub:
+    YAML writes it as a plain (unquoted) timestamp, every other format as this text."""
+
+
 def _prepare(value: Any) -> Any:
     """Drop ResponseMetadata and make every value JSON-native (datetimes -> ISO 8601)."""
     if isinstance(value, Mapping) and "ResponseMetadata" in value:
@@ -625,4 +630,6 @@ def _build_yaml_dumper_class() -> Any:
         return dumper.represent_str(value)
 
     V2Dumper.add_representer(str, represent_str)
+    V2Dumper.add_representer(UnparsedTimestamp, lambda dumper, value: dumper.represent_scalar(
+        "tag:yaml.org,2002:timestamp", str(value)))
     return V2Dumper
