@@ -259,7 +259,7 @@ def test_reviews_sandbox_and_cli(server: Any, linked: Any) -> None:
     bad = subprocess.run([sys.executable, "-m", "wabalink.cli.main", "meta", "review-template", "--endpoint",
                           server.endpoint, "--template-id", "1", "--decision", "APPROVED"],
                          capture_output=True, text=True, cwd=REPO_ROOT, timeout=60)
-    assert bad.returncode == 1 and "not found" in bad.stderr
+    assert bad.returncode == 254 and "not found" in bad.stderr
 
 
 def test_approval_delay(start_server: Any) -> None:
