@@ -303,7 +303,7 @@ def test_sandbox_commands(server: Any, tmp_path: Any, capsys: Any) -> None:
     assert granted["permission"] == {"status": "permanent"}
     call_id = run("start-inbound-call", "--phone-number-id", phone, "--user", "15550106666")["callId"]
     assert run("show-call", "--call-id", call_id)["status"] == "RINGING"
-    assert meta(["user-call-action", "--call-id", call_id, "--action", "answer", *endpoint]) == 1  # user-initiated
+    assert meta(["user-call-action", "--call-id", call_id, "--action", "answer", *endpoint]) == 254  # user-initiated
     assert "cannot answer" in capsys.readouterr().err
     assert run("user-call-action", "--call-id", call_id, "--action", "hangup")["status"] == "TERMINATED"
 

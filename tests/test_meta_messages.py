@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.messaging_support import Business, inbound_ok, new_business, sandbox_ok, send, send_ok
+from tests.messaging_support import Business, graph, inbound_ok, new_business, sandbox_ok, send, send_ok
 from tests.meta_support import Server, running_simulator, store_of_kind
 from tests.webhook_receiver import WebhookReceiver
 
@@ -31,7 +31,14 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
 @pytest.fixture
 def business(server: Server) -> Business:
-    return new_business(server)
+    """A registered number whose WABA has the templates these tests send (approved at once)."""
+    created = new_business(server)
+    for name, language in (("hello_world", "en_US"), ("promo", "en"), ("t", "en")):
+        status, answer = graph(server, "POST", f"/{created.waba_id}/message_templates", {
+            "name": name, "language": language, "category": "UTILITY",
+            "components": [{"type": "BODY", "text": "Hello from the test business"}]})
+        assert status == 200, answer
+    return created
 
 
 def user() -> str:
@@ -160,6 +167,11 @@ def test_every_payload_kind_is_accepted(server: Server, business: Business, name
         media_id = store_media(server.simulator, business.phone_id, BytesIO(b"\xff\xd8\xff\xe0" + b"0" * 64),
                                "image/jpeg")
         body = {"type": "image", "image": {"id": media_id}}
+    if name == "template":  # a template the WABA really has, approved at once by default
+        status, created = graph(server, "POST", f"/{business.waba_id}/message_templates", {
+            "name": "statement", "language": "en_US", "category": "UTILITY", "components": [
+                {"type": "BODY", "text": "Your balance is {{1}}.", "example": {"body_text": [["1000"]]}}]})
+        assert status == 200, created
     to = user()
     status, answer = send(server, business, {"to": to, **body})
     assert status == 200, answer

@@ -80,6 +80,8 @@ class Settings:
     # the simulator keeps media bytes (None: a folder beside the SQLite file; or s3://bucket/prefix).
     s3_endpoint_url: str | None = None
     blob_store: str | None = None
+    # Meta's review of a new or edited template: approved this many seconds later (0: at once).
+    template_approval_delay_seconds: float = 0.0
     # The URL users reach this server at (links it hands out: Flow previews and assets).
     public_url: str | None = None
     flow_preview_lifetime_seconds: int = 30 * 24 * 3600  # Meta's Flow preview links last 30 days
@@ -130,6 +132,7 @@ class Settings:
             meta_webhook_url=os.environ.get("WABALINK_META_WEBHOOK_URL") or None,
             s3_endpoint_url=os.environ.get("AWS_ENDPOINT_URL_S3") or None,
             blob_store=os.environ.get("WABALINK_BLOB_STORE") or None,
+            template_approval_delay_seconds=float(os.environ.get("WABALINK_TEMPLATE_APPROVAL_DELAY") or 0),
             public_url=os.environ.get("WABALINK_PUBLIC_URL") or None,
             flow_preview_lifetime_seconds=_env_int("WABALINK_FLOW_PREVIEW_LIFETIME", 30 * 86_400,
                                                    FLOW_PREVIEW_LIFETIME_RANGE),

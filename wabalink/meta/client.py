@@ -35,6 +35,8 @@ from wabalink.meta.client_flows import FlowsGraphCalls
 from wabalink.meta.http11 import ConnectionDropped, Http11Connection
 from wabalink.meta.media_client import Download, MediaInfo
 from wabalink.store.blobs import Readable
+from wabalink.meta import template_answers
+from wabalink.meta.template_answers import CreatedTemplate, TemplateSummary
 
 DEFAULT_GRAPH_VERSION = "v21.0"
 PHONE_NUMBER_FIELDS = ("id", "display_phone_number", "verified_name", "quality_rating",
@@ -174,10 +176,57 @@ class GraphClient(FlowsGraphCalls):  # Flows, datasets, public keys and calling:
         expect_success(self._call("DELETE", f"/{_segment(media_id)}", token=self._app_token,
                                   query={"phone_number_id": phone_id}))
 
+    # --- message templates (content lives at Meta) -------------------------------------------
+
+    def create_template(self, waba_id: str, definition: dict[str, Any]) -> CreatedTemplate:
+        answer = self._call("POST", f"/{_segment(waba_id)}/message_templates", token=self._app_token,
+                            json_body=definition)
+        return template_answers.created_template(answer)
+
+    def list_templates(self, waba_id: str, *, limit: int, after: str | None = None,
+                       filters: dict[str, str] | None = None) -> tuple[list[TemplateSummary], str | None]:
+        query = {**(filters or {}), "limit": str(limit)}
+        if after is not None:
+            query["after"] = after
+        answer = self._call("GET", f"/{_segment(waba_id)}/message_templates", token=self._app_token, query=query)
+        items, next_after = template_answers.page(answer, "message_templates page")
+        return [template_answers.template(item) for item in items], next_after
+
+    def get_template(self, template_id: str) -> TemplateSummary:
+        return template_answers.template(self._call("GET", f"/{_segment(template_id)}", token=self._app_token))
+
+    def update_template(self, template_id: str, changes: dict[str, Any]) -> None:
+        expect_success(self._call("POST", f"/{_segment(template_id)}", token=self._app_token, json_body=changes))
+
+    def delete_template(self, waba_id: str, name: str, template_id: str | None = None) -> None:
+        query = {"name": name} if template_id is None else {"name": name, "hsm_id": template_id}
+        expect_success(self._call("DELETE", f"/{_segment(waba_id)}/message_templates", token=self._app_token,
+                                  query=query))
+
+    def list_template_library(self, filters: dict[str, str], *, limit: int, after: str | None = None
+                              ) -> tuple[list[dict[str, Any]], str | None]:
+        query = {**filters, "limit": str(limit)}
+        if after is not None:
+            query["after"] = after
+        answer = self._call("GET", "/message_template_library", token=self._app_token, query=query)
+        items, next_after = template_answers.page(answer, "message_template_library page")
+        return [template_answers.library_template(item) for item in items], next_after
+
+    def upload_template_media(self, file_name: str, file_type: str, content: bytes) -> str:
+        """The resumable upload API in one piece: a session, then the bytes; Meta's header handle."""
+        app_id = self._app_token.split("|", 1)[0]
+        session = template_answers.upload_session(self._call(
+            "POST", f"/{_segment(app_id)}/uploads", token=self._app_token,
+            query={"file_name": file_name, "file_length": str(len(content)), "file_type": file_type}))
+        answer = self._call("POST", f"/{_segment(session)}", token=self._app_token, raw_body=content,
+                            extra_headers={"file_offset": "0"})
+        return template_answers.upload_handle(answer)
+
     # --- transport --------------------------------------------------------------------------
 
     def _call(self, method: str, path: str, *, token: str, query: dict[str, str] | None = None,
-              json_body: dict[str, Any] | None = None, form_body: str | None = None) -> dict[str, Any]:
+              json_body: dict[str, Any] | None = None, form_body: str | None = None,
+              raw_body: bytes | None = None, extra_headers: dict[str, str] | None = None) -> dict[str, Any]:
         target = path + (("?" + urlencode(query)) if query else "")
         headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
         body: bytes | None = None
@@ -187,6 +236,10 @@ class GraphClient(FlowsGraphCalls):  # Flows, datasets, public keys and calling:
         elif form_body is not None:
             body = form_body.encode()
             headers["Content-Type"] = "application/x-www-form-urlencoded"
+        elif raw_body is not None:
+            body = raw_body
+            headers["Content-Type"] = "application/octet-stream"
+        headers.update(extra_headers or {})
         status, data = self._transport.request(method, target, body, headers)
         return parse_answer(status, data, method, path)
 

@@ -12,7 +12,7 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from wabalink.meta import media, wabas
+from wabalink.meta import wabas
 from wabalink.meta.access import APPLICATION_NAME, authorize_waba
 from wabalink.meta.calls import GraphCall, GraphHandler, SandboxCall, SandboxHandler
 from wabalink.meta.errors import (
@@ -45,18 +45,6 @@ LIVE_STATUSES = ("PUBLISHED", "BLOCKED", "THROTTLED")
 DEFAULT_FIELDS = ["id", "name", "status", "categories", "validation_errors"]
 DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 25, 100
 
-
-def _next_object_route(method: str) -> Any:
-    """The handler `METHOD /{id}` hands ids that are not flows to: media's (which hands the ids it
-    does not know to wabas.py), else wabas.py's; None when no other object answers that method."""
-    for route in (*media.GRAPH_ROUTES, *wabas.GRAPH_ROUTES):
-        segments = route.segments()
-        if route.method == method and len(segments) == 1 and segments[0].startswith("{"):
-            return route.handler, segments[0][1:-1]
-    return None
-
-
-_OTHER_OBJECTS = {method: _next_object_route(method) for method in ("GET", "POST", "DELETE")}
 
 
 def flow_error(code: int, message: str) -> GraphError:
@@ -114,7 +102,7 @@ def _with_json(flow: FlowRecord, flow_json: str | None) -> FlowRecord:
 
 
 def _owned_flow(sim: MetaSimulator, call: GraphCall, cursor: Any, *, for_update: bool = False) -> FlowRecord:
-    flow_id = call.args["flow_id"]
+    flow_id = call.args.get("flow_id") or call.args["object_id"]
     flow = meta_flows.get_flow(cursor, flow_id, for_update=for_update)
     if flow is None:
         raise unknown_object_error(flow_id, call.method)
@@ -181,10 +169,10 @@ def _list(sim: MetaSimulator, call: GraphCall) -> dict[str, Any]:
     return {"data": rows, "paging": paging}
 
 
-def _get(sim: MetaSimulator, call: GraphCall) -> dict[str, Any]:
-    """A flow's fields; any other object goes to the generic object read (WABAs, numbers)."""
-    if not _is_flow(sim, call.args["flow_id"]):
-        return _other_object(sim, call)
+def read_object(sim: MetaSimulator, call: GraphCall) -> dict[str, Any] | None:
+    """`GET /{object_id}` of a flow (None for other ids): its fields, a preview link on request."""
+    if not _is_flow(sim, call.args["object_id"]):
+        return None
     fields = _fields(call.params.get("fields", ""))
     with sim.state.store.writer() as cursor:
         flow = _owned_flow(sim, call, cursor, for_update=True)
@@ -196,15 +184,6 @@ def _get(sim: MetaSimulator, call: GraphCall) -> dict[str, Any]:
 def _is_flow(sim: MetaSimulator, flow_id: str) -> bool:
     with sim.state.store.reader() as cursor:
         return meta_flows.get_flow(cursor, flow_id) is not None
-
-
-def _other_object(sim: MetaSimulator, call: GraphCall) -> dict[str, Any]:
-    """`METHOD /{id}` for an id that is not a flow: the other objects' route, if any."""
-    other = _OTHER_OBJECTS.get(call.method)
-    if other is None:
-        raise unknown_object_error(call.args["flow_id"], call.method)
-    handler, name = other
-    return handler(sim, GraphCall(call.method, {name: call.args["flow_id"]}, call.params, call.caller))
 
 
 def _fields(text: str) -> dict[str, str]:
@@ -254,9 +233,10 @@ def _flow_node(sim: MetaSimulator, flow: FlowRecord, fields: list[str]) -> dict[
     return selected
 
 
-def _update(sim: MetaSimulator, call: GraphCall) -> dict[str, Any]:
-    if not _is_flow(sim, call.args["flow_id"]):
-        return _other_object(sim, call)
+def post_object(sim: MetaSimulator, call: GraphCall) -> dict[str, Any] | None:
+    """`POST /{object_id}` of a flow (None for other ids): its metadata."""
+    if not _is_flow(sim, call.args["object_id"]):
+        return None
     params = call.params
     name, categories, endpoint = _name(params, False), _categories(params, False), _endpoint_uri(params)
     app_id = params.get("application_id")
@@ -327,9 +307,10 @@ def _transition(action: str) -> Any:
     return handler
 
 
-def _delete(sim: MetaSimulator, call: GraphCall) -> dict[str, Any]:
-    if not _is_flow(sim, call.args["flow_id"]):
-        return _other_object(sim, call)
+def delete_object(sim: MetaSimulator, call: GraphCall) -> dict[str, Any] | None:
+    """`DELETE /{object_id}` of a flow (None for other ids): only drafts."""
+    if not _is_flow(sim, call.args["object_id"]):
+        return None
     with sim.state.store.writer() as cursor:
         flow = _owned_flow(sim, call, cursor, for_update=True)
         if flow.status != "DRAFT":
@@ -339,8 +320,7 @@ def _delete(sim: MetaSimulator, call: GraphCall) -> dict[str, Any]:
     return {"success": True}
 
 
-# Declared before the other objects' `METHOD /{id}` routes (media, WABAs), which ids that are not
-# flows are handed to.
+# `GET|POST|DELETE /{flow_id}` are `read_object`, `post_object` and `delete_object` (meta/objects.py).
 GRAPH_ROUTES: list[Route[GraphHandler]] = [
     Route("POST", "/{waba_id}/flows", _create),
     Route("GET", "/{waba_id}/flows", _list),
@@ -348,9 +328,6 @@ GRAPH_ROUTES: list[Route[GraphHandler]] = [
     Route("POST", "/{flow_id}/assets", _upload_assets),
     Route("POST", "/{flow_id}/publish", _transition("publish")),
     Route("POST", "/{flow_id}/deprecate", _transition("deprecate")),
-    Route("GET", "/{flow_id}", _get),
-    Route("POST", "/{flow_id}", _update),
-    Route("DELETE", "/{flow_id}", _delete),
 ]
 
 

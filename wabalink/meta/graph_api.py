@@ -13,24 +13,41 @@ import json
 import re
 from urllib.parse import parse_qsl
 
-from wabalink.meta import calling, datasets, flows, media, messages, phone_numbers, public_keys, tokens, wabas
+from wabalink.meta import (
+    calling,
+    datasets,
+    flows,
+    media,
+    messages,
+    phone_numbers,
+    public_keys,
+    templates,
+    tokens,
+    wabas,
+)
 from wabalink.meta.calls import GraphCall, GraphHandler
 from wabalink.meta.errors import GraphError, invalid_parameter_error, unknown_path_error
 from wabalink.meta.form_params import multipart_params
+from wabalink.meta.objects import object_routes
 from wabalink.meta.routing import Route, RouteTable
 from wabalink.meta.simulator import MetaSimulator
 from wabalink.server.http import HttpRequest, HttpResponse, json_response
 
 VERSIONED_PATH = re.compile(r"^/v([0-9]+)\.([0-9]+)(/.*)?$")
 SERVED_MAJOR_VERSIONS = range(17, 26)  # v17.0 .. v25.0; others answer 2500 (unknown path)
-META_ID = r"[0-9]{1,32}"
+META_ID = r"[0-9]{1,32}|upload:[0-9]{1,32}"  # resumable upload sessions: upload:<id>
 
-# Flows, then media, before wabas: their `GET /{object_id}` answer their own ids and hand the others on
-# (flows -> media -> wabas).
+# Bare object paths (`/{id}`): each kind of object answers its own ids (meta/objects.py); the hot
+# reads (WABAs and numbers) first.
+OBJECT_HANDLERS = {
+    "GET": [wabas.read_object, media.read_object, templates.read_object, flows.read_object],
+    "POST": [templates.post_object, flows.post_object],
+    "DELETE": [media.delete_object, flows.delete_object],
+}
 GRAPH_ROUTES: list[Route[GraphHandler]] = [
-    *tokens.GRAPH_ROUTES, *flows.GRAPH_ROUTES, *datasets.GRAPH_ROUTES, *public_keys.GRAPH_ROUTES,
-    *calling.GRAPH_ROUTES, *media.GRAPH_ROUTES, *wabas.GRAPH_ROUTES, *phone_numbers.GRAPH_ROUTES,
-    *messages.GRAPH_ROUTES]
+    *tokens.GRAPH_ROUTES, *templates.GRAPH_ROUTES, *wabas.GRAPH_ROUTES, *phone_numbers.GRAPH_ROUTES,
+    *messages.GRAPH_ROUTES, *media.GRAPH_ROUTES, *flows.GRAPH_ROUTES, *datasets.GRAPH_ROUTES,
+    *public_keys.GRAPH_ROUTES, *calling.GRAPH_ROUTES, *object_routes(OBJECT_HANDLERS)]
 _TABLE = RouteTable(GRAPH_ROUTES, placeholder=META_ID)
 
 
@@ -49,7 +66,7 @@ def handle_graph(simulator: MetaSimulator, request: HttpRequest, path_after_pref
         match = _TABLE.match(method, segments)
         if match is None:
             raise unknown_path_error("/" + "/".join(segments))
-        return json_response(200, match.handler(simulator, GraphCall(method, match.args, params, caller)))
+        return json_response(200, match.handler(simulator, GraphCall(method, match.args, params, caller, request)))
     except GraphError as error:
         return _error_response(error)
 
@@ -64,7 +81,8 @@ def _route_segments(path: str) -> list[str]:
 
 def _request_params(request: HttpRequest) -> dict[str, str]:
     params = request.query()
-    if request.body.strip():
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if request.body.strip() and content_type != "application/octet-stream":  # uploads: raw bytes
         params.update(_body_params(request))
     return params
 

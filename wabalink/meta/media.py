@@ -17,7 +17,7 @@ import time
 from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import urlencode
 
-from wabalink.meta import media_types, wabas
+from wabalink.meta import media_types
 from wabalink.meta.access import Caller, authorize_phone
 from wabalink.meta.calls import GraphCall, SandboxCall
 from wabalink.meta.errors import GraphError, SandboxError, invalid_parameter_error, unknown_object_error
@@ -136,29 +136,31 @@ def usable_media(sim: MetaSimulator, caller: Caller, media_id: str, method: str,
     return record
 
 
-def _get_media_or_object(sim: MetaSimulator, call: GraphCall) -> dict[str, Any]:
-    """`GET /{id}`: a media id answers its metadata; any other id is a WABA or number read."""
+def read_object(sim: MetaSimulator, call: GraphCall) -> dict[str, Any] | None:
+    """`GET /{id}` for a media id: its metadata and download URL; None for other ids."""
     object_id = call.args["object_id"]
     record = media_side(sim).rows.get(object_id)
     if record is None:
-        return wabas._get_object(sim, call)
+        return None
     record = usable_media(sim, call.caller, object_id, "GET", call.params.get("phone_number_id"))
     return {"messaging_product": "whatsapp", "url": download_url(sim, record), "mime_type": record.mime_type,
             "sha256": record.sha256, "file_size": str(record.file_size), "id": record.id}
 
 
-def _delete(sim: MetaSimulator, call: GraphCall) -> dict[str, Any]:
-    media_id = call.args["media_id"]
+def delete_object(sim: MetaSimulator, call: GraphCall) -> dict[str, Any] | None:
+    """`DELETE /{id}` for a media id; None for other ids."""
+    media_id = call.args["object_id"]
+    if media_side(sim).rows.get(media_id) is None:
+        return None
     usable_media(sim, call.caller, media_id, "DELETE", call.params.get("phone_number_id"))
     if not delete_media(sim, media_id):
         raise unknown_object_error(media_id, "DELETE")
     return {"success": True}
 
 
-GRAPH_ROUTES = [
-    Route("GET", "/{object_id}", _get_media_or_object),
-    Route("DELETE", "/{media_id}", _delete),
-]
+# Media's Graph reads and deletes are bare `/{media-id}` paths: see read_object, delete_object
+# (meta/objects.py). Uploads are streamed by media_http.py.
+GRAPH_ROUTES: list[Route[Any]] = []
 
 
 # --- the download URL ---------------------------------------------------------------------------

@@ -13,6 +13,7 @@ Routes (declared by the resource modules):
   POST | DELETE /phone-numbers/{id}/failure-rules    messaging controls (messaging_sandbox.py)
   GET | DELETE /webhooks, POST /webhooks/flush       the pending webhook queue
   GET    /media/{mediaId}                    a media id's state; POST .../expire ends its life now
+  POST   /templates/{id}/review              {decision?, reason?, category?}: a template's review
 Bad input answers 400 `{"error": {"message"}}` naming the field; unknown ids 404.
 
 Who may use it: anyone in `--auth permissive` without a sandbox token. With `--auth strict`, or
@@ -34,6 +35,7 @@ from wabalink.meta import (
     messaging_sandbox,
     phone_numbers,
     public_keys,
+    templates,
     tokens,
     wabas,
     webhooks,
@@ -46,7 +48,7 @@ from wabalink.server.http import HttpRequest, HttpResponse, json_response
 
 SANDBOX_ROUTES: list[Route[SandboxHandler]] = [
     *wabas.SANDBOX_ROUTES, *phone_numbers.SANDBOX_ROUTES, *tokens.SANDBOX_ROUTES, *faults.SANDBOX_ROUTES,
-    *messaging_sandbox.SANDBOX_ROUTES, *webhooks.SANDBOX_ROUTES, *media.SANDBOX_ROUTES,
+    *messaging_sandbox.SANDBOX_ROUTES, *webhooks.SANDBOX_ROUTES, *media.SANDBOX_ROUTES, *templates.SANDBOX_ROUTES,
     *flows.SANDBOX_ROUTES, *datasets.SANDBOX_ROUTES, *public_keys.SANDBOX_ROUTES, *calling.SANDBOX_ROUTES]
 _TABLE = RouteTable(SANDBOX_ROUTES)
 

@@ -39,7 +39,8 @@ def waba_fields(waba: WabaRecord) -> dict[str, Any]:
 
 # --- Graph --------------------------------------------------------------------------------------
 
-def _get_object(sim: MetaSimulator, call: GraphCall) -> dict[str, Any]:
+def read_object(sim: MetaSimulator, call: GraphCall) -> dict[str, Any] | None:
+    """`GET /{object_id}` for a WABA or a phone number; None for other ids."""
     object_id, caller = call.args["object_id"], call.caller
     fields, expansions = parse_fields(call.params.get("fields", ""))
     waba = sim.state.get_waba(object_id)
@@ -56,7 +57,7 @@ def _get_object(sim: MetaSimulator, call: GraphCall) -> dict[str, Any]:
         if not caller.may_manage(phone.waba_id):
             raise permission_error(f"phone number {phone.id}")
         return select_fields(phone_fields(phone), fields, default=list(phone_fields(phone)))
-    raise unknown_object_error(object_id, "GET")
+    return None
 
 
 def _subscribe(sim: MetaSimulator, call: GraphCall) -> dict[str, Any]:
@@ -88,7 +89,6 @@ def _subscribed_apps(sim: MetaSimulator, call: GraphCall) -> dict[str, Any]:
 
 
 GRAPH_ROUTES: list[Route[GraphHandler]] = [
-    Route("GET", "/{object_id}", _get_object),
     Route("POST", "/{waba_id}/subscribed_apps", _subscribe),
     Route("DELETE", "/{waba_id}/subscribed_apps", _unsubscribe),
     Route("GET", "/{waba_id}/subscribed_apps", _subscribed_apps),

@@ -105,6 +105,9 @@ def build_parser(defaults: Settings) -> argparse.ArgumentParser:
                         help="S3 endpoint for media buckets (default: AWS_ENDPOINT_URL_S3, else AWS)")
     parser.add_argument("--blob-store", default=defaults.blob_store, metavar="FOLDER|s3://BUCKET/PREFIX",
                         help="where the simulator keeps media bytes (default: blobs/ beside the SQLite file)")
+    parser.add_argument("--template-approval-delay", type=float, default=defaults.template_approval_delay_seconds,
+                        metavar="SECONDS", help="the simulator approves new and edited templates this long after "
+                                                "(default 0: at once)")
     parser.add_argument("--public-url", default=defaults.public_url, metavar="URL",
                         help="the URL users reach this server at, for the links it hands out")
     parser.add_argument("--flow-preview-lifetime", type=_int_in(FLOW_PREVIEW_LIFETIME_RANGE), default=defaults.flow_preview_lifetime_seconds,
@@ -131,6 +134,7 @@ def main(argv: list[str]) -> int:
     settings.sandbox_token, settings.sandbox_enabled = args.sandbox_token, not args.no_sandbox
     settings.meta_webhook_url = args.meta_webhook_url
     settings.s3_endpoint_url, settings.blob_store = args.s3_endpoint_url, args.blob_store
+    settings.template_approval_delay_seconds = max(0.0, args.template_approval_delay)
     settings.public_url, settings.flow_preview_lifetime_seconds = args.public_url, args.flow_preview_lifetime
     if not is_loopback(settings.host) and settings.auth_mode != "strict":
         print("wabalink serve: listening on a non-loopback address requires --auth strict", file=sys.stderr)
