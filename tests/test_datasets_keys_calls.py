@@ -199,7 +199,7 @@ def exercise_calls(server: Any, client: Any, ids: dict[str, str]) -> None:
             "destinationPhoneNumber": user}))
 
     def send(**fields: Any) -> str:
-        return client.send_whatsapp_call_event(originationPhoneNumberId=phone, metaApiVersion="v21.0",
+        return client.send_whatsapp_call_event(originationPhoneNumberId=phone, metaApiVersion="v23.0",
                                                callEvent=call_event(**fields))["callId"]
 
     none = permission()
@@ -277,6 +277,9 @@ def test_calls(server: Any) -> None:
             callEvent=call_event(to="15550107777", action="connect"))
     refused(client.send_whatsapp_call_event, "InvalidParametersException", "metaApiVersion",
             originationPhoneNumberId=phone, metaApiVersion="latest", callEvent=call_event(action="terminate"))
+    refused(client.send_whatsapp_call_event, "InvalidParametersException", "metaApiVersion", "version",
+            originationPhoneNumberId=phone, metaApiVersion="v99.0", callEvent=call_event(action="terminate",
+                                                                                       call_id="wacid.x"))
     refused(client.get_whatsapp_call_permission, "InvalidParametersException", "exactly one",
             originationPhoneNumberId=phone)
     refused(client.get_whatsapp_call_permission, "InvalidParametersException", "endUserBsuid",

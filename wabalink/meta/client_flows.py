@@ -177,9 +177,14 @@ class FlowsGraphCalls:
                     raise GraphProtocolError("Graph API answered a malformed call permission limit")
         return answer
 
-    def send_call_event(self, phone_id: str, event: Row) -> str | None:
-        """The call id Meta assigned (connect), or None for actions on an existing call."""
-        answer = self._call("POST", f"/{_segment(phone_id)}/calls", token=self._app_token, json_body=event)
+    def send_call_event(self, phone_id: str, version: str, event: Row) -> str | None:
+        """POST /{version}/{phone-number-id}/calls (the caller's Graph version, as messages do): the
+        call id Meta assigned (connect), or None for actions on an existing call."""
+        path = f"/{version}/{_segment(phone_id)}/calls"
+        status, data = self._unversioned.request("POST", path, json.dumps(event).encode(), {  # type: ignore[attr-defined]
+            "Authorization": f"Bearer {self._app_token}", "Accept": "application/json",
+            "Content-Type": "application/json"})
+        answer = parse_answer(status, data, "POST", "/calls")
         calls = answer.get("calls")
         if calls is None:
             expect_success(answer)

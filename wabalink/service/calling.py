@@ -23,7 +23,7 @@ from wabalink.aws.shapes import (
 from wabalink.service.meta_linked import linked_phone, meta_refusals
 from wabalink.service.operations import Operations, RequestContext, operation
 
-META_API_VERSION = re.compile(r"v[0-9]{1,2}\.[0-9]")
+META_API_VERSION = re.compile(r"v[0-9]{1,3}\.[0-9]{1,3}")
 CALL_HANDOVER_FIELD = "aws_call_handover"  # the change field of AWS-generated call hand-over events
 Row = dict[str, Any]
 
@@ -88,8 +88,9 @@ class Calling(Operations):
         event = call_event(params["callEvent"])
         with self.store.reader() as conn:
             phone = linked_phone(conn, ctx, params["originationPhoneNumberId"], "originationPhoneNumberId")
-        with meta_refusals("callEvent", not_found=f"callEvent.call_id {event.get('call_id')}", conflicts=True):
-            assigned = self.graph.send_call_event(phone["meta_phone_number_id"], event)
+        with meta_refusals("callEvent", not_found=f"callEvent.call_id {event.get('call_id')}", conflicts=True,
+                           unknown_path="metaApiVersion"):
+            assigned = self.graph.send_call_event(phone["meta_phone_number_id"], params["metaApiVersion"], event)
         call_id = assigned or str(event["call_id"])
         self._record_handover(phone, call_id, str(event.get("action")), event.get("biz_opaque_callback_data"))
         return {"callId": call_id}

@@ -21,6 +21,7 @@ from wabalink.store.db import Cursor
 
 Row = dict[str, Any]
 UNKNOWN_OBJECT_SUBCODE = 33
+UNKNOWN_PATH = 2500  # a path (or Graph version) Meta does not serve
 RATE_LIMIT_CODES = frozenset({4, 80007, 130429, 138005})
 CALL_CONFLICT_CODES = frozenset({138003, 138004})
 NO_CALL_PERMISSION = 138006
@@ -53,14 +54,19 @@ class meta_refusals(meta_errors):
     AccessDeniedByMetaException; rate limits ThrottledRequestException; a conflicting call state
     ConflictException (only where declared: `conflicts=True`). Anything else: as `meta_errors`."""
 
-    def __init__(self, field: str, *, not_found: str | None = None, conflicts: bool = False) -> None:
+    def __init__(self, field: str, *, not_found: str | None = None, conflicts: bool = False,
+                 unknown_path: str | None = None) -> None:
         super().__init__(field)
         self.not_found = not_found or field
         self.conflicts = conflicts
+        self.unknown_path = unknown_path  # the field naming the Graph version, for versioned calls
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
         if isinstance(exc, GraphApiError) and not exc.is_token_error and not exc.is_server_error:
             message = exc.message.removeprefix("(#100) ")
+            if exc.code == UNKNOWN_PATH and self.unknown_path:
+                raise InvalidParametersException(f"{self.unknown_path}: Meta does not serve this Graph API version "
+                                                 f"({message}).") from None
             if exc.error_subcode == UNKNOWN_OBJECT_SUBCODE:
                 raise ResourceNotFoundException(f"{self.not_found} was not found at Meta: {message}") from None
             if self.conflicts and exc.code in CALL_CONFLICT_CODES:
