@@ -5,9 +5,11 @@ downloads; on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
+import threading
 import time
 import urllib.error
 import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -258,3 +260,53 @@ def test_preview_expires(start_server: Any, database: str) -> None:
     client.deprecate_whatsapp_flow(id=waba_id, flowId=flow_id)
     shown = server.sandbox("GET", f"/flows/{flow_id}")
     assert shown["status"] == "DEPRECATED" and shown["flowJson"] == GOOD_FLOW
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    """Records the webhook bodies the simulator posts (signatures are the messaging area's tests)."""
+    bodies: list[dict[str, Any]] = []
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        _Recorder.bodies.append(json.loads(self.rfile.read(int(self.headers["content-length"]))))
+        self.send_response(200)
+        self.send_header("content-length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_status_changes_and_calls_send_meta_webhooks(start_server: Any) -> None:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    _Recorder.bodies = []
+    try:
+        server = start_server("sqlite", ["--meta-webhook-url", f"http://127.0.0.1:{httpd.server_address[1]}/hook"])
+        client = server.client()
+        meta_waba, _ = linked_waba(server, client, "Hooks")
+        waba_id = client.list_linked_whatsapp_business_accounts()["linkedAccounts"][0]["id"]
+        flow_id = client.create_whatsapp_flow(id=waba_id, flowName="hooked", categories=["OTHER"],
+                                              flowJson=flow_json())["flowId"]
+        client.publish_whatsapp_flow(id=waba_id, flowId=flow_id)
+        client.update_whatsapp_flow_assets(id=waba_id, flowId=flow_id, flowJson=flow_json())
+        client.publish_whatsapp_flow(id=waba_id, flowId=flow_id)
+        client.deprecate_whatsapp_flow(id=waba_id, flowId=flow_id)
+        phone = meta_waba["phoneNumbers"][0]["id"]
+        server.sandbox("PUT", f"/phone-numbers/{phone}/call-permissions/15550104444", {"status": "permanent"})
+        call_id = server.sandbox("POST", f"/phone-numbers/{phone}/calls/15550104444")["callId"]
+
+        def changes(field: str) -> list[dict[str, Any]]:
+            return [change["value"] for body in _Recorder.bodies for entry in body["entry"]
+                    for change in entry["changes"] if change["field"] == field and entry["id"] == meta_waba["wabaId"]]
+
+        deadline = time.monotonic() + 15
+        while (len(changes("flows")) < 4 or not changes("calls")) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert [(v["old_status"], v["new_status"]) for v in changes("flows")] == [
+            ("DRAFT", "PUBLISHED"), ("PUBLISHED", "DRAFT"), ("DRAFT", "PUBLISHED"), ("PUBLISHED", "DEPRECATED")]
+        assert all(v["event"] == "FLOW_STATUS_CHANGE" and v["flow_id"] == flow_id for v in changes("flows"))
+        call = changes("calls")[0]["calls"][0]
+        assert (call["id"], call["event"], call["status"], call["from"]) == (call_id, "connect", "RINGING",
+                                                                            "15550104444")
+    finally:
+        httpd.shutdown()

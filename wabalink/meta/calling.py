@@ -22,6 +22,7 @@ from wabalink.meta.calls import GraphCall, GraphHandler, SandboxCall, SandboxHan
 from wabalink.meta.errors import GraphError, SandboxError, invalid_parameter_error, unknown_object_error
 from wabalink.meta.routing import Route
 from wabalink.meta.sandbox_input import meta_id, optional_int, required_str
+from wabalink.meta.webhooks import enqueue_webhook
 from wabalink.server.http import HttpResponse, json_response
 from wabalink.store import meta_calling
 from wabalink.store.db import Cursor, Query
@@ -82,11 +83,7 @@ def permission_answer(cursor: Cursor, phone_id: str, user: str, now: float) -> d
 
 
 def _notify(sim: MetaSimulator, cursor: Cursor, phone_id: str, call: dict[str, Any], event: str) -> None:
-    """The `calls` webhook of a state change (sent when the webhook sender is present)."""
-    try:
-        from wabalink.meta.webhooks import enqueue_webhook  # the messaging area's sender
-    except ImportError:
-        return
+    """The `calls` webhook of a state change, queued in the change's transaction."""
     phone = cursor.row(_PHONE, phone=phone_id)  # inside the caller's transaction
     if phone is None:
         return

@@ -26,8 +26,10 @@ from wabalink.meta.flow_json import check_flow_json
 from wabalink.meta.flow_pages import asset_download_url, preview_url, timestamp
 from wabalink.meta.routing import Route
 from wabalink.meta.sandbox_input import NUMERIC_ID, meta_id, required_str
+from wabalink.meta.webhooks import enqueue_webhook
 from wabalink.server.http import HttpResponse, json_response
 from wabalink.store import meta_flows
+from wabalink.store.db import Cursor
 from wabalink.store.meta_flows import FlowRecord
 from wabalink.store.meta_state import new_numeric_id
 
@@ -99,6 +101,17 @@ def _with_json(flow: FlowRecord, flow_json: str | None) -> FlowRecord:
     check = check_flow_json(text, endpoint_uri=flow.endpoint_uri)
     return replace(flow, flow_json=text, validation_errors=check.errors, json_version=check.json_version,
                    data_api_version=check.data_api_version)
+
+
+def _save_with_status(sim: MetaSimulator, cursor: Cursor, before: FlowRecord, after: FlowRecord) -> None:
+    """Saves the flow; a new status is Meta's `flows` webhook (FLOW_STATUS_CHANGE), queued in the
+    same transaction."""
+    meta_flows.save_flow(cursor, after)
+    if before.status != after.status:
+        enqueue_webhook(sim, cursor, after.waba_id, "flows", {
+            "event": "FLOW_STATUS_CHANGE", "flow_id": after.id, "old_status": before.status,
+            "new_status": after.status,
+            "message": f"Flow {after.name} changed status from {before.status} to {after.status}"})
 
 
 def _owned_flow(sim: MetaSimulator, call: GraphCall, cursor: Any, *, for_update: bool = False) -> FlowRecord:
@@ -269,8 +282,8 @@ def _upload_assets(sim: MetaSimulator, call: GraphCall) -> dict[str, Any]:
         if flow.status == "DEPRECATED":
             raise flow_error(UPDATE_ERROR, "Flow can't be updated: it is DEPRECATED.")
         # A published flow's new JSON is a new draft: it must be published again.
-        flow = _with_json(replace(flow, status="DRAFT", updated_at=time.time()), text)
-        meta_flows.save_flow(cursor, flow)
+        before, flow = flow, _with_json(replace(flow, status="DRAFT", updated_at=time.time()), text)
+        _save_with_status(sim, cursor, before, flow)
     return {"success": True, "validation_errors": flow.validation_errors}
 
 
@@ -301,7 +314,7 @@ def _transition(action: str) -> Any:
                     raise flow_error(DEPRECATE_ERROR, f"Flow can't be deprecated: it is {flow.status}, "
                                      "not PUBLISHED.")
                 status = "DEPRECATED"
-            meta_flows.save_flow(cursor, replace(flow, status=status, updated_at=time.time()))
+            _save_with_status(sim, cursor, flow, replace(flow, status=status, updated_at=time.time()))
         return {"success": True}
 
     return handler
@@ -364,8 +377,8 @@ def _set_health(sim: MetaSimulator, call: SandboxCall) -> HttpResponse:
             raise SandboxError(404, f"flow {flow_id} not found")
         if flow.status not in LIVE_STATUSES:
             raise SandboxError(409, f"flow {flow_id} is {flow.status}: only a published flow has a health status")
-        flow = replace(flow, status=status, updated_at=time.time())
-        meta_flows.save_flow(cursor, flow)
+        before, flow = flow, replace(flow, status=status, updated_at=time.time())
+        _save_with_status(sim, cursor, before, flow)
     return json_response(200, flow_json_view(flow))
 
 
