@@ -327,3 +327,33 @@ def test_sandbox_commands(server: Any, tmp_path: Any, capsys: Any) -> None:
     assert blocked["flowStatus"] == "BLOCKED" and blocked["healthStatus"]["canSendMessage"] == "BLOCKED"
     dataset = client.create_whatsapp_dataset(id=ids["waba"])["datasetId"]
     assert run("show-conversion-events", "--dataset-id", dataset)["events"] == []
+
+
+def test_registering_the_number_again_invalidates_the_key_signature(server: Any) -> None:
+    """Meta signs a key for the number's registration: after a new registration the key is MISMATCH
+    until it is put again."""
+    import sqlite3
+    import urllib.request
+
+    client = server.client()
+    ids = linked_ids(server, client, "Reregister")
+    pem = rsa_pem()
+    client.put_whatsapp_business_public_key(originationPhoneNumberId=ids["phone"], businessPublicKey=pem)
+    with sqlite3.connect(server.database_url.removeprefix("sqlite:///")) as db:
+        app_id, app_secret = db.execute("SELECT app_id, app_secret FROM meta_simulator_app").fetchone()
+
+    def graph(path: str, body: dict[str, Any]) -> None:
+        request = urllib.request.Request(f"{server.endpoint}/meta/graph/v21.0/{ids['metaPhone']}/{path}",
+                                         data=json.dumps(body).encode(), method="POST", headers={
+                                             "Authorization": f"Bearer {app_id}|{app_secret}",
+                                             "Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            assert json.loads(response.read()) == {"success": True}
+
+    graph("deregister", {})
+    graph("register", {"messaging_product": "whatsapp", "pin": "654321"})
+    got = client.get_whatsapp_business_public_key(originationPhoneNumberId=ids["phone"])
+    assert (got["businessPublicKey"], got["businessPublicKeySignatureStatus"]) == (pem, "MISMATCH")
+    client.put_whatsapp_business_public_key(originationPhoneNumberId=ids["phone"], businessPublicKey=pem)
+    assert client.get_whatsapp_business_public_key(originationPhoneNumberId=ids["phone"])[
+        "businessPublicKeySignatureStatus"] == "VALID"
