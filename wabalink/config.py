@@ -32,6 +32,14 @@ class Settings:
     sandbox_token: str | None = None
     sandbox_enabled: bool = True
     log_level: str = "info"
+    # Messages and events: SNS endpoint (None: botocore's AWS_ENDPOINT_URL_SNS, else AWS), request quotas,
+    # the webhook receiver's verify token, the events' retry budget (0 attempts: limited by age only).
+    sns_endpoint_url: str | None = None
+    throttle: str = "off"  # off | aws
+    webhook_verify_token: str | None = None
+    event_max_attempts: int = 0
+    event_max_age_seconds: int = 86_400
+    event_retry_max_delay_seconds: int = 300
 
     @property
     def meta_app_token(self) -> str:
@@ -57,4 +65,10 @@ class Settings:
             meta_app_secret=os.environ.get("WABALINK_META_APP_SECRET", cls.meta_app_secret),
             log_level=os.environ.get("WABALINK_LOG_LEVEL", "info"),
             sandbox_token=os.environ.get("WABALINK_SANDBOX_TOKEN") or None,
+            sns_endpoint_url=os.environ.get("WABALINK_SNS_ENDPOINT_URL") or None,
+            throttle=os.environ.get("WABALINK_THROTTLE", "off"),
+            webhook_verify_token=os.environ.get("WABALINK_WEBHOOK_VERIFY_TOKEN") or None,
+            event_max_attempts=_env_int("WABALINK_EVENT_MAX_ATTEMPTS", 0),
+            event_max_age_seconds=_env_int("WABALINK_EVENT_MAX_AGE", 86_400),
+            event_retry_max_delay_seconds=_env_int("WABALINK_EVENT_RETRY_MAX_DELAY", 300),
         )

@@ -39,6 +39,8 @@ WABA_FIELDS = ("id", "name", "currency", "timezone_id")
 PAGE_LIMIT = 100
 MAX_PAGES = 100  # a paging loop that never ends is a broken endpoint, not a big WABA
 _VERSION_SUFFIX = re.compile(r"/v[0-9]+\.[0-9]+$")
+_VERSION = re.compile(r"v[0-9]{1,3}\.[0-9]{1,3}")
+_WAMID_MAX_LENGTH = 200
 
 
 class GraphClient:
@@ -48,10 +50,13 @@ class GraphClient:
         # A base URL that already names a version keeps it.
         root = base if _VERSION_SUFFIX.search(base) else f"{base}/{version}"
         self._transport = _KeepAliveTransport(root, timeout)
+        # Messages name their own Graph version (SendWhatsAppMessage's metaApiVersion).
+        self._unversioned = _KeepAliveTransport(_VERSION_SUFFIX.sub("", base), timeout)
         self._app_token = app_token
 
     def close(self) -> None:
         self._transport.close()
+        self._unversioned.close()
 
     # --- token introspection ----------------------------------------------------------------
 
@@ -120,6 +125,20 @@ class GraphClient:
     def unsubscribe_app(self, waba_id: str) -> None:
         expect_success(self._call("DELETE", f"/{_segment(waba_id)}/subscribed_apps", token=self._app_token))
 
+    # --- messages ----------------------------------------------------------------------------
+
+    def send_message(self, phone_number_id: str, version: str, body: bytes | dict[str, Any]) -> str:
+        """POST /{version}/{phone-number-id}/messages; Meta's wamid of the accepted message.
+        GraphApiError for Meta's error answers (code 2500 for a version it does not serve)."""
+        if not _VERSION.fullmatch(version):
+            raise ValueError("a Graph API version is v{major}.{minor}")
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        headers = {"Authorization": f"Bearer {self._app_token}", "Accept": "application/json",
+                   "Content-Type": "application/json"}
+        path = f"/{version}/{_segment(phone_number_id)}/messages"
+        status, answer_bytes = self._unversioned.request("POST", path, data, headers)
+        return message_wamid(parse_answer(status, answer_bytes, "POST", "/messages"))
+
     # --- transport --------------------------------------------------------------------------
 
     def _call(self, method: str, path: str, *, token: str, query: dict[str, str] | None = None,
@@ -184,6 +203,20 @@ class _KeepAliveTransport:
         with self._all_lock:
             for connection in self._all:
                 connection.close()
+
+
+def message_wamid(answer: dict[str, Any]) -> str:
+    """The wamid of a messages answer: `{"messaging_product", "contacts", "messages": [{"id"}]}`.
+    A mark-as-read answers `{"success": true}`: it has no wamid, so the empty string."""
+    if answer.get("success") is True and "messages" not in answer:
+        return ""
+    messages = answer.get("messages")
+    if not isinstance(messages, list) or not messages or not isinstance(messages[0], dict):
+        raise GraphProtocolError("Graph messages answer has no messages[0]")
+    wamid = messages[0].get("id")
+    if not isinstance(wamid, str) or not wamid or len(wamid) > _WAMID_MAX_LENGTH:
+        raise GraphProtocolError("Graph messages answer has no usable messages[0].id")
+    return wamid
 
 
 def _segment(object_id: str) -> str:

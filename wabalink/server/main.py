@@ -72,6 +72,19 @@ def build_parser() -> argparse.ArgumentParser:
                         help="linked WABAs allowed per account and region")
     parser.add_argument("--meta-graph-url", default=defaults.meta_graph_url, metavar="URL",
                         help="Meta's Graph API base URL (default: the built-in simulator)")
+    parser.add_argument("--meta-app-secret", default=None, metavar="SECRET",
+                        help="external Graph API: the app secret its webhooks are signed with "
+                             "(prefer WABALINK_META_APP_SECRET: a command line is visible to other users)")
+    parser.add_argument("--sns-endpoint-url", default=defaults.sns_endpoint_url, metavar="URL",
+                        help="where events are published (default: AWS_ENDPOINT_URL_SNS, else Amazon SNS)")
+    parser.add_argument("--throttle", choices=["off", "aws"], default=defaults.throttle,
+                        help="aws: apply AWS's per-account request quotas (ThrottledRequestException)")
+    parser.add_argument("--event-max-attempts", type=int, default=defaults.event_max_attempts, metavar="N",
+                        help="an event is dead after N failed deliveries (0: no limit but --event-max-age)")
+    parser.add_argument("--event-max-age", type=int, default=defaults.event_max_age_seconds, metavar="SECONDS",
+                        help="an event still undelivered this long after it happened is dead")
+    parser.add_argument("--event-retry-max-delay", type=int, default=defaults.event_retry_max_delay_seconds,
+                        metavar="SECONDS", help="longest pause between two delivery attempts of an event")
     parser.add_argument("--log-level", default=defaults.log_level, choices=["debug", "info", "warning", "error"])
     return parser
 
@@ -85,6 +98,11 @@ def main(argv: list[str]) -> int:
     settings.waba_quota_per_region = args.waba_quota
     settings.meta_graph_url = args.meta_graph_url
     settings.log_level = args.log_level
+    if args.meta_app_secret:
+        settings.meta_app_secret = args.meta_app_secret
+    settings.sns_endpoint_url, settings.throttle = args.sns_endpoint_url, args.throttle
+    settings.event_max_attempts, settings.event_max_age_seconds = args.event_max_attempts, args.event_max_age
+    settings.event_retry_max_delay_seconds = args.event_retry_max_delay
     if not is_loopback(settings.host) and settings.auth_mode != "strict":
         print("wabalink serve: listening on a non-loopback address requires --auth strict", file=sys.stderr)
         return 2
