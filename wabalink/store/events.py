@@ -24,6 +24,7 @@ from sqlalchemy import (
     bindparam,
     exists,
     insert,
+    or_,
     select,
     update,
 )
@@ -68,13 +69,20 @@ events = Table(
 E = events.c
 _EARLIER = events.alias("earlier")
 
-_INSERT = Query(insert(events))
+
+def _open(columns: Any) -> Any:
+    # Two comparisons, not IN: a compiled-once statement cannot expand an IN list.
+    return or_(columns.state == PENDING, columns.state == RETRYING)
+
+
+_INSERT = Query(insert(events).values({column.name: bindparam(column.name) for column in events.columns
+                                       if column.name != "seq"}))
 _HAS_DEDUPE = Query(select(E.seq).where(E.dedupe_key == bindparam("dedupe_key")))
 # Due events whose message has no earlier event still open: per-message order is kept.
 _CLAIMABLE = (select(events).where(
-    E.state.in_(OPEN_STATES), E.next_attempt_at <= bindparam("now"), E.claimed_until < bindparam("now"),
+    _open(E), E.next_attempt_at <= bindparam("now"), E.claimed_until < bindparam("now"),
     ~exists().where(_EARLIER.c.message_id == E.message_id, _EARLIER.c.seq < E.seq,
-                    _EARLIER.c.state.in_(OPEN_STATES)),
+                    _open(_EARLIER.c)),
 ).order_by(E.seq).limit(bindparam("limit")))
 _CLAIM_SELECT = Query(_CLAIMABLE.with_for_update(skip_locked=True, of=events))
 _SET_CLAIM = Query(update(events).where(E.seq == bindparam("key")).values(claimed_until=bindparam("until")))
@@ -86,7 +94,7 @@ _FAILED = Query(update(events).where(E.seq == bindparam("key")).values(
 _REPLAY = Query(update(events).where(E.id == bindparam("id")).values(
     state=PENDING, next_attempt_at=bindparam("now"), claimed_until=0.0, last_error=None, delivered_at=None))
 _GET = Query(select(events).where(E.id == bindparam("id")))
-_NEXT_DUE = Query(select(E.next_attempt_at).where(E.state.in_(OPEN_STATES))
+_NEXT_DUE = Query(select(E.next_attempt_at).where(_open(E))
                   .order_by(E.next_attempt_at).limit(1))
 
 
