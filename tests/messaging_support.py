@@ -261,3 +261,50 @@ def sample_payloads(to: str, wamid: str) -> dict[str, dict[str, Any]]:
         "template_without_components": {"messaging_product": "whatsapp", "to": to, "type": "template",
                                         "template": {"name": "simple_template", "language": {"code": "en_US"}}},
     }
+
+
+class SwitchableProxy:
+    """An HTTP endpoint in front of `upstream` that can be switched down (answers 503 to everything)."""
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream
+        self.down = False
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                return None
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(length) if length else b""
+                if proxy.down:
+                    status, headers, data = 503, {"content-type": "text/plain"}, b"Service Unavailable"
+                else:
+                    forwarded = {key: value for key, value in self.headers.items()
+                                 if key.lower() not in ("host", "content-length", "connection")}
+                    request = urllib.request.Request(proxy.upstream + self.path, data=body, method="POST",
+                                                     headers=forwarded)
+                    try:
+                        with urllib.request.urlopen(request, timeout=30) as answer:
+                            status, headers, data = answer.status, dict(answer.headers), answer.read()
+                    except urllib.error.HTTPError as error:
+                        status, headers, data = error.code, dict(error.headers), error.read()
+                self.send_response(status)
+                self.send_header("content-type", headers.get("Content-Type", headers.get("content-type", "text/xml")))
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
