@@ -191,3 +191,32 @@ def test_no_secret_or_message_body_in_logs(start_server: Any, fake: FakeGraph, m
     assert message_id in logs  # the hand-over is logged, by id
     for secret in (marker, TEST_APP_SECRET, fake.app_token):
         assert secret not in logs
+
+
+def test_a_status_racing_its_hand_over_is_retried_by_meta_then_mapped(
+        start_server: Any, fake: FakeGraph, moto: MotoServer) -> None:
+    server = start_messaging_server(start_server, fake, moto)
+    client = server.client()
+    number = link_number(server, client, None)
+    fake.delay_seconds = 1.5  # the hand-over is at Meta while its status arrives
+    message_id = send(client, number.phone_id)
+    time.sleep(0.7)
+    receiver = server.endpoint + "/_wabalink/webhooks/meta"
+    early = status_webhook(number.meta_waba_id, number.meta_phone_id, "wamid.unknown-yet", "sent")
+    assert signed_post(receiver, early)[0] == 503  # Meta retries it
+    [handed] = wait_for_events(server.endpoint, lambda found: bool(found), messageId=message_id)
+    status = status_webhook(number.meta_waba_id, number.meta_phone_id, handed["wamid"], "sent")
+    assert signed_post(receiver, status)[1]["events"] == 1
+    assert [e["kind"] for e in wait_for_events(server.endpoint, lambda found: len(found) >= 2,
+                                               messageId=message_id)] == ["handover_succeeded", "status_sent"]
+    # Nothing in flight: an unknown wamid is recorded under a new messageId.
+    assert signed_post(receiver, early)[1]["events"] == 1
+
+
+def test_strict_mode_event_log_without_an_operator_token_is_closed() -> None:
+    from wabalink.config import Settings
+    from wabalink.server.events_api import handle_events
+    from wabalink.server.http import HttpRequest
+
+    answer = handle_events(None, Settings(auth_mode="strict"), HttpRequest("GET", "/_wabalink/events"))  # type: ignore[arg-type]
+    assert answer.status == 403 and b"--sandbox-token" in answer.body

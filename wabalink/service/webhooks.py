@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import json
 import logging
+import time
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -34,6 +35,13 @@ log = logging.getLogger("wabalink.webhooks")
 
 Row = dict[str, Any]
 SIGNATURE_HEADER = "x-hub-signature-256"
+# A status of an unknown wamid younger than this, while a hand-over of that number is in flight, may be
+# about the message whose wamid is being recorded: Meta is asked to retry the webhook (503).
+IN_FLIGHT_RETRY_SECONDS = 30
+
+
+class RetryLater(Exception):
+    """A change cannot be mapped yet; nothing of the webhook is recorded and Meta retries it."""
 
 _COMPLETE_LINKS = Query(select(linked_wabas).where(
     linked_wabas.c.meta_waba_id == bindparam("meta_waba_id"), linked_wabas.c.registration_status == "COMPLETE"))
@@ -60,7 +68,11 @@ class WebhookReceiver:
         entries = body.get("entry") if isinstance(body, dict) else None
         if not isinstance(entries, list):
             return json_response(400, {"error": {"message": "the webhook body has no entry list"}})
-        recorded = self.record(entries)
+        try:
+            recorded = self.record(entries)
+        except RetryLater:
+            return json_response(503, {"error": {"message": "a status of a message being handed over: retry"}},
+                                 [(b"retry-after", b"1")])
         if recorded:
             notify_new_events()
         return json_response(200, {"success": True, "events": recorded})
@@ -118,6 +130,9 @@ def _record_change(conn: Cursor, waba: Row, meta_waba_id: str, change: Row) -> i
     message_id = None
     if wamid and kind.startswith("status_"):
         message_id = messages.message_id_for_wamid(conn, waba["id"], wamid)
+        if message_id is None and _young(value) and messages.hand_over_in_flight(
+                conn, waba["id"], str(metadata.get("phone_number_id", ""))):
+            raise RetryLater
     record_event(conn, waba=waba, phone=phone, kind=kind, entry={"id": meta_waba_id, "changes": [change]},
                  message_id=message_id, wamid=wamid, dedupe_key=dedupe_key)
     return 1
@@ -136,6 +151,14 @@ def _kind_and_wamid(field: Any, value: Row) -> tuple[str, str | None]:
         if value.get("errors"):
             return "error", None
     return str(field or "unknown")[:64], None
+
+
+def _young(value: Row) -> bool:
+    try:
+        stamp = float(value["statuses"][0]["timestamp"])
+    except (KeyError, IndexError, TypeError, ValueError):
+        return False
+    return time.time() - stamp < IN_FLIGHT_RETRY_SECONDS
 
 
 def _text(value: Any) -> str | None:

@@ -60,6 +60,9 @@ _DUE = Query(select(M.id, M.attempts).where(
 ).order_by(M.created_at).limit(bindparam("limit")))
 _BY_WAMID = Query(select(M.id).where(and_(
     M.wamid == bindparam("wamid"), M.waba_link_id == bindparam("waba_link_id"))).limit(1))
+_IN_FLIGHT = Query(select(M.id).where(
+    M.waba_link_id == bindparam("waba_link_id"), M.meta_phone_number_id == bindparam("meta_phone_number_id"),
+    M.state == SENDING).limit(1))
 
 
 def insert_message(cursor: Cursor, row: Row) -> None:
@@ -91,6 +94,11 @@ def due_messages(cursor: Cursor, now: float, limit: int) -> list[tuple[str, int]
 
 def message_id_for_wamid(cursor: Cursor, waba_link_id: str, wamid: str) -> str | None:
     return cursor.scalar(_BY_WAMID, wamid=wamid, waba_link_id=waba_link_id)
+
+
+def hand_over_in_flight(cursor: Cursor, waba_link_id: str, meta_phone_number_id: str) -> bool:
+    """Some message of this number is at Meta, its wamid not yet recorded."""
+    return cursor.scalar(_IN_FLIGHT, waba_link_id=waba_link_id, meta_phone_number_id=meta_phone_number_id) is not None
 
 
 def get_message(cursor: Cursor, message_id: str) -> Row | None:
