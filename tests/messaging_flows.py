@@ -49,11 +49,12 @@ class LinkedNumber:
     meta_phone_id: str
 
 
-def link_number(server: Any, client: Any, topic_arn: str | None) -> LinkedNumber:
+def link_number(server: Any, client: Any, topic_arn: str | None, role_arn: str | None = None) -> LinkedNumber:
     meta_waba = server.create_waba("Acme " + uuid.uuid4().hex[:6], phone_numbers=1)
     token, incomplete = sign_up(client, meta_waba)
     entry = incomplete[meta_waba["wabaId"]]
-    extra = {"eventDestinations": [{"eventDestinationArn": topic_arn}]} if topic_arn else {}
+    destination = {"eventDestinationArn": topic_arn, **({"roleArn": role_arn} if role_arn else {})}
+    extra = {"eventDestinations": [destination]} if topic_arn else {}
     finalize(client, token, entry, **extra)
     linked = client.get_linked_whatsapp_business_account(id=entry["wabaId"])["account"]
     phone = linked["phoneNumbers"][0]

@@ -220,3 +220,14 @@ def test_strict_mode_event_log_without_an_operator_token_is_closed() -> None:
 
     answer = handle_events(None, Settings(auth_mode="strict"), HttpRequest("GET", "/_wabalink/events"))  # type: ignore[arg-type]
     assert answer.status == 403 and b"--sandbox-token" in answer.body
+
+
+def test_role_arn_is_assumed_through_sts_before_publishing(start_server: Any, fake: FakeGraph,
+                                                           moto: MotoServer) -> None:
+    server = start_messaging_server(start_server, fake, moto, env={"AWS_ENDPOINT_URL_STS": moto.endpoint})
+    topic_arn, queue_url = moto.topic_with_queue("role-" + uuid.uuid4().hex[:8])
+    client = server.client()
+    number = link_number(server, client, topic_arn, role_arn="arn:aws:iam::123456789012:role/wabalink-events")
+    message_ids = {send(client, number.phone_id) for _ in range(3)}
+    envelopes = read_events(moto, queue_url, lambda found: len(found) >= 3)
+    assert {e["messageId"] for e in envelopes} == message_ids
