@@ -69,14 +69,17 @@ def test_sigkill_during_sends_every_accepted_message_is_handed_over_after_restar
     assert len(accepted) >= 5
     fake.delay_seconds = 0.0
     restarted = start_messaging_server(start_server, fake, None, database_url=server.database_url)
-    found = wait_for_events(restarted.endpoint, lambda events: len(events) >= len(accepted), timeout=60,
-                            wabaId=number.waba_id)
+    found = wait_for_events(restarted.endpoint, lambda events: set(accepted) <= {e["messageId"] for e in events},
+                            timeout=60, wabaId=number.waba_id)
+    time.sleep(1)  # a hand-over recorded twice would show by now
+    found = wait_for_events(restarted.endpoint, lambda events: True, wabaId=number.waba_id)
     per_message = Counter(event["messageId"] for event in found)
-    assert set(per_message) == set(accepted)
+    # Every accepted message, and perhaps one stored whose answer the kill cut off.
+    assert set(accepted) <= set(per_message) and len(per_message) <= len(accepted) + 1
     assert set(per_message.values()) == {1}  # one hand-over event per message
     assert {event["kind"] for event in found} == {"handover_succeeded"}
     # At Meta: each message at most once, but for those cut between Meta's answer and our commit.
-    assert len(accepted) <= len(fake.sent) <= len(accepted) + 8
+    assert len(per_message) <= len(fake.sent) <= len(per_message) + 8
 
 
 def test_two_replicas_on_postgresql_deliver_each_event_exactly_once(
