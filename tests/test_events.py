@@ -180,15 +180,15 @@ def test_no_secret_or_message_body_in_logs(start_server: Any, fake: FakeGraph, m
     client = server.client()
     number = link_number(server, client, topic_arn)
     marker = "secret-body-" + uuid.uuid4().hex
-    message_id = send(client, number.phone_id, {**TEXT, "text": {"body": marker}})
-    send(client, number.phone_id, {**TEXT, "to": "+14255550999", "text": {"body": marker}})  # refused by Meta
+    send(client, number.phone_id, {**TEXT, "text": {"body": marker}})
+    refused_id = send(client, number.phone_id, {**TEXT, "to": "+14255550999", "text": {"body": marker}})
     wait_for_events(server.endpoint, lambda found: len(found) >= 2 and all(
         e["status"] == "delivered" for e in found), wabaId=number.waba_id)
     assert signed_post(server.endpoint + "/_wabalink/webhooks/meta",
                        inbound_webhook(number.meta_waba_id, number.meta_phone_id, marker))[0] == 200
     time.sleep(0.5)
     logs = server.logs()
-    assert message_id in logs  # the hand-over is logged, by id
+    assert refused_id in logs  # a failed hand-over is logged, by id
     for secret in (marker, TEST_APP_SECRET, fake.app_token):
         assert secret not in logs
 
