@@ -21,6 +21,7 @@ import json
 import logging
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,8 +32,9 @@ from wabalink.store.db import Store
 log = logging.getLogger("wabalink.events")
 
 Row = dict[str, Any]
-CLAIM_BATCH = 100
+CLAIM_BATCH = 200
 PUBLISH_BATCH = 10  # SNS PublishBatch's limit
+PUBLISH_CONCURRENCY = 8  # PublishBatch calls in flight at once (botocore clients are thread-safe)
 IDLE_POLL_SECONDS = 0.5
 LEASE_SECONDS = 60.0
 ROLE_CREDENTIALS_MARGIN_SECONDS = 300
@@ -55,6 +57,8 @@ class EventDelivery:
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        self._publishers = ThreadPoolExecutor(PUBLISH_CONCURRENCY, thread_name_prefix="wabalink-sns")
+        self._clients_lock = threading.Lock()
         self._remove_listener = on_new_events(self._wake.set)
         self._clients: dict[tuple[str, str | None], Any] = {}  # (region, assumed key id)
         self._role_credentials: dict[str, tuple[dict[str, str], float]] = {}
@@ -69,6 +73,7 @@ class EventDelivery:
         self._remove_listener()
         if self._thread is not None:
             self._thread.join(timeout)
+        self._publishers.shutdown(wait=False, cancel_futures=True)
 
     def _run(self) -> None:
         while not self._stopping.is_set():
@@ -97,9 +102,10 @@ class EventDelivery:
                 not_deliverable.append(row)
             else:
                 by_topic.setdefault(topic, []).append(row)
-        for (topic_arn, role_arn), rows in by_topic.items():
-            for start in range(0, len(rows), PUBLISH_BATCH):
-                outcomes.update(self._publish(topic_arn, role_arn, rows[start:start + PUBLISH_BATCH]))
+        calls = [self._publishers.submit(self._publish, topic_arn, role_arn, rows[start:start + PUBLISH_BATCH])
+                 for (topic_arn, role_arn), rows in by_topic.items() for start in range(0, len(rows), PUBLISH_BATCH)]
+        for call in calls:
+            outcomes.update(call.result())
         self._record(claimed, outcomes, not_deliverable)
         return len(claimed)
 
@@ -148,11 +154,12 @@ class EventDelivery:
 
     def _client(self, topic_arn: str, role_arn: str | None) -> Any:
         region = topic_arn.split(":")[3]
-        credentials = self._assumed(role_arn, region) if role_arn else None
-        key = (region, credentials["aws_access_key_id"] if credentials else None)
-        client = self._clients.get(key)
-        if client is None:
-            client = self._clients[key] = self._new_client("sns", region, credentials)
+        with self._clients_lock:  # one STS call and one client per key, whichever publisher asks first
+            credentials = self._assumed(role_arn, region) if role_arn else None
+            key = (region, credentials["aws_access_key_id"] if credentials else None)
+            client = self._clients.get(key)
+            if client is None:
+                client = self._clients[key] = self._new_client("sns", region, credentials)
         return client
 
     def _assumed(self, role_arn: str, region: str) -> dict[str, str]:

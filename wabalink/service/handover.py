@@ -35,7 +35,7 @@ HANDOVER_FIELD = "aws_message_handover"  # the change field of AWS-generated han
 
 
 class HandoverWorker:
-    def __init__(self, store: Store, graph: GraphClient, *, threads: int = 8, meta_timeout_seconds: float = 10.0) -> None:
+    def __init__(self, store: Store, graph: GraphClient, *, threads: int = 16, meta_timeout_seconds: float = 10.0) -> None:
         self.store = store
         self.graph = graph
         self.threads = threads
