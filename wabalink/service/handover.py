@@ -26,6 +26,7 @@ log = logging.getLogger("wabalink.handover")
 
 Row = dict[str, Any]
 
+DEFAULT_THREADS = 16
 QUEUE_LIMIT = 10_000
 SWEEP_INTERVAL_SECONDS = 1.0
 SWEEP_BATCH = 500
@@ -35,7 +36,7 @@ HANDOVER_FIELD = "aws_message_handover"  # the change field of AWS-generated han
 
 
 class HandoverWorker:
-    def __init__(self, store: Store, graph: GraphClient, *, threads: int = 16, meta_timeout_seconds: float = 10.0) -> None:
+    def __init__(self, store: Store, graph: GraphClient, *, threads: int = DEFAULT_THREADS, meta_timeout_seconds: float = 10.0) -> None:
         self.store = store
         self.graph = graph
         self.threads = threads

@@ -12,7 +12,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Column, Float, Index, Integer, String, Table, Text, and_, bindparam, insert, or_, select, update
+from sqlalchemy import (
+    Column,
+    Float,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    and_,
+    bindparam,
+    insert,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 
 from wabalink.store.db import Cursor, Query
 from wabalink.store.schema import metadata
@@ -55,9 +70,11 @@ _FINISH = Query(update(sent_messages).where(M.id == bindparam("key"), M.state ==
     state=bindparam("state"), wamid=bindparam("wamid"), handed_over_at=bindparam("now")))
 _RELEASE = Query(update(sent_messages).where(M.id == bindparam("key"), M.state == SENDING).values(
     claimed_until=bindparam("until")))
+# A literal IN and no ORDER BY, so SQLite searches the (state, claimed_until) index instead of
+# scanning every message ever sent.
 _DUE = Query(select(M.id, M.attempts).where(
-    or_(M.state == QUEUED, M.state == SENDING), M.claimed_until < bindparam("now"),
-).order_by(M.created_at).limit(bindparam("limit")))
+    M.state.in_([literal_column(f"'{QUEUED}'"), literal_column(f"'{SENDING}'")]), M.claimed_until < bindparam("now"),
+).limit(bindparam("limit")))
 _BY_WAMID = Query(select(M.id).where(and_(
     M.wamid == bindparam("wamid"), M.waba_link_id == bindparam("waba_link_id"))).limit(1))
 _IN_FLIGHT = Query(select(M.id).where(
