@@ -231,3 +231,17 @@ def test_role_arn_is_assumed_through_sts_before_publishing(start_server: Any, fa
     message_ids = {send(client, number.phone_id) for _ in range(3)}
     envelopes = read_events(moto, queue_url, lambda found: len(found) >= 3)
     assert {e["messageId"] for e in envelopes} == message_ids
+
+
+def test_connect_destinations_are_recorded_as_undeliverable(start_server: Any, fake: FakeGraph) -> None:
+    server = start_messaging_server(start_server, fake, None)
+    client = server.client()
+    number = link_number(server, client, "arn:aws:connect:us-east-1:123456789012:instance/0f1e2d3c-aaaa-bbbb")
+    message_id = send(client, number.phone_id)
+    [event] = wait_for_events(server.endpoint, lambda found: bool(found), messageId=message_id)
+    assert event["status"] == "undeliverable" and "Amazon Connect" in event["lastError"]
+    replayed = events_api(server.endpoint, f"/{event['eventId']}/replay", method="POST")[1]
+    assert replayed["status"] == "pending"
+    [again] = wait_for_events(server.endpoint, lambda found: found and found[0]["status"] != "pending",
+                              messageId=message_id)
+    assert again["status"] == "undeliverable"
