@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import REPO_ROOT
-from tests.messaging_flows import link_number, start_messaging_server
-from tests.messaging_support import (
+from tests.service_messaging_flows import link_number, start_messaging_server
+from tests.service_messaging_support import (
     TEST_APP_SECRET,
     FakeGraph,
     MotoServer,

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from tests.messaging_flows import link_number, start_messaging_server
-from tests.messaging_support import FakeGraph, sample_payloads, wait_for_events
+from tests.service_messaging_flows import link_number, start_messaging_server
+from tests.service_messaging_support import FakeGraph, sample_payloads, wait_for_events
 
 AWS = str(Path(sys.executable).with_name("aws"))
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")

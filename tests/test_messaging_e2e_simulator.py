@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import REPO_ROOT
-from tests.messaging_flows import link_number
-from tests.messaging_support import AWS_TEST_ENV, MotoServer, read_events
+from tests.service_messaging_flows import link_number
+from tests.service_messaging_support import AWS_TEST_ENV, MotoServer, read_events
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("wabalink.meta.messages") is None,
                                 reason="needs the simulator's messages endpoint")

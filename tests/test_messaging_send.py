@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from tests.messaging_flows import link_number, start_messaging_server
-from tests.messaging_support import (
+from tests.service_messaging_flows import link_number, start_messaging_server
+from tests.service_messaging_support import (
     FakeGraph,
     MotoServer,
     read_events,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tests.flows import finalize, sign_up
-from tests.messaging_support import AWS_TEST_ENV, TEST_APP_SECRET, FakeGraph, MotoServer
+from tests.service_messaging_support import AWS_TEST_ENV, TEST_APP_SECRET, FakeGraph, MotoServer
 
 
 @dataclass
