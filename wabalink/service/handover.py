@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import re
 import threading
 import time
 from typing import Any
@@ -135,8 +136,9 @@ class HandoverWorker:
 
 def _graph_error(error: GraphApiError) -> Row:
     """Meta's synchronous error, in the shape Meta's webhooks carry errors."""
-    described: Row = {"code": error.code, "title": error.type, "message": error.message,
-                      "error_data": {"details": error.message}}
+    title = re.sub(r"^\(#\d+\)\s*", "", error.message)  # Meta's "(#131056) title" -> the title
+    described: Row = {"code": error.code, "title": title, "message": error.message,
+                      "error_data": {"details": error.message}, "type": error.type}
     if error.error_subcode is not None:
         described["error_subcode"] = error.error_subcode
     if error.fbtrace_id:
