@@ -12,7 +12,8 @@ import time
 from collections.abc import Callable
 
 from wabalink.config import (
-    ASSOCIATE_TOKEN_LIFETIME_RANGE, HEAD_TIMEOUT_RANGE, KEEP_ALIVE_TIMEOUT_RANGE, MAX_CONNECTIONS_RANGE,
+    ASSOCIATE_TOKEN_LIFETIME_RANGE, EVENT_MAX_AGE_RANGE, EVENT_MAX_ATTEMPTS_RANGE, EVENT_RETRY_MAX_DELAY_RANGE,
+    HEAD_TIMEOUT_RANGE, KEEP_ALIVE_TIMEOUT_RANGE, MAX_CONNECTIONS_RANGE,
     WABA_QUOTA_RANGE, Settings, SettingError, parse_int_in_range,
 )
 
@@ -107,6 +108,19 @@ def build_parser(defaults: Settings) -> argparse.ArgumentParser:
     parser.add_argument("--template-approval-delay", type=float, default=defaults.template_approval_delay_seconds,
                         metavar="SECONDS", help="the simulator approves new and edited templates this long after "
                                                 "(default 0: at once)")
+    parser.add_argument("--meta-app-secret", default=None, metavar="SECRET",
+                        help="external Graph API: the app secret its webhooks are signed with "
+                             "(prefer WABALINK_META_APP_SECRET: a command line is visible to other users)")
+    parser.add_argument("--sns-endpoint-url", default=defaults.sns_endpoint_url, metavar="URL",
+                        help="where events are published (default: AWS_ENDPOINT_URL_SNS, else Amazon SNS)")
+    parser.add_argument("--throttle", choices=["off", "aws"], default=defaults.throttle,
+                        help="aws: apply AWS's per-account request quotas (ThrottledRequestException)")
+    parser.add_argument("--event-max-attempts", type=_int_in(EVENT_MAX_ATTEMPTS_RANGE), default=defaults.event_max_attempts, metavar="N",
+                        help="an event is dead after N failed deliveries (0: no limit but --event-max-age)")
+    parser.add_argument("--event-max-age", type=_int_in(EVENT_MAX_AGE_RANGE), default=defaults.event_max_age_seconds, metavar="SECONDS",
+                        help="an event still undelivered this long after it happened is dead")
+    parser.add_argument("--event-retry-max-delay", type=_int_in(EVENT_RETRY_MAX_DELAY_RANGE), default=defaults.event_retry_max_delay_seconds,
+                        metavar="SECONDS", help="longest pause between two delivery attempts of an event")
     parser.add_argument("--log-level", default=defaults.log_level, choices=["debug", "info", "warning", "error"])
     return parser
 
@@ -130,6 +144,11 @@ def main(argv: list[str]) -> int:
     settings.meta_webhook_url = args.meta_webhook_url
     settings.s3_endpoint_url, settings.blob_store = args.s3_endpoint_url, args.blob_store
     settings.template_approval_delay_seconds = max(0.0, args.template_approval_delay)
+    if args.meta_app_secret:
+        settings.meta_app_secret = args.meta_app_secret
+    settings.sns_endpoint_url, settings.throttle = args.sns_endpoint_url, args.throttle
+    settings.event_max_attempts, settings.event_max_age_seconds = args.event_max_attempts, args.event_max_age
+    settings.event_retry_max_delay_seconds = args.event_retry_max_delay
     if not is_loopback(settings.host) and settings.auth_mode != "strict":
         print("wabalink serve: listening on a non-loopback address requires --auth strict", file=sys.stderr)
         return 2
