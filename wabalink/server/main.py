@@ -98,6 +98,8 @@ def build_parser(defaults: Settings) -> argparse.ArgumentParser:
                              "needed with --auth strict")
     parser.add_argument("--no-sandbox", action="store_true", default=not defaults.sandbox_enabled,
                         help="switch the simulator's sandbox off (its routes answer 404)")
+    parser.add_argument("--console", action=argparse.BooleanOptionalAction, default=defaults.console_enabled,
+                        help="serve the web console at / (default: on)")
     parser.add_argument("--log-level", default=defaults.log_level, choices=["debug", "info", "warning", "error"])
     return parser
 
@@ -118,6 +120,7 @@ def main(argv: list[str]) -> int:
     settings.keep_alive_timeout_seconds, settings.head_timeout_seconds = args.keep_alive_timeout, args.header_timeout
     settings.max_connections = args.max_connections
     settings.sandbox_token, settings.sandbox_enabled = args.sandbox_token, not args.no_sandbox
+    settings.console_enabled = args.console
     if not is_loopback(settings.host) and settings.auth_mode != "strict":
         print("wabalink serve: listening on a non-loopback address requires --auth strict", file=sys.stderr)
         return 2
