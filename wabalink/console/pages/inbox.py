@@ -30,7 +30,34 @@ def _conversations(p: Page, meta_phone_id: str) -> tuple[list[dict[str, Any]], s
     status, answer = p.console.sandbox("GET", f"/phone-numbers/{meta_phone_id}/conversations")
     if status != 200:
         return [], answer.get("error", {}).get("message", f"the simulator's sandbox answered {status}")
-    return answer.get("conversations", []), None
+    conversations = answer.get("conversations", [])
+    for conversation in conversations:
+        for message in conversation.get("messages", []):
+            message["summary"] = message_summary(message.get("type", ""), message.get("content"))
+    return conversations, None
+
+
+def message_summary(kind: str, content: Any) -> str:
+    """What a message says, in a line: its text, caption, reply title, emoji or template name.
+    `content` is the message type's members (`{"body": ...}` for text), or a whole message body."""
+    if not isinstance(content, dict):
+        return f"[{kind}]"
+    members = content.get(kind) if isinstance(content.get(kind), dict) else content
+    if kind == "text":
+        return str(members.get("body", ""))
+    if kind == "interactive":
+        for reply in ("button_reply", "list_reply"):
+            if isinstance(members.get(reply), dict):
+                return f"{members[reply].get('title', '')} ({reply.replace('_', ' ')})"
+        body = members.get("body")
+        return str(body.get("text", "")) if isinstance(body, dict) else "[interactive]"
+    if kind == "reaction":
+        return f"{members.get('emoji', '')} (reaction)"
+    if kind in ("image", "video", "document", "audio", "sticker"):
+        return f"[{kind}] {members.get('caption', '')}".strip()
+    if kind == "template":
+        return f"[template {members.get('name', '')}]"
+    return f"[{kind}]"
 
 
 def _inbox(p: Page, *, error: str | None = None, typed: dict[str, str] | None = None, status: int = 200) -> HttpResponse:
