@@ -4,7 +4,9 @@ closed, open connections are capped, over-long values never stall other requests
 
 from __future__ import annotations
 
+import functools
 import json
+import resource
 import socket
 import subprocess
 import sys
@@ -12,12 +14,14 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from wabalink.config import Settings, SettingError, parse_int_in_range, url_host
+from wabalink.server.connections import RESERVED_DESCRIPTORS, connection_cap
 from wabalink.server.main import main as serve_main
 
 try:
@@ -120,8 +124,7 @@ def test_connections_beyond_the_cap_are_answered_503_until_idle_ones_time_out(gu
     idle = [_connect(guarded) for _ in range(MAX_CONNECTIONS + 5)]
     try:
         time.sleep(0.3)  # let the server accept them all
-        with _connect(guarded) as extra:
-            extra.sendall(HEALTH)
+        with _connect(guarded) as extra:  # answered as it opens, before any request
             received, _ = _read_until_closed(extra, SLACK)
         assert received.startswith(b"HTTP/1.1 503 ")
         assert b"x-amzn-errortype: ServiceUnavailableException" in received
@@ -207,7 +210,17 @@ def test_a_9_mb_body_with_millions_of_problems_gets_a_short_answer_without_stall
     assert (status, code) == (400, "ValidationException")
     assert len(payload) < 2000
     assert json.loads(payload)["message"].endswith("; ... and 2,999,990 more problems")
-    assert slowest < 1.0  # a hang detector: parsing this body takes seconds
+    assert slowest < 2.0, slowest  # a hang detector: parsing this body on the event loop blocks it for seconds
+
+
+@pytest.mark.parametrize("body", [b"[" * 100_000 + b"]" * 100_000, b'{"name": "\xff"}', b"{"])
+def test_a_sandbox_body_that_is_not_json_is_a_json_400(guarded: Any, body: bytes) -> None:
+    request = urllib.request.Request(guarded.endpoint + "/meta/sandbox/wabas", data=body, method="POST",
+                                     headers={"content-type": "application/json"})
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(request, timeout=10)
+    assert caught.value.code == 400
+    assert "JSON" in json.loads(caught.value.read())["error"]["message"]
 
 
 # -- IPv6 -------------------------------------------------------------------------------------------
@@ -293,3 +306,62 @@ def test_parse_int_in_range_bounds_are_inclusive() -> None:
     for bad in ("0", "6", "", "1.5", "five"):
         with pytest.raises(SettingError, match="X must be an integer from 1 to 5"):
             parse_int_in_range(bad, "X", (1, 5))
+
+
+# -- descriptors ------------------------------------------------------------------------------------
+
+
+def test_the_connection_cap_leaves_descriptors_for_the_databases() -> None:
+    assert connection_cap(1000, 20_000) == 1000
+    assert connection_cap(1000, 1024) == 1024 - RESERVED_DESCRIPTORS
+    assert connection_cap(1000, 100) == 1
+
+
+def test_the_descriptor_limit_is_raised_to_the_hard_limit() -> None:
+    completed = subprocess.run(
+        [sys.executable, "-c", "import resource; from wabalink.server.connections import raise_descriptor_limit; "
+         "soft = raise_descriptor_limit(); print(soft, *resource.getrlimit(resource.RLIMIT_NOFILE))"],
+        capture_output=True, text=True, timeout=30, cwd=REPO_ROOT, check=True)
+    returned, soft, hard = (int(part) for part in completed.stdout.split())
+    assert returned == soft
+    assert soft == hard or hard == -1  # -1: unlimited, where the soft limit is raised as far as allowed
+
+
+def _limited_descriptors() -> None:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (1024, 1024))
+
+
+def _status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=20) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+    except OSError:
+        return 0  # refused or reset: not an answer, and never a 500
+
+
+def test_running_short_of_descriptors_answers_503_never_500(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The server may open at most 1,024 files: its connection cap drops to 1,024 - 512 so that the
+    # worker threads' database files always have descriptors left.
+    monkeypatch.setattr(subprocess, "Popen", functools.partial(subprocess.Popen, preexec_fn=_limited_descriptors))
+    server = ServerProcess(f"sqlite:///{tmp_path / 'wabalink.db'}", tmp_path / "server.log",
+                           ["--header-timeout", str(HEAD_TIMEOUT), "--max-connections", "5000"]).start()
+    idle: list[socket.socket] = []
+    try:
+        for _ in range(1100):  # more than the 1,024 descriptors the server may open
+            idle.append(socket.create_connection(("127.0.0.1", server.port), timeout=10))
+        urls = [server.endpoint + "/v1/whatsapp/waba/list", server.endpoint + "/_wabalink/health"] * 40
+        with ThreadPoolExecutor(16) as pool:
+            statuses = list(pool.map(_status, urls))
+        assert 500 not in statuses
+        assert set(statuses) <= {200, 503, 0}
+        time.sleep(HEAD_TIMEOUT + 1)  # the idle connections reach their head deadline
+        with ThreadPoolExecutor(16) as pool:
+            statuses = list(pool.map(_status, urls))
+        assert statuses == [200] * len(urls)
+        assert "unable to open database file" not in server.logs()
+    finally:
+        for connection in idle:
+            connection.close()
+        server.stop()

@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from wabalink.aws.errors import AwsError
-from wabalink.aws.protocol import MAX_LISTED_PROBLEMS
+from wabalink.aws.validation import MAX_LISTED_PROBLEMS
 
 try:
     from conftest_aws import operation, protocol, service_model

@@ -1,7 +1,7 @@
 """Model-driven rest-json: routing, input parsing + validation, output and error serialization.
 
 Nothing here knows about WhatsApp: every operation is handled from the botocore service model.
-At construction the model is compiled once into small `_ShapeSpec`/`_MemberSpec` objects
+At construction the model is compiled once into small `ShapeSpec`/`MemberSpec` objects
 (compiled regexes, enum sets, wire-name tables) so the per-request work is plain dict walking.
 
 How the server uses it::
@@ -16,51 +16,37 @@ How the server uses it::
 `(bytes, bytes)` pairs including `content-type`, `content-length` and, when a request id is given,
 `x-amzn-requestid`.
 
-Validation follows AWS's wording: ``N validation error(s) detected: Value 'x' at
-'a.b[0].c' failed to satisfy constraint: Member must ...; ...``. Paths use one notation everywhere
-(the service's own messages too): structure members joined by dots, list items by their 0-based
-index in brackets, map entries by their key in brackets. Only the first MAX_LISTED_PROBLEMS
-problems are spelled out, then their count: an error answer stays small whatever the input.
-Values of members marked `sensitive` in the model (or nested in a sensitive shape) are never echoed.
-
-Lengths are checked before patterns, and a value outside its length range is never matched: an
-over-long value is refused in time proportional to its length. Patterns are applied as AWS's Java
-validators apply them (`Matcher.matches()`: the whole value), with `re.fullmatch`.
+Validation (`wabalink.aws.validation`) follows AWS's wording and keeps its answers small; shapes
+are compiled by `wabalink.aws.shapes`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import binascii
 import json
 import math
 import re
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
-from email.utils import format_datetime, parsedate_to_datetime
+from email.utils import format_datetime
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 import orjson
-from botocore.model import OperationModel, ServiceModel, Shape
+from botocore.model import OperationModel, ServiceModel
 
 from wabalink.aws.errors import AwsError, SerializationException, UnknownOperationException
-from wabalink.aws.exceptions import ValidationException
+from wabalink.aws.shape_specs import MemberSpec, ShapeCompiler, ShapeSpec
+from wabalink.aws.validation import (
+    Problems, decode_json_header, null_error, parse_timestamp_text, read_value, scalar_from_text,
+    validation_exception,
+)
 
 JSON_CONTENT_TYPE = b"application/json"
 BINARY_CONTENT_TYPE = b"application/octet-stream"
 
-INT32_RANGE = (-(2**31), 2**31 - 1)
-INT64_RANGE = (-(2**63), 2**63 - 1)
-
-# Longest value echoed in a validation message; a 2 MB blob must not come back in an error.
-MAX_ECHOED_VALUE_CHARS = 256
-# Problems spelled out in one ValidationException; the rest are only counted.
-MAX_LISTED_PROBLEMS = 10
-# Longest map key shown inside a path (`filters[key]`).
-MAX_PATH_KEY_CHARS = 64
 # Bodies up to this size are parsed where they arrive (microseconds); bigger ones (up to the 10 MB
 # request limit: about a second of parsing) are parsed off the event loop by `parse_async`.
 INLINE_PARSE_MAX_BODY_BYTES = 64 * 1024
@@ -87,427 +73,6 @@ def _json_encode(value: Any) -> str:
     return _json_bytes(value).decode("utf-8")
 
 
-_PLAIN_SCALARS = frozenset({"string", "integer", "long", "boolean", "float", "double", "byte", "short"})
-
-
-_WABA_ID_HINT = (" (expected the linked WABA id, waba-<32 hex digits>, or its ARN, as "
-                 "ListLinkedWhatsAppBusinessAccounts shows them; Meta's numeric WABA id is not accepted here)")
-_PHONE_ID_HINT = (" (expected the linked phone number id, phone-number-id-<32 hex digits>, or its ARN, as "
-                  "GetLinkedWhatsAppBusinessAccount shows them; Meta's phone number id is not accepted here)")
-# Which id a pattern wants, said in words: ids of the two sides are easily swapped.
-_ID_HINTS = {
-    "LinkedWhatsAppBusinessAccountId": _WABA_ID_HINT,
-    "LinkedWhatsAppBusinessAccountArn": _WABA_ID_HINT,
-    "WhatsAppPhoneNumberId": _PHONE_ID_HINT,
-    "LinkedWhatsAppPhoneNumberArn": _PHONE_ID_HINT,
-    "MetaFlowId": " (expected Meta's numeric flow id, as ListWhatsAppFlows shows it)",
-    "MetaTemplateId": " (expected Meta's numeric template id, as ListWhatsAppMessageTemplates shows it)",
-}
-
-
-class _ShapeSpec:
-    """One model shape, precompiled for parsing, validation and serialization."""
-
-    __slots__ = (
-        "name", "type", "sensitive", "min", "max", "pattern", "pattern_text", "enum",
-        "enum_text", "members", "body_members_by_wire_name", "required", "member", "key",
-        "value", "timestamp_format", "is_document", "sparse", "payload_member", "plain", "body_members_by_name",
-    )
-
-    def __init__(self, name: str, type_name: str) -> None:
-        self.name = name
-        self.type = type_name
-        self.sensitive = False
-        self.min: int | float | None = None
-        self.max: int | float | None = None
-        self.pattern: re.Pattern[str] | None = None
-        self.pattern_text = ""
-        self.enum: frozenset[str] | None = None
-        self.enum_text = ""
-        self.members: dict[str, _MemberSpec] = {}
-        self.body_members_by_wire_name: dict[str, _MemberSpec] = {}
-        self.required: tuple[str, ...] = ()
-        self.member: _ShapeSpec | None = None
-        self.key: _ShapeSpec | None = None
-        self.value: _ShapeSpec | None = None
-        self.timestamp_format: str | None = None
-        self.is_document = False
-        self.sparse = False  # a list or map whose items may be null
-        self.payload_member: str | None = None
-        # True when the Python value is already its JSON form (no timestamps, blobs, renames).
-        self.plain = False
-        self.body_members_by_name: dict[str, _MemberSpec] = {}
-
-
-class _MemberSpec:
-    """A structure member: its shape and where it lives on the wire."""
-
-    __slots__ = ("name", "shape", "location", "wire_name", "json_value", "timestamp_format")
-
-    def __init__(self, name: str, shape: _ShapeSpec, serialization: Mapping[str, Any]) -> None:
-        self.name = name
-        self.shape = shape
-        self.location: str | None = serialization.get("location")
-        self.wire_name: str = serialization.get("name", name)
-        self.json_value = bool(serialization.get("jsonvalue"))
-        self.timestamp_format: str | None = serialization.get("timestampFormat")
-
-
-class _ShapeCompiler:
-    """Turns botocore `Shape`s into `_ShapeSpec`s, once per shape name (handles recursion)."""
-
-    def __init__(self) -> None:
-        self._specs: dict[str, _ShapeSpec] = {}
-
-    def compile(self, shape: Shape) -> _ShapeSpec:
-        existing = self._specs.get(shape.name)
-        if existing is not None:
-            return existing
-        spec = _ShapeSpec(shape.name, shape.type_name)
-        self._specs[shape.name] = spec  # registered before recursing: recursive shapes terminate
-        metadata = shape.metadata
-        spec.sensitive = bool(metadata.get("sensitive"))
-        spec.min = metadata.get("min")
-        spec.max = metadata.get("max")
-        if metadata.get("pattern") is not None:
-            spec.pattern_text = metadata["pattern"]
-            # ECMA-262 semantics: \d and \w are ASCII only.
-            spec.pattern = re.compile(spec.pattern_text, re.ASCII)  # applied with fullmatch
-        enum = getattr(shape, "enum", None) or metadata.get("enum")
-        if enum:
-            spec.enum = frozenset(enum)
-            spec.enum_text = "[" + ", ".join(enum) + "]"
-        spec.is_document = bool(metadata.get("document"))
-        spec.sparse = bool(metadata.get("sparse"))
-        spec.timestamp_format = shape.serialization.get("timestampFormat")
-        if shape.type_name == "structure" and not spec.is_document:
-            spec.required = tuple(shape.required_members)
-            spec.payload_member = shape.serialization.get("payload")
-            for member_name, member_shape in shape.members.items():
-                member = _MemberSpec(member_name, self.compile(member_shape), member_shape.serialization)
-                spec.members[member_name] = member
-                if member.location is None and member_name != spec.payload_member:
-                    spec.body_members_by_wire_name[member.wire_name] = member
-                    spec.body_members_by_name[member_name] = member
-        elif shape.type_name == "list":
-            spec.member = self.compile(shape.member)
-            spec.plain = spec.member.plain
-        elif shape.type_name == "map":
-            spec.key = self.compile(shape.key)
-            spec.value = self.compile(shape.value)
-        else:
-            spec.plain = shape.type_name in _PLAIN_SCALARS or spec.is_document
-        return spec
-
-
-# --------------------------------------------------------------------------------------------
-# Validation messages
-
-
-def _render_value(value: Any, hidden: bool) -> str:
-    """How AWS echoes a value in a validation message ('' when it must not be echoed)."""
-    if hidden:
-        return ""
-    if isinstance(value, bool):
-        text = "true" if value else "false"
-    elif isinstance(value, (int, float)):
-        text = str(value)  # AWS quotes numbers too: Value '0' at 'maxResults'
-    elif isinstance(value, str):
-        text = value
-    elif isinstance(value, list) and all(isinstance(v, (str, int, float)) for v in value):
-        text = _bounded_list_text(value)
-    else:
-        return ""  # structures, maps, blobs: not echoed
-    if len(text) > MAX_ECHOED_VALUE_CHARS:
-        text = text[:MAX_ECHOED_VALUE_CHARS] + "..."
-    return f" '{text}'"
-
-
-def _bounded_list_text(items: list[Any]) -> str:
-    """`[a, b, c]`, built only as far as an echo can show (a list may hold a million items)."""
-    parts: list[str] = []
-    size = 0
-    for item in items:
-        part = str(item)[:MAX_ECHOED_VALUE_CHARS + 1]
-        parts.append(part)
-        size += len(part) + 2
-        if size > MAX_ECHOED_VALUE_CHARS:
-            return "[" + ", ".join(parts)  # cut by the caller, so no closing bracket
-    return "[" + ", ".join(parts) + "]"
-
-
-def _constraint_error(value: Any, path: str, hidden: bool, constraint: str) -> str:
-    return f"Value{_render_value(value, hidden)} at '{path}' failed to satisfy constraint: {constraint}"
-
-
-def _null_error(path: str) -> str:
-    return f"Value null at '{path}' failed to satisfy constraint: Member must not be null"
-
-
-class Problems:
-    """The validation problems of one request: the first few messages, and how many in all.
-
-    Whatever the input (900,000 bad tags, say), memory and the error answer stay bounded."""
-
-    __slots__ = ("listed", "count")
-
-    def __init__(self) -> None:
-        self.listed: list[str] = []
-        self.count = 0
-
-    def append(self, message: str) -> None:
-        self.count += 1
-        if len(self.listed) < MAX_LISTED_PROBLEMS:
-            self.listed.append(message)
-
-    def __bool__(self) -> bool:
-        return self.count > 0
-
-    def __len__(self) -> int:
-        return self.count
-
-
-def _validation_exception(problems: Problems) -> AwsError:
-    count = problems.count
-    noun = "error" if count == 1 else "errors"
-    message = f"{count} validation {noun} detected: " + "; ".join(problems.listed)
-    unlisted = count - len(problems.listed)
-    if unlisted > 0:
-        message += f"; ... and {unlisted:,} more problem{'s' if unlisted > 1 else ''}"
-    return ValidationException(message)
-
-
-def _map_entry_path(path: str, key: Any) -> str:
-    shown = str(key)
-    if len(shown) > MAX_PATH_KEY_CHARS:
-        shown = shown[:MAX_PATH_KEY_CHARS] + "..."
-    return f"{path}[{shown}]"
-
-
-# --------------------------------------------------------------------------------------------
-# Value conversion + validation (JSON-like value in, Python value out, errors appended)
-
-
-def _parse_timestamp_text(text: str) -> datetime | None:
-    """ISO 8601, epoch seconds or an HTTP date, as clients may send them."""
-    text = text.strip()
-    try:
-        return datetime.fromtimestamp(float(text), tz=timezone.utc)
-    except (ValueError, OverflowError, OSError):
-        pass
-    try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
-    except ValueError:
-        pass
-    try:
-        parsed = parsedate_to_datetime(text)
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
-    except (TypeError, ValueError, IndexError):
-        return None
-
-
-def _check_length(spec: _ShapeSpec, value: Any, size: int, path: str, hidden: bool, errors: Problems) -> None:
-    if spec.min is not None and size < spec.min:
-        errors.append(_constraint_error(
-            value, path, hidden, f"Member must have length greater than or equal to {spec.min}"))
-    if spec.max is not None and size > spec.max:
-        errors.append(_constraint_error(
-            value, path, hidden, f"Member must have length less than or equal to {spec.max}"))
-
-
-def _check_range(spec: _ShapeSpec, value: int | float, path: str, hidden: bool, errors: Problems) -> None:
-    low, high = spec.min, spec.max
-    if spec.type == "integer":
-        low = INT32_RANGE[0] if low is None else max(low, INT32_RANGE[0])
-        high = INT32_RANGE[1] if high is None else min(high, INT32_RANGE[1])
-    elif spec.type == "long":
-        low = INT64_RANGE[0] if low is None else max(low, INT64_RANGE[0])
-        high = INT64_RANGE[1] if high is None else min(high, INT64_RANGE[1])
-    if low is not None and value < low:
-        errors.append(_constraint_error(
-            value, path, hidden, f"Member must have value greater than or equal to {low}"))
-    if high is not None and value > high:
-        errors.append(_constraint_error(
-            value, path, hidden, f"Member must have value less than or equal to {high}"))
-
-
-def _type_error(value: Any, path: str, hidden: bool, expected: str) -> str:
-    return _constraint_error(value, path, hidden, f"Member must be of type {expected}")
-
-
-def _read_item(container: _ShapeSpec, item_spec: _ShapeSpec, item: Any, path: str, hidden: bool,
-               errors: Problems) -> Any:
-    """One list item or map value: null only where the model says the collection is sparse."""
-    if item is None:
-        if not container.sparse:
-            errors.append(_null_error(path))
-        return None
-    return _read_value(item_spec, item, path, hidden, errors)
-
-
-def _read_value(spec: _ShapeSpec, value: Any, path: str, hidden: bool, errors: Problems) -> Any:
-    """Convert one wire value (as decoded from JSON) to its Python form, validating it."""
-    hidden = hidden or spec.sensitive
-    kind = spec.type
-    if kind == "string":
-        if not isinstance(value, str):
-            errors.append(_type_error(value, path, hidden, "string"))
-            return value
-        if (spec.min is not None and len(value) < spec.min) or (spec.max is not None and len(value) > spec.max):
-            # Before any pattern: an over-long value costs its length, never a regex backtrack.
-            _check_length(spec, value, len(value), path, hidden, errors)
-        else:
-            if spec.enum is not None and value not in spec.enum:
-                errors.append(_constraint_error(
-                    value, path, hidden, f"Member must satisfy enum value set: {spec.enum_text}"))
-            if spec.pattern is not None and spec.pattern.fullmatch(value) is None:
-                errors.append(_constraint_error(
-                    value, path, hidden,
-                    f"Member must satisfy regular expression pattern: {spec.pattern_text}"
-                    + _ID_HINTS.get(spec.name, "")))
-        if "\x00" in value:  # no store keeps NUL in text (PostgreSQL refuses it)
-            errors.append(_constraint_error(value, path, True, "Member must not contain NUL characters"))
-        return value
-    if kind == "structure":
-        if spec.is_document:
-            return value
-        if not isinstance(value, dict):
-            errors.append(_type_error(value, path, hidden, "structure"))
-            return value
-        return _read_structure(spec, value, path + ".", hidden, errors)
-    if kind == "list":
-        if not isinstance(value, list):
-            errors.append(_type_error(value, path, hidden, "list"))
-            return value
-        if spec.min is not None or spec.max is not None:
-            _check_length(spec, value, len(value), path, hidden, errors)
-        item_spec = spec.member
-        assert item_spec is not None
-        items: list[Any] = []
-        for index, item in enumerate(value):
-            converted = _read_item(spec, item_spec, item, f"{path}[{index}]", hidden, errors)
-            if not errors:  # once the request is refused, its converted copy is not kept
-                items.append(converted)
-        return items
-    if kind == "map":
-        if not isinstance(value, dict):
-            errors.append(_type_error(value, path, hidden, "map"))
-            return value
-        if spec.min is not None or spec.max is not None:
-            _check_length(spec, value, len(value), path, hidden, errors)
-        key_spec, value_spec = spec.key, spec.value
-        assert key_spec is not None and value_spec is not None
-        result = {}
-        for key, item in value.items():
-            entry_path = _map_entry_path(path, key)
-            _read_value(key_spec, key, entry_path, hidden, errors)
-            converted = _read_item(spec, value_spec, item, entry_path, hidden, errors)
-            if not errors:
-                result[key] = converted
-        return result
-    if kind in ("integer", "long"):
-        if isinstance(value, bool) or not isinstance(value, int):
-            errors.append(_type_error(value, path, hidden, kind))
-            return value
-        _check_range(spec, value, path, hidden, errors)
-        return value
-    if kind == "boolean":
-        if not isinstance(value, bool):
-            errors.append(_type_error(value, path, hidden, "boolean"))
-        return value
-    if kind in ("float", "double"):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            errors.append(_type_error(value, path, hidden, kind))
-            return value
-        if spec.min is not None or spec.max is not None:
-            _check_range(spec, value, path, hidden, errors)
-        return float(value)
-    if kind == "blob":
-        if isinstance(value, (bytes, bytearray)):
-            raw = bytes(value)  # a raw payload: already bytes
-        elif isinstance(value, str):
-            try:
-                raw = base64.b64decode(value, validate=True)
-            except (binascii.Error, ValueError):
-                errors.append(_constraint_error(
-                    value, path, True, "Member must be a valid base64-encoded binary value"))
-                return value
-        else:
-            errors.append(_type_error(value, path, hidden, "blob"))
-            return value
-        if spec.min is not None or spec.max is not None:
-            _check_length(spec, raw, len(raw), path, True, errors)
-        return raw
-    if kind == "timestamp":
-        if isinstance(value, datetime):
-            return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            try:
-                return datetime.fromtimestamp(value, tz=timezone.utc)
-            except (OverflowError, OSError, ValueError):
-                pass
-        elif isinstance(value, str):
-            parsed = _parse_timestamp_text(value)
-            if parsed is not None:
-                return parsed
-        errors.append(_type_error(value, path, hidden, "timestamp"))
-        return value
-    return value  # unknown kinds pass through unchanged
-
-
-def _read_structure(
-    spec: _ShapeSpec, value: Mapping[str, Any], prefix: str, hidden: bool, errors: Problems
-) -> dict[str, Any]:
-    """Body members of a structure (unknown keys ignored, like AWS) + its required check."""
-    result: dict[str, Any] = {}
-    wire_members = spec.body_members_by_wire_name
-    for wire_name, item in value.items():
-        member = wire_members.get(wire_name)
-        if member is None or item is None:
-            continue
-        result[member.name] = _read_value(member.shape, item, prefix + member.name, hidden, errors)
-    for required_name in spec.required:
-        if required_name not in result:
-            errors.append(_null_error(prefix + required_name))
-    return result
-
-
-# --------------------------------------------------------------------------------------------
-# Text (querystring / header / uri) to JSON-like value
-
-
-def _scalar_from_text(spec: _ShapeSpec, text: str) -> Any:
-    """A querystring/header/uri text as the JSON value `_read_value` expects; bad text is
-    returned unchanged so validation reports it as a type error naming the member."""
-    kind = spec.type
-    if kind in ("integer", "long"):
-        try:
-            return int(text)
-        except ValueError:
-            return text
-    if kind == "boolean":
-        lowered = text.lower()
-        if lowered == "true":
-            return True
-        if lowered == "false":
-            return False
-        return text
-    if kind in ("float", "double"):
-        try:
-            return float(text)
-        except ValueError:
-            return text
-    return text  # strings, timestamps (parsed by _read_value), blobs (base64)
-
-
-def _decode_json_header(text: str) -> Any:
-    try:
-        return orjson.loads(base64.b64decode(text))
-    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
-        raise SerializationException(f"Could not decode JSON header value: {exc}") from None
-
-
 # --------------------------------------------------------------------------------------------
 # Output conversion (Python value in, JSON-ready value out)
 
@@ -518,7 +83,7 @@ def _epoch_seconds(value: Any) -> int | float:
             value = value.replace(tzinfo=timezone.utc)
         seconds = value.timestamp()
     elif isinstance(value, str):
-        parsed = _parse_timestamp_text(value)
+        parsed = parse_timestamp_text(value)
         if parsed is None:
             raise ValueError(f"not a timestamp: {value!r}")
         seconds = parsed.timestamp()
@@ -527,7 +92,7 @@ def _epoch_seconds(value: Any) -> int | float:
     return int(seconds) if seconds == math.floor(seconds) else seconds
 
 
-def _write_value(spec: _ShapeSpec, value: Any) -> Any:
+def _write_value(spec: ShapeSpec, value: Any) -> Any:
     kind = spec.type
     if kind == "structure":
         if spec.is_document or not isinstance(value, Mapping):
@@ -547,7 +112,7 @@ def _write_value(spec: _ShapeSpec, value: Any) -> Any:
     return value
 
 
-def _write_structure_body(spec: _ShapeSpec, value: Mapping[str, Any]) -> dict[str, Any]:
+def _write_structure_body(spec: ShapeSpec, value: Mapping[str, Any]) -> dict[str, Any]:
     members = spec.body_members_by_name
     result: dict[str, Any] = {}
     for name, item in value.items():
@@ -561,7 +126,7 @@ def _write_structure_body(spec: _ShapeSpec, value: Mapping[str, Any]) -> dict[st
     return result
 
 
-def _header_text(member: _MemberSpec, value: Any) -> str:
+def _header_text(member: MemberSpec, value: Any) -> str:
     spec = member.shape
     if member.json_value:
         return base64.b64encode(_json_encode(value).encode("utf-8")).decode("ascii")
@@ -658,7 +223,7 @@ def _parse_query(query_string: bytes | str) -> dict[str, list[str]]:
 class _OperationSpec:
     __slots__ = ("operation", "input", "output", "status", "input_has_body", "input_locations", "literal_query_keys")
 
-    def __init__(self, operation: OperationModel, compiler: _ShapeCompiler) -> None:
+    def __init__(self, operation: OperationModel, compiler: ShapeCompiler) -> None:
         self.operation = operation
         self.input = compiler.compile(operation.input_shape) if operation.input_shape is not None else None
         self.output = compiler.compile(operation.output_shape) if operation.output_shape is not None else None
@@ -667,7 +232,7 @@ class _OperationSpec:
         self.literal_query_keys = frozenset(key for key, _ in _split_request_uri(operation.http["requestUri"])[1])
         self.input_has_body = bool(self.input and (self.input.body_members_by_wire_name or self.input.payload_member))
         # Members bound outside the body, grouped by location, in model order.
-        self.input_locations: dict[str, list[_MemberSpec]] = {}
+        self.input_locations: dict[str, list[MemberSpec]] = {}
         if self.input is not None:
             for member in self.input.members.values():
                 if member.location is not None:
@@ -679,7 +244,7 @@ class RestJsonProtocol:
 
     def __init__(self, service_model: ServiceModel) -> None:
         self.service_model = service_model
-        compiler = _ShapeCompiler()
+        compiler = ShapeCompiler()
         self._operations: dict[str, _OperationSpec] = {}
         # (METHOD, literal path) -> routes, the ones needing literal query keys first.
         self._literal_routes: dict[tuple[str, str], list[_Route]] = {}
@@ -772,8 +337,8 @@ class RestJsonProtocol:
                 for member in locations["uri"]:
                     if member.wire_name in uri_params:
                         text = uri_params[member.wire_name]
-                        result[member.name] = _read_value(
-                            member.shape, _scalar_from_text(member.shape, text), member.name, hidden, errors)
+                        result[member.name] = read_value(
+                            member.shape, scalar_from_text(member.shape, text), member.name, hidden, errors)
             if "querystring" in locations:
                 self._read_querystring(
                     locations["querystring"], query_string, spec.literal_query_keys, hidden, result, errors)
@@ -788,13 +353,13 @@ class RestJsonProtocol:
                     prefix = member.wire_name.lower()
                     found = {name[len(prefix):]: text for name, text in headers.items() if name.startswith(prefix)}
                     if found:
-                        result[member.name] = _read_value(member.shape, found, member.name, hidden, errors)
+                        result[member.name] = read_value(member.shape, found, member.name, hidden, errors)
 
         for required_name in input_spec.required:
             if required_name not in result:
-                errors.append(_null_error(required_name))
+                errors.append(null_error(required_name))
         if errors:
-            raise _validation_exception(errors)
+            raise validation_exception(errors)
         return result
 
     async def parse_async(
@@ -812,19 +377,19 @@ class RestJsonProtocol:
         return await asyncio.get_running_loop().run_in_executor(
             self._big_body_parsers, self.parse, operation, uri_params, query_string, headers, body)
 
-    def _read_body(self, input_spec: _ShapeSpec, body: bytes, hidden: bool, result: dict[str, Any], errors: Problems) -> None:
+    def _read_body(self, input_spec: ShapeSpec, body: bytes, hidden: bool, result: dict[str, Any], errors: Problems) -> None:
         payload_name = input_spec.payload_member
         if payload_name is not None:
             member = input_spec.members[payload_name]
             if member.shape.type in ("blob", "string"):
                 if body:
                     raw: Any = body if member.shape.type == "blob" else body.decode("utf-8", "replace")
-                    result[payload_name] = _read_value(member.shape, raw, payload_name, hidden, errors)
+                    result[payload_name] = read_value(member.shape, raw, payload_name, hidden, errors)
                 return
         document = self._decode_json_body(body)
         if payload_name is not None:
             if document:
-                result[payload_name] = _read_value(
+                result[payload_name] = read_value(
                     input_spec.members[payload_name].shape, document, payload_name, hidden, errors)
         else:
             # Required members are checked once all locations are read (see parse).
@@ -833,7 +398,7 @@ class RestJsonProtocol:
                 member = wire_members.get(wire_name)
                 if member is None or item is None:
                     continue
-                result[member.name] = _read_value(member.shape, item, member.name, hidden, errors)
+                result[member.name] = read_value(member.shape, item, member.name, hidden, errors)
 
     @staticmethod
     def _decode_json_body(body: bytes) -> dict[str, Any]:
@@ -851,7 +416,7 @@ class RestJsonProtocol:
 
     @staticmethod
     def _read_querystring(
-        members: list[_MemberSpec],
+        members: list[MemberSpec],
         query_string: bytes | str,
         literal_keys: frozenset[str],
         hidden: bool,
@@ -862,7 +427,7 @@ class RestJsonProtocol:
             return
         query = _parse_query(query_string)
         bound_names: set[str] = set(literal_keys)
-        free_map: _MemberSpec | None = None
+        free_map: MemberSpec | None = None
         for member in members:
             shape = member.shape
             if shape.type == "map":
@@ -874,10 +439,10 @@ class RestJsonProtocol:
             bound_names.add(member.wire_name)
             if shape.type == "list":
                 item_spec = shape.member
-                raw: Any = [_scalar_from_text(item_spec, text) for text in values]  # type: ignore[arg-type]
+                raw: Any = [scalar_from_text(item_spec, text) for text in values]  # type: ignore[arg-type]
             else:
-                raw = _scalar_from_text(shape, values[0])
-            result[member.name] = _read_value(shape, raw, member.name, hidden, errors)
+                raw = scalar_from_text(shape, values[0])
+            result[member.name] = read_value(shape, raw, member.name, hidden, errors)
         if free_map is not None:
             value_spec = free_map.shape.value
             leftovers: dict[str, Any] = {}
@@ -889,19 +454,19 @@ class RestJsonProtocol:
                 else:
                     leftovers[key] = values[0]
             if leftovers:
-                result[free_map.name] = _read_value(free_map.shape, leftovers, free_map.name, hidden, errors)
+                result[free_map.name] = read_value(free_map.shape, leftovers, free_map.name, hidden, errors)
 
     @staticmethod
-    def _read_header(member: _MemberSpec, text: str, hidden: bool, errors: Problems) -> Any:
+    def _read_header(member: MemberSpec, text: str, hidden: bool, errors: Problems) -> Any:
         if member.json_value:
-            return _decode_json_header(text)
+            return decode_json_header(text)
         shape = member.shape
         if shape.type == "list":
             item_spec = shape.member
-            raw: Any = [_scalar_from_text(item_spec, part.strip()) for part in text.split(",")]  # type: ignore[arg-type]
+            raw: Any = [scalar_from_text(item_spec, part.strip()) for part in text.split(",")]  # type: ignore[arg-type]
         else:
-            raw = _scalar_from_text(shape, text)
-        return _read_value(shape, raw, member.name, hidden, errors)
+            raw = scalar_from_text(shape, text)
+        return read_value(shape, raw, member.name, hidden, errors)
 
     # -- output ---------------------------------------------------------------------------
 

@@ -11,7 +11,8 @@ process's file descriptors. `guarded_protocol` returns uvicorn's httptools proto
 * size limits: a URL beyond 64 KiB answers 414, a request line and headers beyond
   `max_head_bytes` answer 431, and the connection is closed;
 * a connection cap: beyond `max_connections` open connections, a new one is answered 503 and
-  closed at once, so descriptors stay bounded whatever clients do.
+  closed at once, so descriptors stay bounded whatever clients do (the process's descriptor limit
+  is raised to its hard limit, and the cap kept RESERVED_DESCRIPTORS below it).
 
 Idle keep-alive connections are closed by uvicorn's own `timeout_keep_alive`.
 """
@@ -34,8 +35,6 @@ log = logging.getLogger("wabalink.server")
 RESERVED_DESCRIPTORS = 512
 # httptools' URL parser keeps offsets in 16 bits: longer URLs would fail as a bare plain-text 400.
 MAX_URL_BYTES = 65_535
-# How long a connection refused for capacity may take to send its request before it is closed.
-OVER_CAPACITY_GRACE_SECONDS = 1.0
 
 
 def raise_descriptor_limit() -> int:
@@ -76,7 +75,6 @@ def guarded_protocol(*, head_timeout: float, body_timeout: float, max_head_bytes
             super().__init__(*args, **kwargs)
             self._deadline: TimerHandle | None = None
             self._head_bytes = self._url_bytes = 0
-            self._over_capacity = False
             self._refusal: bytes | None = None  # the answer when a parser callback refuses the request
 
         # -- connection cap -----------------------------------------------------------------
@@ -84,22 +82,14 @@ def guarded_protocol(*, head_timeout: float, body_timeout: float, max_head_bytes
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
             if len(self.connections) > max_connections:
-                self._over_capacity = True
+                # Answered and closed at once: its descriptor must not wait for a request. A client
+                # whose request was already on its way may see a reset instead; either way it retries.
                 log.warning("connection refused: too many open connections", extra={"limit": max_connections})
-                self._arm(OVER_CAPACITY_GRACE_SECONDS, self._refuse_for_capacity)
+                self._close_with(_plain_response(
+                    503, "Service Unavailable", "The server has too many open connections; retry later.",
+                    b"x-amzn-errortype: ServiceUnavailableException\r\nretry-after: 1\r\n"))
                 return
             self._arm(head_timeout, self._head_timed_out)
-
-        def _refuse_for_capacity(self) -> None:
-            self._close_with(_plain_response(
-                503, "Service Unavailable", "The server has too many open connections; retry later.",
-                b"x-amzn-errortype: ServiceUnavailableException\r\nretry-after: 1\r\n"))
-
-        def data_received(self, data: bytes) -> None:
-            if self._over_capacity:  # the request was read, so closing sends no reset over the answer
-                self._refuse_for_capacity()
-                return
-            super().data_received(data)
 
         # -- head and body deadlines ------------------------------------------------------------
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
+import orjson
+
 
 @dataclass
 class HttpRequest:
@@ -25,7 +27,9 @@ class HttpRequest:
         return dict(parse_qsl(self.query_string.decode("latin-1"), keep_blank_values=True))
 
     def json(self) -> Any:
-        return json.loads(self.body) if self.body.strip() else {}
+        """The body as JSON ({} when empty). Raises ValueError for anything else, deep nesting
+        included (orjson refuses more than 1024 levels, where the stdlib decoder would recurse out)."""
+        return orjson.loads(self.body) if self.body.strip() else {}
 
 
 @dataclass
