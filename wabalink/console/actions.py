@@ -40,13 +40,13 @@ class ActionError(Exception):
                 return self.message
         return None
 
-    def renumbered(self, old: str, new: str) -> "ActionError":
+    def renumbered(self, old: str, new: str) -> ActionError:
         """The same error with member path prefix `old` read as `new` (a form's own numbering)."""
         return ActionError(self.code, self.message,
                            {new + path[len(old):] if path.startswith(old) else path for path in self.fields})
 
     @classmethod
-    def from_aws(cls, error: AwsError, known_fields: set[str] | None = None) -> "ActionError":
+    def from_aws(cls, error: AwsError, known_fields: set[str] | None = None) -> ActionError:
         message = error.message or error.code
         found = set(FIELD_PATH.findall(message))
         if known_fields is not None:

@@ -39,7 +39,7 @@ class Session:
     expires_at: float
     access_key_id: str | None = None  # strict mode: the key the user logged in with
 
-    def with_changes(self, **changes: object) -> "Session":
+    def with_changes(self, **changes: object) -> Session:
         return replace(self, **changes)  # type: ignore[arg-type]
 
 

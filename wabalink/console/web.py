@@ -131,7 +131,7 @@ class Console:
             return html_response(render("refused.html", message="sign in first"), 403)
         page = Page(self, request, session, match.args, dict(parse_qsl(request.query_string.decode("latin-1"))), form)
         if getattr(match.handler, "stream", False):
-            await live.stream(page, match.handler, receive, send)
+            await live.stream(page, match.handler, receive, send)  # type: ignore[arg-type]
             return None
         try:
             response = await asyncio.get_running_loop().run_in_executor(self.workers, match.handler, page)

@@ -54,8 +54,9 @@ def put_event_destination(p: Page) -> HttpResponse:
     return redirect(f"/console/wabas/{p.args['waba_id']}#event-destination")
 
 
-def _tag_change(p: Page, arn_of: Any, back: Any) -> HttpResponse:
-    """Adds `tags[0].key`=`tags[0].value`, or removes `tagKeys[0]` (one operation each)."""
+def _tag_change(p: Page, arn_of: Any, back: Any) -> HttpResponse | None:
+    """Adds `tags[0].key`=`tags[0].value`, or removes `tagKeys[0]` (one operation each); None when done,
+    else the page to show."""
     try:
         arn = arn_of()
     except ActionError as missing:

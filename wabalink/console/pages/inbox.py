@@ -42,7 +42,8 @@ def message_summary(kind: str, content: Any) -> str:
     `content` is the message type's members (`{"body": ...}` for text), or a whole message body."""
     if not isinstance(content, dict):
         return f"[{kind}]"
-    members = content.get(kind) if isinstance(content.get(kind), dict) else content
+    nested = content.get(kind)
+    members: dict[str, Any] = nested if isinstance(nested, dict) else content
     if kind == "text":
         return str(members.get("body", ""))
     if kind == "interactive":
