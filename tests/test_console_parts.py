@@ -153,3 +153,17 @@ def test_errors_find_the_fields_they_name() -> None:
     assert whole.for_field("setupFinalization.phoneNumbers[0].twoFactorPin")
     top = ActionError("DependencyException", "setupFinalization: Meta failed", {"setupFinalization"})
     assert not top.for_field("setupFinalization.phoneNumbers[0].twoFactorPin")
+
+
+REQUIRED_TEST_IDS = ("signup-start", "signup-business-name", "signup-add-number", "signup-verify-code", "signup-finish",
+                     "finalize-pin", "finalize-region", "finalize-event-destination", "finalize-submit",
+                     "linked-account-row", "inbox-conversation", "inbox-compose-text", "inbox-send", "message-status",
+                     "event-row", "event-replay")
+
+
+def test_the_controls_carry_their_stable_test_ids() -> None:
+    from importlib import resources
+
+    folder = resources.files("wabalink.console").joinpath("templates")
+    text = "".join(entry.read_text() for entry in folder.iterdir() if entry.name.endswith(".html"))
+    assert [testid for testid in REQUIRED_TEST_IDS if f'data-testid="{testid}"' not in text] == []

@@ -92,6 +92,20 @@ def test_sign_up_and_finalize_in_the_browser(fresh_browser: Any, server: Any) ->
     driver.get(server.endpoint + "/console/")
     assert [row.get_attribute("data-waba-id") for row in by_testid(driver, "linked-account-row")] == [waba_id]
 
+    # Readable on a phone: the account page fits a 390 px wide screen without sideways scrolling.
+    driver.set_window_size(390, 844)
+    try:
+        driver.get(f"{server.endpoint}/console/wabas/{waba_id}")
+        wait_for(driver, "registration-status", text="COMPLETE")
+        too_wide = driver.execute_script(
+            "var out = []; document.querySelectorAll('body *').forEach(function (e) {"
+            "  if (!e.closest('.table-wrap') && e.getBoundingClientRect().right > window.innerWidth + 1) {"
+            "    out.push(e.tagName + '.' + e.className + ' ' + (e.id || e.getAttribute('name') || '')); }"
+            "}); return out;")
+        assert too_wide == []
+    finally:
+        driver.set_window_size(1200, 860)
+
 
 KEYS = {"AKIABROWSERTEST00001": {"secret": "browser-secret/abcdefghijklmnopqrstuvw", "account": "123498765012"}}
 
