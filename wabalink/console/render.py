@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import mimetypes
 from datetime import UTC, datetime
+from functools import lru_cache
 from importlib import resources
 from typing import Any
 
@@ -74,13 +75,18 @@ _STATIC_NAMES = frozenset({"console.css", "console.js", "signup.js", "callback.j
 def static_response(name: str) -> HttpResponse | None:
     if name not in _STATIC_NAMES:
         return None
-    data = resources.files("wabalink.console").joinpath("static", name).read_bytes()
+    data = _static_bytes(name)
     content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
     if content_type.startswith("text/") or content_type.endswith("javascript"):
         content_type += "; charset=utf-8"
     return HttpResponse(200, [(b"content-type", content_type.encode()), (b"content-length", str(len(data)).encode()),
                               (b"cache-control", b"public, max-age=300"), (b"x-content-type-options", b"nosniff")],
                         data)
+
+
+@lru_cache(maxsize=len(_STATIC_NAMES))
+def _static_bytes(name: str) -> bytes:
+    return resources.files("wabalink.console").joinpath("static", name).read_bytes()
 
 
 __all__ = ["render", "html_response", "redirect", "text_response", "static_response"]

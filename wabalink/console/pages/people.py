@@ -32,8 +32,8 @@ def login(p: Page) -> HttpResponse:
     if signed_in is None:
         return p.render("login.html", status=403, next=_local(p.form.get("next")), access_key_id=access_key_id,
                         error="The access key id and secret access key are not a pair of the credentials file.")
-    p.set_session = signed_in
-    return redirect(_local(p.form.get("next")), [p.console.sessions.cookie_header(signed_in)])
+    p.set_session = signed_in  # sent back as the cookie
+    return redirect(_local(p.form.get("next")))
 
 
 @page(public=True)
