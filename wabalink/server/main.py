@@ -100,6 +100,15 @@ def build_parser(defaults: Settings) -> argparse.ArgumentParser:
                         help="switch the simulator's sandbox off (its routes answer 404)")
     parser.add_argument("--console", action=argparse.BooleanOptionalAction, default=defaults.console_enabled,
                         help="serve the web console at / (default: on)")
+    parser.add_argument("--meta-webhook-url", default=defaults.meta_webhook_url, metavar="URL",
+                        help="where the simulator sends its app's webhooks (default: this server's receiver)")
+    parser.add_argument("--s3-endpoint-url", default=defaults.s3_endpoint_url, metavar="URL",
+                        help="S3 endpoint for media buckets (default: AWS_ENDPOINT_URL_S3, else AWS)")
+    parser.add_argument("--blob-store", default=defaults.blob_store, metavar="FOLDER|s3://BUCKET/PREFIX",
+                        help="where the simulator keeps media bytes (default: blobs/ beside the SQLite file)")
+    parser.add_argument("--template-approval-delay", type=float, default=defaults.template_approval_delay_seconds,
+                        metavar="SECONDS", help="the simulator approves new and edited templates this long after "
+                                                "(default 0: at once)")
     parser.add_argument("--log-level", default=defaults.log_level, choices=["debug", "info", "warning", "error"])
     return parser
 
@@ -121,6 +130,9 @@ def main(argv: list[str]) -> int:
     settings.max_connections = args.max_connections
     settings.sandbox_token, settings.sandbox_enabled = args.sandbox_token, not args.no_sandbox
     settings.console_enabled = args.console
+    settings.meta_webhook_url = args.meta_webhook_url
+    settings.s3_endpoint_url, settings.blob_store = args.s3_endpoint_url, args.blob_store
+    settings.template_approval_delay_seconds = max(0.0, args.template_approval_delay)
     if not is_loopback(settings.host) and settings.auth_mode != "strict":
         print("wabalink serve: listening on a non-loopback address requires --auth strict", file=sys.stderr)
         return 2
