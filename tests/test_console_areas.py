@@ -95,3 +95,48 @@ def test_flows_are_listed_with_their_preview(server: Any) -> None:
     assert page.text.count('data-testid="flow-row"') == 1 and "Booking" in page.text
     preview = user.get(f"/console/wabas/{entry['wabaId']}/flows/{flow_id}/preview")
     assert preview.status == 200 and preview.testid("flow-preview-url")[0].startswith(server.endpoint)
+
+
+needs_inbox = pytest.mark.skipif(not integrations.inbox_available(),
+                                 reason="needs the simulator's inbound messages (wabalink.meta.inbound)")
+
+
+@needs_inbox
+def test_the_inbox_writes_as_the_customer_and_its_stream_says_when_it_changed(server: Any) -> None:
+    import http.client
+
+    account = new_account_id()
+    _, entry = linked_waba(server, server.client(account), "Inbox Co")
+    phone = entry["unregisteredWhatsAppPhoneNumbers"][0]
+    user = console_user(server, account)
+    inbox = f"/console/phone-numbers/{phone['phoneNumberId']}/inbox"
+    page = user.get(inbox)
+    assert 'data-testid="not-available"' not in page.text
+
+    cookie = "; ".join(f"{c.name}={c.value}" for c in user.cookies)
+    stream = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    stream.request("GET", f"/console/stream/inbox/{phone['phoneNumberId']}", headers={"cookie": cookie})
+    answer = stream.getresponse()
+    assert answer.status == 200 and answer.getheader("content-type", "").startswith("text/event-stream")
+    assert answer.readline().startswith(b"retry: ")
+
+    refused = user.post(inbox + "/inbound", {"from": "not a number", "kind": "text", "text": "hi"}, csrf=page.csrf())
+    assert refused.status == 400 and refused.testid("form-error") and 'value="not a number"' in refused.text
+    sent = user.post(inbox + "/inbound", {"from": "+15550106666", "kind": "text", "text": "Is it gluten free?"},
+                     csrf=page.csrf())
+    assert sent.status == 200 and sent.url.endswith("?with=15550106666")
+    assert sent.testid("inbox-conversation") and "Is it gluten free?" in sent.text
+
+    deadline = time.monotonic() + 8
+    lines = []
+    while time.monotonic() < deadline and b"event: changed\n" not in lines:
+        lines.append(answer.readline())
+    stream.close()
+    assert b"event: changed\n" in lines
+
+    stranger = console_user(server, new_account_id())
+    other_cookie = "; ".join(f"{c.name}={c.value}" for c in stranger.cookies)
+    other = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    other.request("GET", f"/console/stream/inbox/{phone['phoneNumberId']}", headers={"cookie": other_cookie})
+    assert other.getresponse().status == 404
+    other.close()
