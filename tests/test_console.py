@@ -110,6 +110,13 @@ def test_the_embedded_sign_up_checks_the_code_and_only_hands_tokens_to_the_conso
     forged = user.post("/meta/signup/finish", {"state": added.hidden("state")[:-2] + "00"})
     assert forged.status == 400
 
+    # A second sign-up may choose the business the first one created.
+    first_waba = number.testid("signup-waba-id")[0]
+    business_id = server.sandbox("GET", f"/wabas/{first_waba}")["businessId"]
+    assert f'<option value="{business_id}">Code Co ({business_id})</option>' in user.get("/meta/signup/").text
+    second = user.post("/meta/signup/business", {"businessId": business_id, "wabaName": "Code Co Two"})
+    assert server.sandbox("GET", f"/wabas/{second.testid('signup-waba-id')[0]}")["businessId"] == business_id
+
 
 def test_linked_accounts_are_paged(start_server: Any) -> None:
     server = start_server(extra_args=["--waba-quota", "30"])
@@ -241,6 +248,7 @@ def test_strict_mode_asks_for_a_key_and_refuses_a_wrong_secret(strict_server: An
     assert "Account 210987654321" in user.get("/console/").text
     # The whole sign-up works there too, and the token from before login is worthless now.
     assert user.post("/console/logout", {}, csrf=login.csrf()).status == 403
+    assert user.post("/meta/signup/business", {"businessId": "1234", "businessName": "x"}).status == 400
     finalize = phase_one(user, "Strict Console Co")
     linked = user.post("/console/signup/finalize", finalize_fields(finalize, **{PIN: "123456"}), csrf=finalize.csrf())
     assert linked.testid("registration-status") == ["COMPLETE"]

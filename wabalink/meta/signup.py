@@ -13,7 +13,8 @@ access_token}` to the opener window (same origin), or, without an opener, a redi
 `redirect_uri#access_token=...` (a fragment never reaches a server log). `redirect_uri` must be a
 path of this server's console. The flow's state travels in a signed form field (no table), valid
 for STATE_LIFETIME_SECONDS. Who may use it is the console's business (`is_allowed`): anyone in
-permissive mode, a signed-in console user in strict mode.
+permissive mode, a signed-in console user in strict mode (where the existing businesses, which may
+be other accounts', are not offered).
 """
 
 from __future__ import annotations
@@ -95,6 +96,8 @@ class EmbeddedSignup:
 
     def _business(self, state: State, form: dict[str, str], redirect_uri: str | None) -> HttpResponse:
         business_id = form.get("businessId") or "new"
+        if business_id != "new" and self._shared():
+            raise SandboxError(400, "businessId: on a shared server (--auth strict) a sign-up creates its own business")
         if business_id == "new":
             business_name = required_str(form, "businessName")
             existing = None
@@ -158,13 +161,17 @@ class EmbeddedSignup:
     def _page(self, step: str, state: State, redirect_uri: str | None, *, status: int = 200,
               error: str | None = None, typed: dict[str, str] | None = None) -> HttpResponse:
         businesses: list[dict[str, Any]] = []
-        if step == "start":
+        if step == "start" and not self._shared():
             with self.sim.state.store.reader() as cursor:
                 businesses = cursor.rows(_RECENT)
         body = render("meta_signup.html", step=step, state=state, sealed=self._seal(state) if state else "",
                       redirect_uri=redirect_uri or "", error=error, typed=typed or {},
                       businesses=businesses)
         return html_response(body, status)
+
+    def _shared(self) -> bool:
+        """With --auth strict several accounts share the simulator: no one is shown others' businesses."""
+        return self.sim.settings.auth_mode == "strict"
 
     def _seal(self, state: State) -> str:
         payload = base64.urlsafe_b64encode(json.dumps({**state, "at": time.time()}).encode()).decode()
