@@ -23,10 +23,12 @@ from wabalink.aws.exceptions import InternalServiceException, ValidationExceptio
 from wabalink.aws.model import load_service_model
 from wabalink.aws.protocol import RestJsonProtocol
 from wabalink.config import Settings
+from wabalink.console.web import Console
 from wabalink.meta import media_http
 from wabalink.meta.client import GraphClient
 from wabalink.meta.graph_api import handle_graph
 from wabalink.meta.sandbox_api import handle_sandbox
+from wabalink.meta.signup import EmbeddedSignup
 from wabalink.meta.simulator import MetaSimulator, simulator_app_credentials
 from wabalink.server.http import HttpRequest, HttpResponse, json_response
 from wabalink.service.operations import (
@@ -50,6 +52,7 @@ log = logging.getLogger("wabalink.server")
 
 GRAPH_PREFIX = "/meta/graph"
 SANDBOX_PREFIX = "/meta/sandbox"
+SIGNUP_PREFIX = "/meta/signup"
 HEALTH_PATH = "/_wabalink/health"
 WEBHOOK_PATH = "/_wabalink/webhooks/meta"
 # No operation takes more (AWS's own API front doors stop at 10 MB too).
@@ -102,6 +105,9 @@ class WabalinkApp:
         self.check_declared_errors = os.environ.get(CHECK_DECLARED_ERRORS_ENV) == "1"
         self.service_workers = ThreadPoolExecutor(32, thread_name_prefix="wabalink-service")
         self.meta_workers = ThreadPoolExecutor(16, thread_name_prefix="wabalink-meta")
+        # The web console at `/` and Meta's embedded sign-up it opens (the simulator's side).
+        self.console = Console(self) if settings.console_enabled else None
+        self.signup = EmbeddedSignup(self.simulator, self.console.may_sign_up) if self.console else None
 
     # ------------------------------------------------------------------ ASGI
 
@@ -124,7 +130,10 @@ class WabalinkApp:
         request = HttpRequest(scope["method"], scope["path"], scope.get("query_string", b""),
                               _header_dict(scope["headers"]), body, scope.get("raw_path") or _encoded_path(scope["path"]))
         path = request.path
-        if path.startswith(GRAPH_PREFIX + "/"):
+        if self.signup is not None and (path == SIGNUP_PREFIX or path.startswith(SIGNUP_PREFIX + "/")):
+            response = await self._in_thread(self.meta_workers, self.signup.handle, request,
+                                             path[len(SIGNUP_PREFIX):])
+        elif path.startswith(GRAPH_PREFIX + "/"):
             response = await self._in_thread(self.meta_workers, handle_graph, self.simulator, request,
                                              path[len(GRAPH_PREFIX):])
         elif path.startswith(SANDBOX_PREFIX + "/") or path == SANDBOX_PREFIX:
@@ -136,6 +145,9 @@ class WabalinkApp:
             response = await self._in_thread(self.service_workers, handle_events, self.store, self.settings, request)
         elif path == HEALTH_PATH:
             response = json_response(200, {"status": "ok"})
+        elif self.console is not None and self.console.owns(path):
+            await self.console.handle(request, receive, send)
+            return
         else:
             response = await self._aws(request)
         await self._send(send, response)

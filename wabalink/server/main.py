@@ -99,6 +99,8 @@ def build_parser(defaults: Settings) -> argparse.ArgumentParser:
                              "needed with --auth strict")
     parser.add_argument("--no-sandbox", action="store_true", default=not defaults.sandbox_enabled,
                         help="switch the simulator's sandbox off (its routes answer 404)")
+    parser.add_argument("--console", action=argparse.BooleanOptionalAction, default=defaults.console_enabled,
+                        help="serve the web console at / (default: on)")
     parser.add_argument("--meta-webhook-url", default=defaults.meta_webhook_url, metavar="URL",
                         help="where the simulator sends its app's webhooks (default: this server's receiver)")
     parser.add_argument("--s3-endpoint-url", default=defaults.s3_endpoint_url, metavar="URL",
@@ -141,6 +143,7 @@ def main(argv: list[str]) -> int:
     settings.keep_alive_timeout_seconds, settings.head_timeout_seconds = args.keep_alive_timeout, args.header_timeout
     settings.max_connections = args.max_connections
     settings.sandbox_token, settings.sandbox_enabled = args.sandbox_token, not args.no_sandbox
+    settings.console_enabled = args.console
     settings.meta_webhook_url = args.meta_webhook_url
     settings.s3_endpoint_url, settings.blob_store = args.s3_endpoint_url, args.blob_store
     settings.template_approval_delay_seconds = max(0.0, args.template_approval_delay)
