@@ -1,4 +1,4 @@
-"""Step 8: WhatsApp Flows, Conversions API datasets and events, business public keys and calling on
+"""Step 9: WhatsApp Flows, Conversions API datasets and events, business public keys and calling on
 the simulator's side; the service's fingerprint of the business public key it last put."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-VERSION = 8
+VERSION = 9
 
 metadata = MetaData()
 
