@@ -357,3 +357,50 @@ def test_registering_the_number_again_invalidates_the_key_signature(server: Any)
     client.put_whatsapp_business_public_key(originationPhoneNumberId=ids["phone"], businessPublicKey=pem)
     assert client.get_whatsapp_business_public_key(originationPhoneNumberId=ids["phone"])[
         "businessPublicKeySignatureStatus"] == "VALID"
+
+
+def test_call_and_flow_changes_become_events(server: Any) -> None:
+    """The hand-over of a call event is an AWS-generated event; Meta's `calls` and `flows` webhooks
+    reach the service's receiver and become events of the linked WABA too."""
+    import urllib.request
+
+    account = new_account()
+    client = server.client(account)
+    ids = linked_ids(server, client, "Events")
+    server.sandbox("PUT", f"/phone-numbers/{ids['metaPhone']}/call-permissions/15550103333", {"status": "permanent"})
+    call_id = client.send_whatsapp_call_event(
+        originationPhoneNumberId=ids["phone"], metaApiVersion="v21.0",
+        callEvent=call_event(to="15550103333", action="connect", session=SDP_OFFER,
+                             biz_opaque_callback_data="ticket-9"))["callId"]
+    flow_id = client.create_whatsapp_flow(id=ids["waba"], flowName="evented", categories=["OTHER"],
+                                          flowJson=json.dumps({"version": "7.1", "screens": [{
+                                              "id": "ONLY", "terminal": True, "layout": {
+                                                  "type": "SingleColumnLayout", "children": []}}]}).encode())["flowId"]
+    client.publish_whatsapp_flow(id=ids["waba"], flowId=flow_id)
+
+    def fields() -> dict[str, list[Any]]:
+        with urllib.request.urlopen(f"{server.endpoint}/_wabalink/events?accountId={account}", timeout=30) as answer:
+            events = json.loads(answer.read())["events"]
+        found: dict[str, list[Any]] = {}
+        for event in events:
+            for entry in event["envelope"]["whatsAppWebhookEntry"] if isinstance(
+                    event["envelope"].get("whatsAppWebhookEntry"), list) else [event["envelope"]["whatsAppWebhookEntry"]]:
+                entry = json.loads(entry) if isinstance(entry, str) else entry
+                for change in entry["changes"]:
+                    found.setdefault(change["field"], []).append(change["value"])
+        return found
+
+    deadline = time.monotonic() + 15
+    while not {"aws_call_handover", "calls", "flows"} <= set(found := fields()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    handover = found["aws_call_handover"][0]["handover"]
+    assert (handover["callId"], handover["status"], handover["biz_opaque_callback_data"]) == (
+        call_id, "succeeded", "ticket-9")
+    assert found["calls"][0]["calls"][0]["id"] == call_id
+    assert found["flows"][0]["flow_id"] == flow_id and found["flows"][0]["new_status"] == "PUBLISHED"
+
+
+def new_account() -> str:
+    from tests.conftest import new_account_id
+
+    return new_account_id()
