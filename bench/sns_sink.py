@@ -10,6 +10,7 @@ time (epoch seconds, this machine's clock).
 
     python bench/sns_sink.py --port 8123
 
+    GET  /_sink/complete {"complete": N}: messageIds with a successful hand-over, sent, delivered and read
     GET  /_sink/events   {"events": {messageId: [[kind, arrival], ...]}, "publishes": N, "other": N}
     POST /_sink/reset    forget everything recorded
 """
@@ -27,6 +28,8 @@ from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape
 
 XMLNS = "http://sns.amazonaws.com/doc/2010-03-31/"
+# The events every message accepted by Meta gets: the hand-over, then Meta's three statuses.
+COMPLETE_KINDS = frozenset(("handover_succeeded", "sent", "delivered", "read"))
 
 
 class Recorder:
@@ -50,6 +53,11 @@ class Recorder:
         with self.lock:
             return {"events": {key: list(value) for key, value in self.events.items()},
                     "publishes": self.publishes, "other": self.other}
+
+    def complete(self, kinds: frozenset[str]) -> int:
+        """How many messageIds got every one of `kinds`."""
+        with self.lock:
+            return sum(1 for events in self.events.values() if kinds <= {kind for kind, _ in events})
 
     def reset(self) -> None:
         with self.lock:
@@ -117,7 +125,10 @@ def make_handler(recorder: Recorder) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(data)
 
         def do_GET(self) -> None:
-            if self.path.startswith("/_sink/events"):
+            if self.path.startswith("/_sink/complete"):
+                count = recorder.complete(COMPLETE_KINDS)
+                self._answer(200, json.dumps({"complete": count}), "application/json")
+            elif self.path.startswith("/_sink/events"):
                 self._answer(200, json.dumps(recorder.snapshot()), "application/json")
             else:
                 self._answer(200, "ok", "text/plain")
