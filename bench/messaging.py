@@ -27,15 +27,14 @@ sys.path.insert(0, str(BENCH_DIR))
 
 import console_timing  # noqa: E402
 import sendload  # noqa: E402
-from associations import latency_summary, percentile  # noqa: E402
-from servers import (SANDBOX_TOKEN, RssSampler, Server, cpu_seconds, dump_json, free_port, memory_report,  # noqa: E402
-                     wabalink_server)
+import event_check  # noqa: E402
+from event_check import sink_reset, sink_server, wait_for_events  # noqa: E402
+from servers import SANDBOX_TOKEN, RssSampler, Server, cpu_seconds, dump_json, memory_report, wabalink_server  # noqa: E402,E501
 
 REGION = "us-east-1"
 KEY = ("123456789012", "bench-secret")  # permissive mode: the access key id is the account
 TOPIC_ARN = f"arn:aws:sns:{REGION}:{KEY[0]}:bench-events"
 POSTGRES_URL = os.environ.get("WABALINK_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-EVENT_KINDS = ("handover_succeeded", "sent", "delivered", "read")
 SCENARIOS = ("sqlite", "postgresql-1", "postgresql-2")
 TARGETS = {"accepted_per_second": 500.0, "lag_p99_ms": 2000.0, "rss_peak_mb": 200.0,
            "console_page_p99_ms": console_timing.TARGET_MS}
@@ -67,22 +66,6 @@ def say(message: str) -> None:
 
 
 # --- servers and setup ----------------------------------------------------------------------------
-
-def sink_server(workdir: Path) -> Server:
-    port = free_port()
-    return Server("sns-sink", [sys.executable, str(BENCH_DIR / "sns_sink.py"), "--port", str(port)], port,
-                  workdir / "sns-sink.log", ready_path="/_sink/complete")
-
-
-def sink_get(sink: Server, path: str) -> Any:
-    with urllib.request.urlopen(sink.endpoint + path, timeout=60) as answer:
-        return json.loads(answer.read())
-
-
-def sink_reset(sink: Server) -> None:
-    urllib.request.urlopen(urllib.request.Request(sink.endpoint + "/_sink/reset", data=b"", method="POST"),
-                           timeout=30).read()
-
 
 def sandbox(server: Server, method: str, path: str, payload: dict[str, Any]) -> Any:
     request = urllib.request.Request(server.endpoint + "/meta/sandbox" + path, data=json.dumps(payload).encode(),
@@ -150,60 +133,6 @@ def drop_postgres_schema(url: str) -> None:
         conn.execute(f"DROP SCHEMA IF EXISTS {url.rsplit('%3D', 1)[1]} CASCADE")
 
 
-# --- events ---------------------------------------------------------------------------------------
-
-def wait_for_events(sink: Server, expected: int, timeout: float) -> float:
-    """Polls the sink until `expected` messages have all their events, or the timeout; returns the
-    seconds waited."""
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        if sink_get(sink, "/_sink/complete")["complete"] >= expected:
-            break
-        time.sleep(0.25)
-    return time.monotonic() - started
-
-
-def event_report(accepted: dict[str, tuple[float, float]], recorded: dict[str, Any], load_end: float
-                 ) -> dict[str, Any]:
-    """Per accepted message: which of its four events arrived, duplicates, order, and the lag from
-    the call's start to the arrival of its `read`."""
-    events = recorded["events"]
-    missing = {kind: 0 for kind in EVENT_KINDS}
-    duplicates = out_of_order = incomplete = 0
-    other_kinds: dict[str, int] = {}
-    lags, last_arrival = [], 0.0
-    for message_id, (started, _) in accepted.items():
-        arrivals = events.get(message_id, [])
-        kinds = [kind for kind, _ in arrivals]
-        duplicates += len(kinds) - len(set(kinds))
-        for kind in set(kinds) - set(EVENT_KINDS):
-            other_kinds[kind] = other_kinds.get(kind, 0) + 1
-        first = {kind: min(t for k, t in arrivals if k == kind) for kind in set(kinds)}
-        gaps = [kind for kind in EVENT_KINDS if kind not in first]
-        for kind in gaps:
-            missing[kind] += 1
-        incomplete += bool(gaps)
-        present = [first[kind] for kind in EVENT_KINDS if kind in first]
-        out_of_order += present != sorted(present)
-        if "read" in first:
-            lags.append(first["read"] - started)
-        last_arrival = max([last_arrival, *first.values()])
-    unknown = sum(1 for message_id in events if message_id not in accepted)
-    return {"messages": len(accepted), "complete": len(accepted) - incomplete, "incomplete": incomplete,
-            "missing_by_kind": missing, "duplicates": duplicates, "out_of_order": out_of_order,
-            "other_kinds": other_kinds, "unknown_message_ids": unknown, "publish_calls": recorded["publishes"],
-            "lag_to_read": latency_summary(lags),
-            "last_event_after_load_s": round(last_arrival - load_end, 2) if last_arrival else None}
-
-
-def sends_report(results: sendload.SendResults) -> dict[str, Any]:
-    latencies = [latency for _, latency in results.accepted.values()]
-    return {"accepted": len(results.accepted), "failures": results.failures,
-            "failure_examples": results.failure_examples, "duration_s": round(results.elapsed, 2),
-            "accepted_per_second": round(len(results.accepted) / results.elapsed, 1) if results.elapsed else 0.0,
-            "latency": latency_summary(latencies)}
-
-
 # --- a scenario -----------------------------------------------------------------------------------
 
 def load_phase(name: str, sink: Server, servers: list[Server], waba: dict[str, Any], args: argparse.Namespace,
@@ -219,9 +148,11 @@ def load_phase(name: str, sink: Server, servers: list[Server], waba: dict[str, A
                                   first_index=first_index)
     load_end = time.time()
     cpu_load = sum((cpu_seconds(s.pid) or 0.0) - before for s, before in zip(servers, cpu_before))
-    waited = wait_for_events(sink, len(sends.accepted), args.drain_timeout)
-    report = {"sends": sends_report(sends), "events": event_report(sends.accepted, sink_get(sink, "/_sink/events"),
-                                                                   load_end),
+    waited = wait_for_events(sink, list(sends.accepted), args.drain_timeout)
+    recorded = event_check.sink_get(sink, "/_sink/events")
+    events = event_check.event_report(sends.accepted, recorded, load_end)
+    report = {"sends": event_check.sends_report(sends), "events": events,
+              "problems": event_check.diagnose(servers[0], recorded, events["examples"]),
               "drain_wait_s": round(waited, 2),
               "server_cpu_ms_per_message_during_load": round(cpu_load * 1000 / max(1, len(sends.accepted)), 2)}
     s, e = report["sends"], report["events"]
@@ -243,8 +174,9 @@ def scenario(name: str, database_url: str, replicas: int, sink: Server, args: ar
         say(f"{name}: {replicas} server(s) up; linking a WABA, its template and HIGH-tier numbers")
         waba = link_sending_waba(servers[0])
         samplers = [RssSampler(server.pid).__enter__() for server in servers]
+        sink_reset(sink)
         warm = sendload.flat_out([s.endpoint for s in servers], waba["phones"], KEY, threads=2, duration=1)
-        wait_for_events(sink, len(warm.accepted), args.drain_timeout)
+        wait_for_events(sink, list(warm.accepted), args.drain_timeout)
         result: dict[str, Any] = {"replicas": replicas, "warmup_sends": len(warm.accepted)}
         result["flat_out"] = load_phase(f"{name} flat out", sink, servers, waba, args, paced=False, first_index=10_000)
         result["paced"] = load_phase(f"{name} paced {args.rate:.0f}/s", sink, servers, waba, args, paced=True,
@@ -308,6 +240,7 @@ def summarize(results: dict[str, Any]) -> dict[str, Any]:
         flat, paced = result["flat_out"], result["paced"]
         all_events = all(phase["events"]["incomplete"] == 0 for phase in (flat, paced))
         duplicates = flat["events"]["duplicates"] + paced["events"]["duplicates"]
+        out_of_order = flat["events"]["out_of_order"] + paced["events"]["out_of_order"]
         rss = max(m["vm_hwm_mb"] or 0 for m in result["memory"])
         summary[name] = {
             "accepted_per_second": flat["sends"]["accepted_per_second"],
@@ -316,11 +249,13 @@ def summarize(results: dict[str, Any]) -> dict[str, Any]:
             "lag_p99_ms": paced["events"]["lag_to_read"]["p99_ms"],
             "paced_rate_achieved": paced["sends"]["accepted_per_second"],
             "rss_peak_mb": rss, "every_event_delivered": all_events, "duplicates": duplicates,
+            "out_of_order": out_of_order,
             "targets": {
                 "accepted_per_second": verdict(flat["sends"]["accepted_per_second"], TARGETS["accepted_per_second"]),
                 "lag_p99_ms": verdict(paced["events"]["lag_to_read"]["p99_ms"], TARGETS["lag_p99_ms"], False),
                 "rss_peak_mb": verdict(rss, TARGETS["rss_peak_mb"], False),
-                "every_event_once": "MET" if all_events and duplicates == 0 else "MISSED"}}
+                "every_event_once": "MET" if all_events and duplicates == 0 else "MISSED",
+                "per_message_order": "MET" if out_of_order == 0 else "MISSED"}}
     console = results.get("console") or {}
     if console.get("pages"):
         worst = max(page["p99_ms"] for page in console["pages"].values())
@@ -342,7 +277,7 @@ def print_report(results: dict[str, Any]) -> None:
     print("Messaging: SendWhatsAppMessage (template sends, 2 HIGH-tier numbers), events to an SNS-compatible "
           "counting sink")
     print(f"{'scenario':<14}{'accepted/s':>11}{'call p50':>9}{'call p99':>9}{'paced/s':>8}{'lag p50':>9}"
-          f"{'lag p99':>9}{'VmHWM MB':>9}{'events':>18}{'dup':>5}{'order':>6}")
+          f"{'lag p99':>9}{'VmHWM MB':>10}{'events complete':>20}{'dup':>5}{'order':>6}")
     for name, result in results["scenarios"].items():
         if "skipped" in result:
             print(f"{name:<14}skipped: {result['skipped']}")
@@ -356,7 +291,7 @@ def print_report(results: dict[str, Any]) -> None:
         print(f"{name:<14}{flat['sends']['accepted_per_second']:>11}{flat['sends']['latency']['p50_ms']:>9}"
               f"{flat['sends']['latency']['p99_ms']:>9}{paced['sends']['accepted_per_second']:>8}"
               f"{paced['events']['lag_to_read']['p50_ms']:>9}{paced['events']['lag_to_read']['p99_ms']:>9}"
-              f"{rss:>9}{f'{complete}/{messages} complete':>18}{dup:>5}{order:>6}")
+              f"{rss:>10}{f'{complete}/{messages}':>20}{dup:>5}{order:>6}")
     print("  (ms; events: messages with hand-over + sent + delivered + read at the sink, both loads; "
           "dup: events delivered twice; order: arrivals out of order)")
     console_timing.print_report(results.get("console"))

@@ -10,7 +10,8 @@ time (epoch seconds, this machine's clock).
 
     python bench/sns_sink.py --port 8123
 
-    GET  /_sink/complete {"complete": N}: messageIds with a successful hand-over, sent, delivered and read
+    POST /_sink/incomplete  [messageId, ...] -> {"incomplete": N}: those still lacking a successful
+                         hand-over, sent, delivered or read
     GET  /_sink/events   {"events": {messageId: [[kind, arrival], ...]}, "publishes": N, "other": N}
     POST /_sink/reset    forget everything recorded
 """
@@ -54,10 +55,11 @@ class Recorder:
             return {"events": {key: list(value) for key, value in self.events.items()},
                     "publishes": self.publishes, "other": self.other}
 
-    def complete(self, kinds: frozenset[str]) -> int:
-        """How many messageIds got every one of `kinds`."""
+    def incomplete(self, message_ids: list[str], kinds: frozenset[str]) -> int:
+        """How many of `message_ids` still lack one of `kinds`."""
         with self.lock:
-            return sum(1 for events in self.events.values() if kinds <= {kind for kind, _ in events})
+            return sum(1 for message_id in message_ids
+                       if not kinds <= {kind for kind, _ in self.events.get(message_id, ())})
 
     def reset(self) -> None:
         with self.lock:
@@ -125,10 +127,7 @@ def make_handler(recorder: Recorder) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(data)
 
         def do_GET(self) -> None:
-            if self.path.startswith("/_sink/complete"):
-                count = recorder.complete(COMPLETE_KINDS)
-                self._answer(200, json.dumps({"complete": count}), "application/json")
-            elif self.path.startswith("/_sink/events"):
+            if self.path.startswith("/_sink/events"):
                 self._answer(200, json.dumps(recorder.snapshot()), "application/json")
             else:
                 self._answer(200, "ok", "text/plain")
@@ -139,6 +138,10 @@ def make_handler(recorder: Recorder) -> type[BaseHTTPRequestHandler]:
             if self.path.startswith("/_sink/reset"):
                 recorder.reset()
                 self._answer(200, "{}", "application/json")
+                return
+            if self.path.startswith("/_sink/incomplete"):
+                count = recorder.incomplete(json.loads(raw or "[]"), COMPLETE_KINDS)
+                self._answer(200, json.dumps({"incomplete": count}), "application/json")
                 return
             arrival = time.time()
             form = dict(parse_qsl(raw, keep_blank_values=True))

@@ -1,0 +1,124 @@
+"""The messaging benchmark's events: the counting SNS sink (a child process, bench/sns_sink.py) and
+what arrived there for each accepted message: its hand-over, `sent`, `delivered` and `read` events,
+duplicates, order, the lag from the call to `read`, and for a few messages with a problem their
+events as wabalink's event log holds them (evidence to read beside the sink's arrivals)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import sendload
+from associations import latency_summary
+from servers import SANDBOX_TOKEN, Server, free_port
+
+BENCH_DIR = Path(__file__).resolve().parent
+EVENT_KINDS = ("handover_succeeded", "sent", "delivered", "read")
+
+def sink_server(workdir: Path) -> Server:
+    port = free_port()
+    return Server("sns-sink", [sys.executable, str(BENCH_DIR / "sns_sink.py"), "--port", str(port)], port,
+                  workdir / "sns-sink.log", ready_path="/_sink/events")
+
+
+def sink_get(sink: Server, path: str) -> Any:
+    with urllib.request.urlopen(sink.endpoint + path, timeout=60) as answer:
+        return json.loads(answer.read())
+
+
+def sink_incomplete(sink: Server, message_ids: list[str]) -> int:
+    request = urllib.request.Request(sink.endpoint + "/_sink/incomplete", data=json.dumps(message_ids).encode(),
+                                     method="POST")
+    with urllib.request.urlopen(request, timeout=60) as answer:
+        return int(json.loads(answer.read())["incomplete"])
+
+
+def sink_reset(sink: Server) -> None:
+    urllib.request.urlopen(urllib.request.Request(sink.endpoint + "/_sink/reset", data=b"", method="POST"),
+                           timeout=30).read()
+
+
+# --- events ---------------------------------------------------------------------------------------
+
+def wait_for_events(sink: Server, message_ids: list[str], timeout: float) -> float:
+    """Polls the sink until every one of `message_ids` has all its events, or the timeout; returns
+    the seconds waited."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if sink_incomplete(sink, message_ids) == 0:
+            break
+        time.sleep(0.5)
+    return time.monotonic() - started
+
+
+def event_report(accepted: dict[str, tuple[float, float]], recorded: dict[str, Any], load_end: float
+                 ) -> dict[str, Any]:
+    """Per accepted message: which of its four events arrived, duplicates, order, and the lag from
+    the call's start to the arrival of its `read`."""
+    events = recorded["events"]
+    missing = {kind: 0 for kind in EVENT_KINDS}
+    duplicates = out_of_order = incomplete = 0
+    other_kinds: dict[str, int] = {}
+    lags, last_arrival = [], 0.0
+    examples: dict[str, list[str]] = {"incomplete": [], "out_of_order": [], "duplicates": []}
+    for message_id, (started, _) in accepted.items():
+        arrivals = events.get(message_id, [])
+        kinds = [kind for kind, _ in arrivals]
+        duplicates += len(kinds) - len(set(kinds))
+        if len(kinds) != len(set(kinds)):
+            examples["duplicates"].append(message_id)
+        for kind in set(kinds) - set(EVENT_KINDS):
+            other_kinds[kind] = other_kinds.get(kind, 0) + 1
+        first = {kind: min(t for k, t in arrivals if k == kind) for kind in set(kinds)}
+        gaps = [kind for kind in EVENT_KINDS if kind not in first]
+        for kind in gaps:
+            missing[kind] += 1
+        incomplete += bool(gaps)
+        if gaps:
+            examples["incomplete"].append(message_id)
+        present = [first[kind] for kind in EVENT_KINDS if kind in first]
+        out_of_order += present != sorted(present)
+        if present != sorted(present):
+            examples["out_of_order"].append(message_id)
+        if "read" in first:
+            lags.append(first["read"] - started)
+        last_arrival = max([last_arrival, *first.values()])
+    unknown = sum(1 for message_id in events if message_id not in accepted)
+    return {"messages": len(accepted), "complete": len(accepted) - incomplete, "incomplete": incomplete,
+            "missing_by_kind": missing, "duplicates": duplicates, "out_of_order": out_of_order,
+            "other_kinds": other_kinds, "unknown_message_ids": unknown, "publish_calls": recorded["publishes"],
+            "lag_to_read": latency_summary(lags),
+            "examples": {problem: ids[:3] for problem, ids in examples.items()},
+            "last_event_after_load_s": round(last_arrival - load_end, 2) if last_arrival else None}
+
+
+def diagnose(server: Server, recorded: dict[str, Any], examples: dict[str, list[str]]) -> dict[str, Any]:
+    """For a few messages with a problem: their events as the event log holds them (kind, sequence,
+    state, attempts, last error) beside what the sink received, as evidence."""
+    found: dict[str, Any] = {}
+    for problem, message_ids in examples.items():
+        for message_id in message_ids:
+            request = urllib.request.Request(f"{server.endpoint}/_wabalink/events?messageId={message_id}&limit=50",
+                                             headers={"authorization": f"Bearer {SANDBOX_TOKEN}"})
+            try:
+                with urllib.request.urlopen(request, timeout=30) as answer:
+                    logged = json.loads(answer.read())["events"]
+            except (OSError, ValueError, KeyError) as error:
+                logged = [f"events API: {error}"]
+            found[f"{problem} {message_id}"] = {
+                "event_log": [[e["kind"], e["sequence"], e["status"], e["attempts"], e["lastError"],
+                               e["createdAt"], e["deliveredAt"]] if isinstance(e, dict) else e for e in logged],
+                "sink": recorded["events"].get(message_id, [])}
+    return found
+
+
+def sends_report(results: sendload.SendResults) -> dict[str, Any]:
+    latencies = [latency for _, latency in results.accepted.values()]
+    return {"accepted": len(results.accepted), "failures": results.failures,
+            "failure_examples": results.failure_examples, "duration_s": round(results.elapsed, 2),
+            "accepted_per_second": round(len(results.accepted) / results.elapsed, 1) if results.elapsed else 0.0,
+            "latency": latency_summary(latencies)}
