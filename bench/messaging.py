@@ -140,6 +140,7 @@ def load_phase(name: str, sink: Server, servers: list[Server], waba: dict[str, A
     sink_reset(sink)
     endpoints = [server.endpoint for server in servers]
     cpu_before = [cpu_seconds(server.pid) or 0.0 for server in servers]
+    generator_before = sum(os.times()[:2])
     if paced:
         sends = sendload.paced(endpoints, waba["phones"], KEY, rate=args.rate, duration=args.lag_seconds,
                                first_index=first_index)
@@ -148,13 +149,16 @@ def load_phase(name: str, sink: Server, servers: list[Server], waba: dict[str, A
                                   first_index=first_index)
     load_end = time.time()
     cpu_load = sum((cpu_seconds(s.pid) or 0.0) - before for s, before in zip(servers, cpu_before))
+    generator_cpu = sum(os.times()[:2]) - generator_before
     waited = wait_for_events(sink, list(sends.accepted), args.drain_timeout)
     recorded = event_check.sink_get(sink, "/_sink/events")
     events = event_check.event_report(sends.accepted, recorded, load_end)
     report = {"sends": event_check.sends_report(sends), "events": events,
               "problems": event_check.diagnose(servers[0], recorded, events["examples"]),
               "drain_wait_s": round(waited, 2),
-              "server_cpu_ms_per_message_during_load": round(cpu_load * 1000 / max(1, len(sends.accepted)), 2)}
+              "server_cpu_ms_per_message_during_load": round(cpu_load * 1000 / max(1, len(sends.accepted)), 2),
+              "generator_cpu_ms_per_message": round(generator_cpu * 1000 / max(1, len(sends.accepted)), 2),
+              "machine_load_average_1m": os.getloadavg()[0]}
     s, e = report["sends"], report["events"]
     say(f"{name}: {s['accepted']} accepted in {s['duration_s']}s = {s['accepted_per_second']}/s "
         f"(p50 {s['latency']['p50_ms']} ms, p99 {s['latency']['p99_ms']} ms, {s['failures']} failed); events: "
@@ -294,6 +298,14 @@ def print_report(results: dict[str, Any]) -> None:
               f"{rss:>10}{f'{complete}/{messages}':>20}{dup:>5}{order:>6}")
     print("  (ms; events: messages with hand-over + sent + delivered + read at the sink, both loads; "
           "dup: events delivered twice; order: arrivals out of order)")
+    for name, result in results["scenarios"].items():
+        if "skipped" not in result:
+            flat, paced = result["flat_out"], result["paced"]
+            print(f"  {name}: flat out: server CPU {flat['server_cpu_ms_per_message_during_load']} ms/message, "
+                  f"generator {flat['generator_cpu_ms_per_message']} ms; last event "
+                  f"{flat['events']['last_event_after_load_s']}s after the load (paced: "
+                  f"{paced['events']['last_event_after_load_s']}s); 1-min load average "
+                  f"{flat['machine_load_average_1m']:.1f} on {os.cpu_count()} CPUs")
     console_timing.print_report(results.get("console"))
     print(line)
     print("Targets")
