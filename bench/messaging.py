@@ -3,7 +3,7 @@ SNS-compatible counting sink, the lag from send to the last event at a fixed rat
 peak RSS, on SQLite and on PostgreSQL with one and two replicas; then the console's pages timed
 with 100 linked WABAs and 10,000 messages in the store (when the console is built).
 
-    .venv/bin/python bench/messaging.py                       # about 2.5 minutes
+    .venv/bin/python bench/messaging.py                       # about 3 minutes
     .venv/bin/python bench/messaging.py --seconds 4 --lag-seconds 4 --skip postgresql-2
 
 Everything runs on 127.0.0.1: `wabalink serve` and `bench/sns_sink.py` are child processes. See
@@ -45,10 +45,10 @@ TEMPLATE = {"name": sendload.TEMPLATE_NAME, "language": sendload.TEMPLATE_LANGUA
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="bench/messaging.py", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=8, help="seconds of flat-out sending (default 8)")
+    parser.add_argument("--seconds", type=float, default=6, help="seconds of flat-out sending (default 6)")
     parser.add_argument("--threads", type=int, default=8, help="flat-out sender threads (default 8)")
     parser.add_argument("--rate", type=float, default=300, help="sends per second of the lag run (default 300)")
-    parser.add_argument("--lag-seconds", type=float, default=8, help="seconds of the paced lag run (default 8)")
+    parser.add_argument("--lag-seconds", type=float, default=6, help="seconds of the paced lag run (default 6)")
     parser.add_argument("--drain-timeout", type=float, default=30,
                         help="seconds to wait after a load for its events to reach the sink (default 30)")
     parser.add_argument("--console-wabas", type=int, default=100, help="linked WABAs for the console pages")
@@ -208,7 +208,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     results: dict[str, Any] = {"scenarios": {}, "console": None}
     with sink_server(workdir) as sink:
         if "sqlite" not in skip:
-            console = None if "console" in skip else console_hook(args, results)
+            console = None if "console" in skip else console_hook(args, results, sink)
             results["scenarios"]["sqlite"] = scenario("sqlite", f"sqlite:///{workdir / 'messaging.db'}", 1, sink,
                                                       args, workdir, after=console)
         for name, replicas in (("postgresql-1", 1), ("postgresql-2", 2)):
@@ -228,9 +228,12 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     return results
 
 
-def console_hook(args: argparse.Namespace, results: dict[str, Any]) -> Any:
+def console_hook(args: argparse.Namespace, results: dict[str, Any], sink: Server) -> Any:
     def after(server: Server, waba: dict[str, Any], sent: int) -> None:
-        results["console"] = console_timing.measure(server, waba, sent, args, key=KEY, say=say)
+        sink_reset(sink)
+        results["console"] = console_timing.measure(
+            server, waba, sent, args, key=KEY, say=say,
+            wait_events=lambda ids: wait_for_events(sink, ids, args.drain_timeout))
     return after
 
 

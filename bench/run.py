@@ -72,8 +72,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--skip", action="append", default=[],
                         choices=["bare", "strict", "moto", "associations", "cli", "media", "messaging"],
                         help="leave out a part (repeatable)")
-    parser.add_argument("--messaging-seconds", type=float, default=8,
-                        help="seconds of each messaging load, flat out and paced, per scenario (default 8)")
+    parser.add_argument("--messaging-seconds", type=float, default=6,
+                        help="seconds of each messaging load, flat out and paced, per scenario (default 6)")
     parser.add_argument("--output", type=Path, default=BENCH_DIR / "results",
                         help="folder of the JSON results (default bench/results/)")
     parser.add_argument("--check", action="store_true", help="exit 3 when a target is missed")
