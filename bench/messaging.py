@@ -51,6 +51,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--lag-seconds", type=float, default=6, help="seconds of the paced lag run (default 6)")
     parser.add_argument("--drain-timeout", type=float, default=30,
                         help="seconds to wait after a load for its events to reach the sink (default 30)")
+    parser.add_argument("--replica-webhooks", choices=["shared", "own"], default="shared",
+                        help="two replicas: the simulator's webhooks go to one receiver URL (--meta-webhook-url, "
+                             "as behind a load balancer; default) or each replica's own (wabalink's default)")
     parser.add_argument("--console-wabas", type=int, default=100, help="linked WABAs for the console pages")
     parser.add_argument("--console-messages", type=int, default=10_000, help="messages for the console pages")
     parser.add_argument("--console-requests", type=int, default=20, help="requests per console page (default 20)")
@@ -173,15 +176,22 @@ def scenario(name: str, database_url: str, replicas: int, sink: Server, args: ar
     samplers: list[RssSampler] = []
     try:
         for number in range(replicas):
-            servers.append(wabalink_server(workdir, f"{name}-{number}", [
-                "--sns-endpoint-url", sink.endpoint, "--waba-quota", "1000000"], database_url=database_url).start())
+            server = wabalink_server(workdir, f"{name}-{number}", [
+                "--sns-endpoint-url", sink.endpoint, "--waba-quota", "1000000"], database_url=database_url)
+            if replicas > 1 and args.replica_webhooks == "shared":
+                # Replicas behind one address: the simulator's app has ONE callback URL (here the
+                # first replica's receiver), as a deployment behind a load balancer configures it.
+                first = servers[0] if servers else server
+                server.command += ["--meta-webhook-url", f"{first.endpoint}/_wabalink/webhooks/meta"]
+            servers.append(server.start())
         say(f"{name}: {replicas} server(s) up; linking a WABA, its template and HIGH-tier numbers")
         waba = link_sending_waba(servers[0])
         samplers = [RssSampler(server.pid).__enter__() for server in servers]
         sink_reset(sink)
         warm = sendload.flat_out([s.endpoint for s in servers], waba["phones"], KEY, threads=2, duration=1)
         wait_for_events(sink, list(warm.accepted), args.drain_timeout)
-        result: dict[str, Any] = {"replicas": replicas, "warmup_sends": len(warm.accepted)}
+        result: dict[str, Any] = {"replicas": replicas, "warmup_sends": len(warm.accepted),
+                                  "replica_webhooks": args.replica_webhooks if replicas > 1 else None}
         result["flat_out"] = load_phase(f"{name} flat out", sink, servers, waba, args, paced=False, first_index=10_000)
         result["paced"] = load_phase(f"{name} paced {args.rate:.0f}/s", sink, servers, waba, args, paced=True,
                                      first_index=1_000_000)
