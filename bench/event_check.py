@@ -102,11 +102,8 @@ def diagnose(server: Server, recorded: dict[str, Any], examples: dict[str, list[
     found: dict[str, Any] = {}
     for problem, message_ids in examples.items():
         for message_id in message_ids:
-            request = urllib.request.Request(f"{server.endpoint}/_wabalink/events?messageId={message_id}&limit=50",
-                                             headers={"authorization": f"Bearer {SANDBOX_TOKEN}"})
             try:
-                with urllib.request.urlopen(request, timeout=30) as answer:
-                    logged = json.loads(answer.read())["events"]
+                logged: list[Any] = logged_events(server, message_id)
             except (OSError, ValueError, KeyError) as error:
                 logged = [f"events API: {error}"]
             found[f"{problem} {message_id}"] = {
@@ -122,3 +119,36 @@ def sends_report(results: sendload.SendResults) -> dict[str, Any]:
             "failure_examples": results.failure_examples, "duration_s": round(results.elapsed, 2),
             "accepted_per_second": round(len(results.accepted) / results.elapsed, 1) if results.elapsed else 0.0,
             "latency": latency_summary(latencies)}
+
+
+def logged_events(server: Server, message_id: str) -> list[dict[str, Any]]:
+    request = urllib.request.Request(f"{server.endpoint}/_wabalink/events?messageId={message_id}&limit=50",
+                                     headers={"authorization": f"Bearer {SANDBOX_TOKEN}"})
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        return list(json.loads(answer.read())["events"])
+
+
+STAGES = (("hand-over event written", "handover_succeeded", "createdAt"),
+          ("sent event written", "status_sent", "createdAt"),
+          ("read event written", "status_read", "createdAt"),
+          ("read event published", "status_read", "deliveredAt"))
+
+
+def stage_breakdown(server: Server, accepted: dict[str, tuple[float, float]], recorded: dict[str, Any],
+                    sample: int = 40) -> dict[str, Any]:
+    """Where the lag goes, for `sample` messages spread over the load: milliseconds from the call's
+    start until the event log wrote the hand-over, `sent` and `read` events (`createdAt`), until it
+    published `read` (`deliveredAt`), and until `read` reached the sink."""
+    items = list(accepted.items())
+    stages: dict[str, list[float]] = {name: [] for name, _, _ in STAGES}
+    stages["read at the sink"] = []
+    for message_id, (started, _) in items[::max(1, len(items) // sample)]:
+        by_kind = {event["kind"]: event for event in logged_events(server, message_id)}
+        for name, kind, moment in STAGES:
+            if by_kind.get(kind, {}).get(moment) is not None:
+                stages[name].append((by_kind[kind][moment] - started) * 1000)
+        reads = [arrival for kind, arrival in recorded["events"].get(message_id, []) if kind == "read"]
+        if reads:
+            stages["read at the sink"].append((min(reads) - started) * 1000)
+    return {name: {"p50_ms": round(sorted(values)[len(values) // 2], 1), "max_ms": round(max(values), 1),
+                   "count": len(values)} for name, values in stages.items() if values}

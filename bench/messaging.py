@@ -158,6 +158,7 @@ def load_phase(name: str, sink: Server, servers: list[Server], waba: dict[str, A
     events = event_check.event_report(sends.accepted, recorded, load_end)
     report = {"sends": event_check.sends_report(sends), "events": events,
               "problems": event_check.diagnose(servers[0], recorded, events["examples"]),
+              "stages": event_check.stage_breakdown(servers[0], sends.accepted, recorded) if paced else None,
               "drain_wait_s": round(waited, 2),
               "server_cpu_ms_per_message_during_load": round(cpu_load * 1000 / max(1, len(sends.accepted)), 2),
               "generator_cpu_ms_per_message": round(generator_cpu * 1000 / max(1, len(sends.accepted)), 2),
@@ -319,6 +320,9 @@ def print_report(results: dict[str, Any]) -> None:
                   f"{flat['events']['last_event_after_load_s']}s after the load (paced: "
                   f"{paced['events']['last_event_after_load_s']}s); 1-min load average "
                   f"{flat['machine_load_average_1m']:.1f} on {os.cpu_count()} CPUs")
+            if paced.get("stages"):
+                print(f"    paced, from the call (p50 ms): " + ", ".join(
+                    f"{stage} {figures['p50_ms']}" for stage, figures in paced["stages"].items()))
     console_timing.print_report(results.get("console"))
     print(line)
     print("Targets")
