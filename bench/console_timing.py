@@ -1,10 +1,11 @@
 """The console's pages timed with a full store, on the messaging benchmark's SQLite server: linked
 WABAs up to `--console-wabas` in the benchmark's account (through the sandbox and both association
-phases, as bench/associations.py does), messages up to `--console-messages` sent through
-SendWhatsAppMessage at full speed from the benchmark's WABA (so the inbox and the event log hold
-them and their events). Each page is then fetched `--console-requests` times on one keep-alive
-connection with a console session of that account. Skipped, saying so, until `wabalink.console`
-exists."""
+phases, as bench/associations.py does), and messages up to `--console-messages`: the loads'
+SendWhatsAppMessage calls, then customer messages to the benchmark's first number through the
+sandbox's inbound route at full speed (cheaper per message than a send, so the store fills within
+the bound; the inbox and the event log hold them and their events). Each page is then fetched
+`--console-requests` times on one keep-alive connection with a console session of that account.
+Skipped, saying so, until `wabalink.console` exists."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from typing import Any
 
 import sendload
 from associations import latency_summary, precreate_wabas, run_associations
-from servers import HOST, REPO_ROOT, Server
+from servers import HOST, REPO_ROOT, SANDBOX_TOKEN, Server
 
 TARGET_MS = 200.0
 SEED_SECONDS_MAX = 30.0  # cap on linking WABAs and on sending messages, each (no load loop runs longer)
@@ -77,21 +78,25 @@ def link_more_wabas(server: Server, count: int, key: tuple[str, str]) -> int:
 
 
 def measure(server: Server, waba: dict[str, Any], sent: int, args: Any, *, key: tuple[str, str],
-            say: Callable[[str], None], wait_events: Callable[[list[str]], float]) -> dict[str, Any]:
-    """`wait_events(message_ids)` waits (bounded) until those messages' events reached the sink, so
-    the pages are timed on a settled store rather than beside the delivery of thousands of events."""
+            say: Callable[[str], None], wait_events: Callable[[int], float]) -> dict[str, Any]:
+    """`wait_events(n)` waits (bounded) until n inbound-message events reached the sink, so the pages
+    are timed on a settled store rather than beside the delivery of thousands of events."""
     if not (REPO_ROOT / "wabalink" / "console").is_dir():  # the tree the server runs from
         say("console: wabalink.console is not built on this branch: the page timings are skipped")
         return {"skipped": "wabalink.console does not exist yet; rerun once the console is merged"}
     started = time.monotonic()
     linked = 1 + link_more_wabas(server, args.console_wabas - 1, key)
     more = max(0, args.console_messages - sent)
-    topped = sendload.flat_out([server.endpoint], waba["phones"], key, threads=args.threads,
-                               duration=SEED_SECONDS_MAX, first_index=5_000_000, count=more) if more else None
-    messages = sent + (len(topped.accepted) if topped else 0)
+    inbound = sendload.inbound_flat_out(server.endpoint, waba["meta_phones"][0], SANDBOX_TOKEN, threads=args.threads,
+                                        duration=SEED_SECONDS_MAX, count=more) if more else None
+    received = len(inbound.accepted) if inbound else 0
+    if inbound and inbound.failures:
+        raise RuntimeError(f"console setup: {inbound.failures} inbound messages failed: {inbound.failure_examples}")
+    messages = sent + received
     seeding = round(time.monotonic() - started, 1)
-    settled = wait_events(list(topped.accepted)) if topped else 0.0
-    say(f"console: store holds {linked} linked WABAs and {messages} sent messages (seeded in {seeding}s); "
+    settled = wait_events(received)
+    say(f"console: store holds {linked} linked WABAs and {messages} messages ({sent} sent by the loads, "
+        f"{received} from customers; seeded in {seeding}s); "
         f"and their events settled {settled:.1f}s later; timing each page {args.console_requests} times")
     cookie = session_cookie(server.port, key[0])
     phone = waba["phones"][0]
@@ -104,8 +109,10 @@ def measure(server: Server, waba: dict[str, Any], sent: int, args: Any, *, key: 
         page.pop("_body", None)
     if rows == 0:
         raise RuntimeError("console: the linked accounts page lists no account: the session is not the benchmark's")
-    return {"linked_wabas": linked, "messages_sent": messages, "seeding_s": seeding, "settle_s": round(settled, 1),
-            "seeded_with": "links: sandbox + both association phases; messages: SendWhatsAppMessage at full speed",
+    return {"linked_wabas": linked, "messages": messages, "messages_sent": sent, "messages_received": received,
+            "seeding_s": seeding, "settle_s": round(settled, 1),
+            "seeded_with": "links: sandbox + both association phases; messages: the loads' SendWhatsAppMessage "
+                           "calls, then customer messages to the first number through the sandbox's inbound route",
             "rows_on_first_page": rows, "pages": pages}
 
 
@@ -115,7 +122,8 @@ def print_report(console: dict[str, Any] | None) -> None:
     if "skipped" in console:
         print(f"Console pages: skipped ({console['skipped']})")
         return
-    print(f"Console pages ({console['linked_wabas']} linked WABAs, {console['messages_sent']} messages sent; "
+    print(f"Console pages ({console['linked_wabas']} linked WABAs, {console['messages']} messages: "
+          f"{console['messages_sent']} sent, {console['messages_received']} received; "
           f"{next(iter(console['pages'].values()))['requests']} requests each, one keep-alive connection)")
     for name, page in console["pages"].items():
         verdict = "ok" if page["p99_ms"] <= TARGET_MS else "OVER"

@@ -55,6 +55,15 @@ def wait_for_events(sink: Server, message_ids: list[str], timeout: float) -> flo
     return time.monotonic() - started
 
 
+def wait_for_other_events(sink: Server, count: int, timeout: float) -> float:
+    """Polls the sink until it received `count` events that are not about a sent message (inbound
+    messages), or the timeout; returns the seconds waited."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout and sink_get(sink, "/_sink/events")["other"] < count:
+        time.sleep(0.5)
+    return time.monotonic() - started
+
+
 def event_report(accepted: dict[str, tuple[float, float]], recorded: dict[str, Any], load_end: float
                  ) -> dict[str, Any]:
     """Per accepted message: which of its four events arrived, duplicates, order, and the lag from

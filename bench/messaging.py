@@ -244,7 +244,7 @@ def console_hook(args: argparse.Namespace, results: dict[str, Any], sink: Server
         sink_reset(sink)
         results["console"] = console_timing.measure(
             server, waba, sent, args, key=KEY, say=say,
-            wait_events=lambda ids: wait_for_events(sink, ids, args.drain_timeout))
+            wait_events=lambda count: event_check.wait_for_other_events(sink, count, args.drain_timeout))
     return after
 
 

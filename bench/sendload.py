@@ -144,3 +144,41 @@ def paced(endpoints: list[str], phones: list[str], key: tuple[str, str], *, rate
         return first_index + number
 
     return _run_workers(endpoints, phones, key, threads, duration + 0.5, next_index)
+
+
+def inbound_flat_out(endpoint: str, meta_phone_id: str, sandbox_token: str, *, threads: int, duration: float,
+                     count: int, customers: int = 100) -> SendResults:
+    """Simulated customers write to a business number through the sandbox (`POST
+    /meta/sandbox/phone-numbers/{id}/inbound`), up to `count` messages or `duration` seconds."""
+    lock = threading.Lock()
+    counter = iter(range(count))
+    results = SendResults()
+    started = time.monotonic()
+    deadline = started + duration
+    path = f"/meta/sandbox/phone-numbers/{meta_phone_id}/inbound"
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {sandbox_token}"}
+
+    def worker() -> None:
+        host, port = endpoint.split("//", 1)[1].split(":")
+        connection = Connection(host, int(port), 30.0)
+        try:
+            while time.monotonic() < deadline:
+                with lock:
+                    index = next(counter, None)
+                if index is None:
+                    return
+                body = json.dumps({"from": f"+1555020{index % customers:04d}", "text": f"message {index}"}).encode()
+                began = time.perf_counter()
+                status, answer = connection.request("POST", path, body, headers)
+                if status >= 300:
+                    results.fail(f"{status}: {answer[:200]!r}")
+                else:
+                    results.add(json.loads(answer)["wamid"], time.time(), time.perf_counter() - began)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(threads) as pool:
+        for future in [pool.submit(worker) for _ in range(threads)]:
+            future.result(timeout=duration + 90)
+    results.elapsed = time.monotonic() - started
+    return results
