@@ -47,13 +47,13 @@ def session_cookie(port: int, account: str) -> str:
         connection.close()
 
 
-def time_page(port: int, path: str, cookie: str, requests: int) -> dict[str, Any]:
+def time_page(port: int, path: str, headers: dict[str, str], requests: int) -> dict[str, Any]:
     connection = http.client.HTTPConnection(HOST, port, timeout=30)
     seconds, sizes = [], []
     try:
         for _ in range(requests):
             started = time.perf_counter()
-            connection.request("GET", path, headers={"cookie": cookie})
+            connection.request("GET", path, headers=headers)
             response = connection.getresponse()
             body = response.read()
             seconds.append(time.perf_counter() - started)
@@ -103,7 +103,12 @@ def measure(server: Server, waba: dict[str, Any], sent: int, args: Any, *, key: 
     paths = {"linked accounts": "/console/", "WABA": f"/console/wabas/{waba['waba_id']}",
              "number": f"/console/phone-numbers/{phone}", "inbox": f"/console/phone-numbers/{phone}/inbox",
              "event log": "/console/events"}
-    pages = {name: time_page(server.port, path, cookie, args.console_requests) for name, path in paths.items()}
+    pages = {name: time_page(server.port, path, {"cookie": cookie}, args.console_requests)
+             for name, path in paths.items()}
+    # The inbox's data, from the simulator's sandbox: timed alone to tell the page from its source.
+    pages["(sandbox conversations)"] = time_page(
+        server.port, f"/meta/sandbox/phone-numbers/{waba['meta_phones'][0]}/conversations",
+        {"authorization": f"Bearer {SANDBOX_TOKEN}"}, args.console_requests)
     rows = pages["linked accounts"].pop("_body").count(ROW_MARK)
     for page in pages.values():
         page.pop("_body", None)
@@ -126,6 +131,6 @@ def print_report(console: dict[str, Any] | None) -> None:
           f"{console['messages_sent']} sent, {console['messages_received']} received; "
           f"{next(iter(console['pages'].values()))['requests']} requests each, one keep-alive connection)")
     for name, page in console["pages"].items():
-        verdict = "ok" if page["p99_ms"] <= TARGET_MS else "OVER"
-        print(f"  {name:<16}{page['path'][:48]:<50} p50 {page['p50_ms']:>7} ms  p99 {page['p99_ms']:>7} ms  "
+        verdict = "" if name.startswith("(") else "ok" if page["p99_ms"] <= TARGET_MS else "OVER"
+        print(f"  {name:<24}{page['path'][:44]:<46} p50 {page['p50_ms']:>7} ms  p99 {page['p99_ms']:>7} ms  "
               f"{page['bytes']:>8} bytes  {verdict}")
