@@ -306,10 +306,11 @@ def print_report(results: dict[str, Any]) -> None:
         dup = sum(p["events"]["duplicates"] for p in (flat, paced))
         order = sum(p["events"]["out_of_order"] for p in (flat, paced))
         rss = max(m["vm_hwm_mb"] or 0 for m in result["memory"])
-        print(f"{name:<14}{flat['sends']['accepted_per_second']:>11}{flat['sends']['latency']['p50_ms']:>9}"
-              f"{flat['sends']['latency']['p99_ms']:>9}{paced['sends']['accepted_per_second']:>8}"
-              f"{paced['events']['lag_to_read']['p50_ms']:>9}{paced['events']['lag_to_read']['p99_ms']:>9}"
-              f"{rss:>10}{f'{complete}/{messages}':>20}{dup:>5}{order:>6}")
+        figures = [flat["sends"]["accepted_per_second"], flat["sends"]["latency"]["p50_ms"],
+                   flat["sends"]["latency"]["p99_ms"], paced["sends"]["accepted_per_second"],
+                   paced["events"]["lag_to_read"]["p50_ms"], paced["events"]["lag_to_read"]["p99_ms"]]
+        a, b, c, d, e, f = ["n/a" if value is None else value for value in figures]
+        print(f"{name:<14}{a:>11}{b:>9}{c:>9}{d:>8}{e:>9}{f:>9}{rss:>10}{f'{complete}/{messages}':>20}{dup:>5}{order:>6}")
     print("  (ms; events: messages with hand-over + sent + delivered + read at the sink, both loads; "
           "dup: events delivered twice; order: arrivals out of order)")
     for name, result in results["scenarios"].items():
@@ -348,10 +349,10 @@ def main(argv: list[str]) -> int:
             return 1
     results["settings"] = {key: (str(value) if isinstance(value, Path) else value) for key, value in vars(args).items()}
     results["elapsed_s"] = round(time.time() - started, 1)
-    print_report(results)
     args.output.mkdir(parents=True, exist_ok=True)
     path = args.output / f"messaging-{time.strftime('%Y%m%dT%H%M%S')}.json"
     dump_json(path, results)
+    print_report(results)
     print(f"results: {path} (total {results['elapsed_s']}s)")
     missed = any("MISSED" in s["targets"].values() for s in results["summary"].values())
     return 3 if args.check and missed else 0

@@ -509,6 +509,10 @@ def main(argv: list[str]) -> int:
             return 1
     results["summary"] = summarize(results)
     results["elapsed_s"] = round((datetime.datetime.now(datetime.timezone.utc) - started).total_seconds(), 1)
+    args.output.mkdir(parents=True, exist_ok=True)
+    path = args.output / f"bench-{started.strftime('%Y%m%dT%H%M%SZ')}.json"
+    dump_json(path, results)  # before printing: a report's bug must not lose the figures
+    dump_json(args.output / "latest.json", results)
     print_report(results, args)
     if results.get("media"):
         media_bench.print_report(results["media"])
@@ -519,10 +523,6 @@ def main(argv: list[str]) -> int:
     if assoc and (assoc["failures"] or assoc["spot_check_problems"]):
         problems.append(f"associations: {assoc['failures']} failed {assoc['failure_examples']}; "
                         f"spot check: {assoc['spot_check_problems']}")
-    args.output.mkdir(parents=True, exist_ok=True)
-    path = args.output / f"bench-{started.strftime('%Y%m%dT%H%M%SZ')}.json"
-    dump_json(path, results)
-    dump_json(args.output / "latest.json", results)
     print(f"results: {path} (total {results['elapsed_s']}s)")
     if problems:
         print("bench FAILED: " + "; ".join(problems), file=sys.stderr)
