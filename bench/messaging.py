@@ -26,10 +26,18 @@ BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
 
 import console_timing  # noqa: E402
-import sendload  # noqa: E402
 import event_check  # noqa: E402
+import sendload  # noqa: E402
 from event_check import sink_reset, sink_server, wait_for_events  # noqa: E402
-from servers import SANDBOX_TOKEN, RssSampler, Server, cpu_seconds, dump_json, memory_report, wabalink_server  # noqa: E402,E501
+from servers import (  # noqa: E402
+    SANDBOX_TOKEN,
+    RssSampler,
+    Server,
+    cpu_seconds,
+    dump_json,
+    memory_report,
+    wabalink_server,
+)
 
 REGION = "us-east-1"
 KEY = ("123456789012", "bench-secret")  # permissive mode: the access key id is the account
@@ -156,13 +164,15 @@ def load_phase(name: str, sink: Server, servers: list[Server], waba: dict[str, A
     waited = wait_for_events(sink, list(sends.accepted), args.drain_timeout)
     recorded = event_check.sink_get(sink, "/_sink/events")
     events = event_check.event_report(sends.accepted, recorded, load_end)
-    report = {"sends": event_check.sends_report(sends), "events": events,
-              "problems": event_check.diagnose(servers[0], recorded, events["examples"]),
-              "stages": event_check.stage_breakdown(servers[0], sends.accepted, recorded) if paced else None,
-              "drain_wait_s": round(waited, 2),
-              "server_cpu_ms_per_message_during_load": round(cpu_load * 1000 / max(1, len(sends.accepted)), 2),
-              "generator_cpu_ms_per_message": round(generator_cpu * 1000 / max(1, len(sends.accepted)), 2),
-              "machine_load_average_1m": os.getloadavg()[0]}
+    count = max(1, len(sends.accepted))
+    report: dict[str, Any] = {
+        "sends": event_check.sends_report(sends), "events": events,
+        "problems": event_check.diagnose(servers[0], recorded, events["examples"]),
+        "stages": event_check.stage_breakdown(servers[0], sends.accepted, recorded) if paced else None,
+        "drain_wait_s": round(waited, 2),
+        "server_cpu_ms_per_message_during_load": round(cpu_load * 1000 / count, 2),
+        "generator_cpu_ms_per_message": round(generator_cpu * 1000 / count, 2),
+        "machine_load_average_1m": os.getloadavg()[0]}
     s, e = report["sends"], report["events"]
     say(f"{name}: {s['accepted']} accepted in {s['duration_s']}s = {s['accepted_per_second']}/s "
         f"(p50 {s['latency']['p50_ms']} ms, p99 {s['latency']['p99_ms']} ms, {s['failures']} failed); events: "
@@ -310,7 +320,8 @@ def print_report(results: dict[str, Any]) -> None:
                    flat["sends"]["latency"]["p99_ms"], paced["sends"]["accepted_per_second"],
                    paced["events"]["lag_to_read"]["p50_ms"], paced["events"]["lag_to_read"]["p99_ms"]]
         a, b, c, d, e, f = ["n/a" if value is None else value for value in figures]
-        print(f"{name:<14}{a:>11}{b:>9}{c:>9}{d:>8}{e:>9}{f:>9}{rss:>10}{f'{complete}/{messages}':>20}{dup:>5}{order:>6}")
+        events = f"{complete}/{messages}"
+        print(f"{name:<14}{a:>11}{b:>9}{c:>9}{d:>8}{e:>9}{f:>9}{rss:>10}{events:>20}{dup:>5}{order:>6}")
     print("  (ms; events: messages with hand-over + sent + delivered + read at the sink, both loads; "
           "dup: events delivered twice; order: arrivals out of order)")
     for name, result in results["scenarios"].items():
@@ -322,7 +333,7 @@ def print_report(results: dict[str, Any]) -> None:
                   f"{paced['events']['last_event_after_load_s']}s); 1-min load average "
                   f"{flat['machine_load_average_1m']:.1f} on {os.cpu_count()} CPUs")
             if paced.get("stages"):
-                print(f"    paced, from the call (p50 ms): " + ", ".join(
+                print("    paced, from the call (p50 ms): " + ", ".join(
                     f"{stage} {figures['p50_ms']}" for stage, figures in paced["stages"].items()))
     console_timing.print_report(results.get("console"))
     print(line)
