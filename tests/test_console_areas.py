@@ -73,7 +73,7 @@ def test_templates_are_listed_and_reviewed_as_meta_would(server: Any) -> None:
                                                       templateDefinition=json.dumps(definition).encode())
     user = console_user(server, account)
     page = user.get(f"/console/wabas/{entry['wabaId']}/templates")
-    assert page.text.count('data-testid="template-row"') == 1 and "order_ready" in page.text
+    assert page.text.count('data-testid="template-row"') == 2 and "order_ready" in page.text  # and hello_world
     review = f"/console/wabas/{entry['wabaId']}/templates/{created['metaTemplateId']}/review"
     rejected = user.post(review, {"decision": "REJECTED", "reason": "INVALID_FORMAT"}, csrf=page.csrf())
     assert rejected.status == 200 and ">REJECTED<" in rejected.text
