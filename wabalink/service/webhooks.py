@@ -24,6 +24,7 @@ from urllib.parse import parse_qs
 
 from sqlalchemy import bindparam, select
 
+from wabalink.secret_compare import same_secret
 from wabalink.server.http import HttpRequest, HttpResponse, json_response
 from wabalink.service.events import notify_new_events, record_event
 from wabalink.store import events as event_store
@@ -82,7 +83,7 @@ class WebhookReceiver:
         if scheme != "sha256" or not presented:
             return False
         expected = hmac.new(self._secret, body, hashlib.sha256).hexdigest()
-        return hmac.compare_digest(expected, presented.strip().lower())
+        return same_secret(expected, presented.strip().lower())
 
     def record(self, entries: list[Any]) -> int:
         """Every (entry, change) of the webhook as events, in one transaction; how many were new."""
@@ -106,7 +107,7 @@ class WebhookReceiver:
         query = {key: values[0] for key, values in parse_qs(request.query_string.decode("latin-1")).items()}
         token = query.get("hub.verify_token", "")
         if (query.get("hub.mode") == "subscribe" and self._verify_token
-                and hmac.compare_digest(token.encode(), self._verify_token.encode())):
+                and same_secret(token.encode(), self._verify_token.encode())):
             challenge = query.get("hub.challenge", "")
             body = challenge.encode()
             return HttpResponse(200, [(b"content-type", b"text/plain"), (b"content-length", str(len(body)).encode())],
