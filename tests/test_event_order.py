@@ -9,10 +9,12 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.conftest import drop_postgres_schema, fresh_postgres_url, require_postgres
 from tests.service_messaging_flows import link_number, start_messaging_server
 from tests.service_messaging_support import (
     AWS_TEST_ENV,
@@ -24,6 +26,10 @@ from tests.service_messaging_support import (
     status_webhook,
     wait_for_events,
 )
+from wabalink.service.events import record_event
+from wabalink.service.webhooks import STATUS_HOLD_SECONDS, _order_after_predecessor
+from wabalink.store import events as event_store
+from wabalink.store.db import Store
 
 TEXT = json.dumps({"messaging_product": "whatsapp", "to": "+14255550150", "text": {"body": "Hi"}}).encode()
 
@@ -80,9 +86,7 @@ def test_two_replicas_with_their_own_receivers_publish_each_message_in_order(
     assert set(published) == set(message_ids)
     out_of_order = {message_id: kinds for message_id, kinds in published.items() if kinds != expected}
     assert not out_of_order
-    # Both replicas sent webhooks (each to its own receiver): the queue held one stream per message.
-    queue = first.sandbox("GET", "/webhooks")
-    assert queue["pending"] == 0
+    assert first.sandbox("GET", "/webhooks")["pending"] == 0
 
 
 @pytest.mark.parametrize("database", ["sqlite", "postgresql"])
@@ -115,3 +119,58 @@ def test_a_status_arriving_before_its_predecessor_is_published_after_it(
     logged = events_api(server.endpoint, messageId=message_id)[1]["events"]
     assert [e["kind"] for e in logged] == ["handover_succeeded", "status_read", "status_sent", "status_delivered"]
     assert {e["status"] for e in logged} == {"delivered"}
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    if request.param == "postgresql":
+        require_postgres()
+        url = fresh_postgres_url()
+    else:
+        url = f"sqlite:///{tmp_path / 'store.db'}"
+    opened = Store(url)
+    opened.migrate()
+    yield opened
+    opened.dispose()
+    if request.param == "postgresql":
+        drop_postgres_schema(url)
+
+
+WABA = {"id": "0123456789abcdef0123456789abcdef", "account_id": "111122223333", "region": "us-east-1",
+        "meta_waba_id": "1001", "event_destinations": json.dumps(
+            [{"eventDestinationArn": "arn:aws:sns:us-east-1:111122223333:statuses"}])}
+
+
+def record_status(store: Store, message_id: str, status: str) -> None:
+    """As the receiver records a status webhook of a message sent through SendWhatsAppMessage."""
+    kind = f"status_{status}"
+    with store.writer() as cursor:
+        hold_until = _order_after_predecessor(cursor, message_id, kind)
+        change = {"field": "messages", "value": {"statuses": [{"status": status}]}}
+        record_event(cursor, waba=WABA, phone=None, kind=kind, message_id=message_id, hold_until=hold_until,
+                     entry={"id": "1001", "changes": [change]})
+
+
+def claim(store: Store, at: float) -> list[str]:
+    """What the delivery worker would publish at `at`: claimed events, marked delivered."""
+    with store.writer() as cursor:
+        claimed = event_store.claim_due(cursor, at, at + 60, 100)
+        for row in claimed:
+            event_store.mark_delivered(cursor, row["seq"], at)
+    return [row["kind"].removeprefix("status_") for row in claimed]
+
+
+def test_statuses_are_claimed_by_rank_and_a_lone_one_only_after_its_hold(store: Store) -> None:
+    message_id = str(uuid.uuid4())
+    record_status(store, message_id, "read")  # held for delivered
+    record_status(store, message_id, "delivered")  # held for sent; releases read, which ranks after it
+    assert claim(store, time.time()) == []
+    record_status(store, message_id, "sent")  # releases delivered
+    now = time.time()
+    assert [claim(store, now), claim(store, now), claim(store, now), claim(store, now)] == [
+        ["sent"], ["delivered"], ["read"], []]
+
+    lone = str(uuid.uuid4())
+    record_status(store, lone, "read")  # its delivered never comes
+    assert claim(store, time.time() + STATUS_HOLD_SECONDS - 5) == []
+    assert claim(store, time.time() + STATUS_HOLD_SECONDS + 1) == ["read"]

@@ -183,5 +183,5 @@ def list_events(cursor: Cursor, *, account_id: str | None, waba_link_id: str | N
     return cursor.rows(Query(select(events).where(and_(*conditions)).order_by(E.seq).limit(limit)))
 
 
-__all__ = ["events", "KIND_RANKS", "PREDECESSORS", "STATES", "OPEN_STATES", "PENDING", "RETRYING", "DELIVERED", "DEAD", "UNDELIVERABLE",
-           "NO_DESTINATION"]
+__all__ = ["events", "KIND_RANKS", "PREDECESSORS", "STATES", "OPEN_STATES", "PENDING", "RETRYING", "DELIVERED",
+           "DEAD", "UNDELIVERABLE", "NO_DESTINATION"]
