@@ -65,6 +65,8 @@ class Settings:
     # The simulator's sandbox: an operator token (required with --auth strict), or switched off.
     sandbox_token: str | None = None
     sandbox_enabled: bool = True
+    # Permissive mode on a non-loopback address (CI service containers, development networks).
+    allow_unauthenticated: bool = False
     log_level: str = "info"
     # Connection guards (server/connections.py): idle keep-alive connections, request heads and
     # bodies that take too long, and open connections beyond the cap are closed.
@@ -105,6 +107,7 @@ class Settings:
             log_level=os.environ.get("WABALINK_LOG_LEVEL", "info"),
             sandbox_token=os.environ.get("WABALINK_SANDBOX_TOKEN") or None,
             sandbox_enabled=os.environ.get("WABALINK_SANDBOX", "on") != "off",
+            allow_unauthenticated=os.environ.get("WABALINK_ALLOW_UNAUTHENTICATED", "") in ("1", "true", "yes"),
             keep_alive_timeout_seconds=_env_int("WABALINK_KEEP_ALIVE_TIMEOUT", 5, KEEP_ALIVE_TIMEOUT_RANGE),
             head_timeout_seconds=_env_int("WABALINK_HEADER_TIMEOUT", 10, HEAD_TIMEOUT_RANGE),
             max_connections=_env_int("WABALINK_MAX_CONNECTIONS", 1000, MAX_CONNECTIONS_RANGE),

@@ -99,6 +99,10 @@ def _clear_faults(args: argparse.Namespace) -> Request:
     return "DELETE", "/faults", None
 
 
+def _reset(args: argparse.Namespace) -> Request:
+    return "POST", "/reset", None
+
+
 # --- argument parsing ---------------------------------------------------------------------------
 
 def _parser() -> argparse.ArgumentParser:
@@ -159,6 +163,8 @@ def _parser() -> argparse.ArgumentParser:
 
     command("show-faults", "Show the injected faults.", _show_faults)
     command("clear-faults", "Remove every injected fault.", _clear_faults)
+    command("reset", "Empty the store: every linked WABA, simulated WABA, token and fault of every account "
+                     "(the server's generated secrets stay).", _reset)
     return parser
 
 

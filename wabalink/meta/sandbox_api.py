@@ -8,6 +8,7 @@ Routes (declared by the resource modules):
   POST   /tokens/expire, /tokens/revoke      {accessToken}
   PUT    /phone-numbers/{id}/quality-rating  {qualityRating}
   GET | POST | PUT | DELETE /faults          injected Graph failures and latency
+  POST   /reset                              empty the store (every account; secrets stay)
 Bad input answers 400 `{"error": {"message"}}` naming the field; unknown ids 404.
 
 Who may use it: anyone in `--auth permissive` without a sandbox token. With `--auth strict`, or
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import hmac
 
-from wabalink.meta import faults, phone_numbers, tokens, wabas
+from wabalink.meta import faults, phone_numbers, reset, tokens, wabas
 from wabalink.meta.calls import SandboxCall, SandboxHandler
 from wabalink.meta.errors import SandboxError
 from wabalink.meta.routing import Route, RouteTable
@@ -28,7 +29,8 @@ from wabalink.meta.simulator import MetaSimulator
 from wabalink.server.http import HttpRequest, HttpResponse, json_response
 
 SANDBOX_ROUTES: list[Route[SandboxHandler]] = (
-    wabas.SANDBOX_ROUTES + phone_numbers.SANDBOX_ROUTES + tokens.SANDBOX_ROUTES + faults.SANDBOX_ROUTES)
+    wabas.SANDBOX_ROUTES + phone_numbers.SANDBOX_ROUTES + tokens.SANDBOX_ROUTES + faults.SANDBOX_ROUTES
+    + reset.SANDBOX_ROUTES)
 _TABLE = RouteTable(SANDBOX_ROUTES)
 
 
