@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import inspect
 import os
+import sys
 from collections.abc import Callable
 from typing import Any, TypeVar, overload
 
@@ -28,6 +29,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 ENDPOINT_VARIABLE = "AWS_ENDPOINT_URL_SOCIALMESSAGING"
 # botocore ignores AWS_ENDPOINT_URL_* when this is true: unset inside the mock.
 IGNORE_ENDPOINTS_VARIABLE = "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"
+PERMISSIVE_DEFAULT_ACCOUNT = "000000000000"
 
 
 class MockSocialMessaging:
@@ -46,12 +48,18 @@ class MockSocialMessaging:
             server.stop()
             raise
         self._active.append((server, saved))
+        _forget_default_boto3_session()
+        # server.link() and server.client() act as the code under test's clients will.
+        server.account_id = permissive_account_id(os.environ["AWS_ACCESS_KEY_ID"]) \
+            if os.environ.get("AWS_ACCESS_KEY_ID") else server.account_id
+        server.region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or server.region
         return server
 
     def __exit__(self, *exc_info: object) -> None:
         server, saved = self._active.pop()
         try:
             _restore(saved)
+            _forget_default_boto3_session()
         finally:
             server.stop()
 
@@ -83,6 +91,11 @@ def mock_socialmessaging(function: Callable[..., Any] | None = None, /, **settin
     return mock if function is None else mock(function)
 
 
+def permissive_account_id(access_key_id: str) -> str:
+    """The account a permissive server gives a caller: the access key id when it is 12 digits."""
+    return access_key_id if len(access_key_id) == 12 and access_key_id.isdigit() else PERMISSIVE_DEFAULT_ACCOUNT
+
+
 def _point_environment_at(server: WabalinkServer) -> dict[str, str | None]:
     changes: dict[str, str | None] = {ENDPOINT_VARIABLE: server.endpoint, IGNORE_ENDPOINTS_VARIABLE: None}
     if not os.environ.get("AWS_ACCESS_KEY_ID") and not os.environ.get("AWS_PROFILE"):
@@ -94,6 +107,14 @@ def _point_environment_at(server: WabalinkServer) -> dict[str, str | None]:
     saved = {name: os.environ.get(name) for name in changes}
     _restore(changes)
     return saved
+
+
+def _forget_default_boto3_session() -> None:
+    """`boto3.client(...)` keeps a default session that caches the credentials it resolved: drop
+    it, so clients made inside (and after) the mock read the environment as it is then."""
+    boto3 = sys.modules.get("boto3")
+    if boto3 is not None:
+        boto3.DEFAULT_SESSION = None
 
 
 def _restore(values: dict[str, str | None]) -> None:

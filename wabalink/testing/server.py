@@ -47,6 +47,9 @@ class WabalinkServer:
     def __init__(self, settings: Settings | None = None, **overrides: Any) -> None:
         self.settings = dataclasses.replace(settings or Settings(), **overrides)
         self.settings.host = "127.0.0.1"
+        # What client(), link() and events_for() use when not told otherwise.
+        self.account_id = DEFAULT_ACCOUNT_ID
+        self.region = DEFAULT_REGION
         self._temporary_folder: Path | None = None
         self._thread: threading.Thread | None = None
         self._uvicorn: Any = None
@@ -156,9 +159,9 @@ class WabalinkServer:
             raise ValueError(f"wabalink serves only {SERVED_SERVICE!r}, not {service!r}")
         import boto3
 
-        options.setdefault("aws_access_key_id", account_id or DEFAULT_ACCOUNT_ID)
+        options.setdefault("aws_access_key_id", account_id or self.account_id)
         options.setdefault("aws_secret_access_key", DUMMY_SECRET_ACCESS_KEY)
-        return boto3.client(service, endpoint_url=self.endpoint, region_name=region or DEFAULT_REGION, **options)
+        return boto3.client(service, endpoint_url=self.endpoint, region_name=region or self.region, **options)
 
     def link(self, name: str = "Acme", phone_numbers: int = 1, *, account_id: str | None = None,
              region: str | None = None, **options: Any) -> LinkedWaba:
