@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -76,9 +77,11 @@ def _int_in(allowed: tuple[int, int]) -> Callable[[str], int]:
 
 def ephemeral_database_url() -> str:
     """A temporary SQLite database (in its own folder, with anything kept beside it), removed when
-    the process exits (uvicorn returns on SIGINT and SIGTERM, so atexit runs)."""
+    the process exits. uvicorn shuts down on SIGTERM, then raises it again; by default that would
+    end the process before atexit runs, so SIGTERM becomes a SystemExit here."""
     folder = tempfile.mkdtemp(prefix="wabalink-ephemeral-")
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
     return f"sqlite:///{os.path.join(folder, 'wabalink.db')}"
 
 
