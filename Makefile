@@ -1,14 +1,28 @@
 # Two commands on a fresh machine: `make run` and `make test`.
-PYTHON ?= python3.11
+# The first of these that is Python 3.11 or newer builds the venv (override: make PYTHON=/path/python).
+PYTHON_CANDIDATES := python3.13 python3.12 python3.11 python3
+PYTHON ?= $(shell for p in $(PYTHON_CANDIDATES); do \
+	  command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
+	  && { echo $$p; break; }; done)
 VENV ?= .venv
 BIN := $(VENV)/bin
 ARGS ?=
 
-.PHONY: run test install install-test bench dist clean
+.PHONY: run test install install-test bench dist clean check-python
 
 $(BIN)/python:
+	@$(MAKE) --no-print-directory check-python PYTHON="$(PYTHON)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+
+check-python:
+	@if [ -z "$(PYTHON)" ]; then \
+	  echo "wabalink needs Python 3.11 or newer: none of $(PYTHON_CANDIDATES) on PATH is 3.11+." >&2; \
+	  echo "Install one (e.g. apt-get install python3.11 python3.11-venv) or run: make PYTHON=/path/to/python3.11" >&2; \
+	  exit 1; fi
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { \
+	  echo "wabalink needs Python 3.11 or newer; $(PYTHON) is $$($(PYTHON) -V 2>&1)." >&2; exit 1; }
+	@echo "Python: $(PYTHON)"
 
 # The stamp files re-run the install when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python

@@ -21,6 +21,7 @@ from typing import Any
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+from servers import SANDBOX_TOKEN  # noqa: E402
 
 SIGNUP_PATH = "/v1/whatsapp/signup"
 SERVICE = "social-messaging"
@@ -92,7 +93,8 @@ def precreate_wabas(host: str, port: int, count: int, *, threads: int = 8, deadl
                     return
                 body = json.dumps({"name": f"Bench WABA {index}", "phoneNumbers": sizes[index]}).encode()
                 status, answer = conn.request("POST", "/meta/sandbox/wabas", body,
-                                              {"Content-Type": "application/json"})
+                                              {"Content-Type": "application/json",
+                                               "Authorization": f"Bearer {SANDBOX_TOKEN}"})
                 if status != 201:
                     raise RuntimeError(f"sandbox POST /wabas answered {status}: {answer[:300]!r}")
                 waba = json.loads(answer)

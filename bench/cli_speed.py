@@ -83,9 +83,12 @@ def measure(runs: int = 10) -> list[dict[str, Any]]:
             import json
             import urllib.request
 
+            from servers import SANDBOX_TOKEN
+
             request = urllib.request.Request(server.endpoint + "/meta/sandbox/wabas", method="POST",
                                              data=json.dumps({"name": "CLI bench", "phoneNumbers": 1}).encode(),
-                                             headers={"content-type": "application/json"})
+                                             headers={"content-type": "application/json",
+                                                      "authorization": f"Bearer {SANDBOX_TOKEN}"})
             token = json.loads(urllib.request.urlopen(request, timeout=30).read())["accessToken"]
             # Phase 1 may be repeated with the same Meta token: the same link comes back each time.
             phase_one = {tool: [path, *SEED_COMMAND, "--signup-callback", f"accessToken={token}",

@@ -30,8 +30,9 @@ BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
 
 import cli_speed  # noqa: E402
+import media as media_bench  # noqa: E402
 from associations import precreate_wabas, run_associations, spot_check  # noqa: E402
-from servers import (RssSampler, Server, bare_server, cpu_seconds, dump_json, memory_report,  # noqa: E402
+from servers import (SANDBOX_TOKEN, RssSampler, Server, bare_server, cpu_seconds, dump_json, memory_report,  # noqa: E402
                      moto_server, wabalink_server)
 from wrkload import WrkMissing, assert_clean, check_once, find_wrk, presign_get, run_wrk, write_script  # noqa: E402
 
@@ -68,7 +69,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--cli-runs", type=int, default=10,
                         help="runs of each command in the command-line start-up comparison (default 10)")
     parser.add_argument("--skip", action="append", default=[],
-                        choices=["bare", "strict", "moto", "associations", "cli"],
+                        choices=["bare", "strict", "moto", "associations", "cli", "media"],
                         help="leave out a part (repeatable)")
     parser.add_argument("--output", type=Path, default=BENCH_DIR / "results",
                         help="folder of the JSON results (default bench/results/)")
@@ -87,7 +88,8 @@ def say(message: str) -> None:
 
 def sandbox(server: Server, method: str, path: str, payload: dict[str, Any]) -> Any:
     request = urllib.request.Request(server.endpoint + "/meta/sandbox" + path, data=json.dumps(payload).encode(),
-                                     method=method, headers={"content-type": "application/json"})
+                                     method=method, headers={"content-type": "application/json",
+                                                             "authorization": f"Bearer {SANDBOX_TOKEN}"})
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read())
 
@@ -482,6 +484,10 @@ def main(argv: list[str]) -> int:
             if "cli" not in args.skip:
                 say(f"command line: wabalink vs aws, {args.cli_runs} interleaved runs of each command")
                 results["cli"] = cli_speed.measure(args.cli_runs)
+            if "media" not in args.skip:
+                say("media: post and get of 1 MB and 16 MB files through a moto S3, with peak RSS")
+                (workdir / "media").mkdir()
+                results["media"] = media_bench.run(media_bench.parse_args([]), workdir / "media")
         except Exception as error:
             print(f"\nbench FAILED: {error}", file=sys.stderr)
             for log in sorted(workdir.glob("*.log")):
@@ -492,6 +498,8 @@ def main(argv: list[str]) -> int:
     results["summary"] = summarize(results)
     results["elapsed_s"] = round((datetime.datetime.now(datetime.timezone.utc) - started).total_seconds(), 1)
     print_report(results, args)
+    if results.get("media"):
+        media_bench.print_report(results["media"])
     assoc = results.get("associations")
     problems = []
     if assoc and (assoc["failures"] or assoc["spot_check_problems"]):

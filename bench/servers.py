@@ -93,10 +93,15 @@ class Server:
         self.stop()
 
 
+# The sandbox operator token every wabalink server of a run gets (strict mode requires one).
+SANDBOX_TOKEN = "bench-sandbox-operator"
+
+
 def wabalink_server(workdir: Path, name: str, extra_args: list[str]) -> Server:
     port = free_port()
     command = [sys.executable, "-m", "wabalink.cli.main", "serve", "--host", HOST, "--port", str(port),
-               "--database", f"sqlite:///{workdir / (name + '.db')}", "--log-level", "warning", *extra_args]
+               "--database", f"sqlite:///{workdir / (name + '.db')}", "--log-level", "warning",
+               "--sandbox-token", SANDBOX_TOKEN, *extra_args]
     return Server(name, command, port, workdir / f"{name}.log", ready_path="/_wabalink/health")
 
 

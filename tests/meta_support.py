@@ -142,6 +142,7 @@ def running_simulator(store: Store, db_path: Path, **settings: Any) -> Iterator[
     finally:
         uv.should_exit = True
         thread.join(timeout=10)
+        simulator.close()
 
 
 def create_waba(server: Server, name: str = "Acme", phone_numbers: int = 2) -> dict[str, Any]:

@@ -257,9 +257,9 @@ def test_yaml_json_and_table_merge_a_plain_single_page_stream() -> None:
 
 
 @pytest.mark.parametrize(("value", "expected"), [
-    ("waba-0f1e", "waba-0f1e\n...\n"),            # a plain scalar document ends with '...'
-    (None, "null\n...\n"),
-    (200, "200\n...\n"),
+    ("waba-0f1e", '"waba-0f1e"\n'),            # v2 prints a scalar as JSON (YAML would add '...')
+    (None, "null\n"),
+    (200, "200\n"),
     (["a", "b"], "- a\n- b\n"),
     ([], "[]\n"),
     ({"k": {}}, "k: {}\n"),

@@ -420,14 +420,14 @@ def test_cli_flow(server: Server, capsys: pytest.CaptureFixture[str], client: Gr
 
 def test_cli_errors(server: Server, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run_cli(capsys, server, "show-waba", "--waba-id", "123")
-    assert code == 1 and "404" in err
+    assert code == 254 and "404" in err
     code, _, err = run_cli(capsys, server, "set-quality-rating", "--phone-number-id", "1", "--rating", "BLUE")
-    assert code == 2 and "rating" in err
-    assert meta_cli([]) == 2
-    assert meta_cli(["create-waba"]) == 2  # --name is required
+    assert code == 252 and "rating" in err
+    assert meta_cli([]) == 252
+    assert meta_cli(["create-waba"]) == 252  # --name is required
     capsys.readouterr()
     code = meta_cli(["clear-faults", "--endpoint", f"http://127.0.0.1:{free_port()}"])
-    assert code == 1 and "cannot reach" in capsys.readouterr().err
+    assert code == 255 and "Could not connect to" in capsys.readouterr().err
 
 
 def test_no_secret_in_debug_logs(server: Server, caplog: pytest.LogCaptureFixture) -> None:

@@ -176,3 +176,19 @@ def test_serve_sandbox_token_is_required_once_set(start_server: Any) -> None:
     server = start_server(extra_args=["--sandbox-token", "operator-secret"])
     assert _sandbox_status(server) == 401
     assert _sandbox_status(server, {"Authorization": "Bearer operator-secret"}) == 200
+
+
+def test_an_aws_id_where_a_meta_id_is_expected_says_where_meta_ids_are(server: Any) -> None:
+    import subprocess
+    import sys
+
+    client = server.client()
+    _, entry = linked_waba(server, client, "Meta Id Hint")
+    phone = entry["unregisteredWhatsAppPhoneNumbers"][0]
+    for command in (["show-waba", "--waba-id", entry["wabaId"]],
+                    ["send-inbound", "--phone-number-id", phone["phoneNumberId"], "--from", "+15550001111",
+                     "--text", "hi"]):
+        done = subprocess.run([sys.executable, "-m", "wabalink.cli.main", "meta", *command,
+                               "--endpoint", server.endpoint], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 254, done.stderr
+        assert "linked (AWS)" in done.stderr and "Meta's" in done.stderr, done.stderr

@@ -75,6 +75,14 @@ class Settings:
     body_timeout_seconds: int = 60
     max_request_head_bytes: int = 256 * 1024
     max_connections: int = 1000
+    # Where the simulator's app receives Meta's webhooks. None: this server's own receiver.
+    meta_webhook_url: str | None = None
+    # Media: S3 for the AWS API's buckets (None: botocore's AWS_ENDPOINT_URL_S3, or AWS), and where
+    # the simulator keeps media bytes (None: a folder beside the SQLite file; or s3://bucket/prefix).
+    s3_endpoint_url: str | None = None
+    blob_store: str | None = None
+    # Meta's review of a new or edited template: approved this many seconds later (0: at once).
+    template_approval_delay_seconds: float = 0.0
 
     @property
     def meta_app_token(self) -> str:
@@ -83,6 +91,13 @@ class Settings:
 
     def graph_base_url(self) -> str:
         return (self.meta_graph_url or f"http://{self._loopback_host()}:{self.port}/meta/graph").rstrip("/")
+
+    def webhook_callback_url(self) -> str:
+        if self.meta_webhook_url:
+            return self.meta_webhook_url
+        host = self._loopback_host()
+        host = f"[{host}]" if ":" in host and not host.startswith("[") else host  # an IPv6 literal
+        return f"http://{host}:{self.port}/_wabalink/webhooks/meta"
 
     def _loopback_host(self) -> str:
         # A wildcard address is reached on the loopback of its own family.
@@ -111,4 +126,8 @@ class Settings:
             keep_alive_timeout_seconds=_env_int("WABALINK_KEEP_ALIVE_TIMEOUT", 5, KEEP_ALIVE_TIMEOUT_RANGE),
             head_timeout_seconds=_env_int("WABALINK_HEADER_TIMEOUT", 10, HEAD_TIMEOUT_RANGE),
             max_connections=_env_int("WABALINK_MAX_CONNECTIONS", 1000, MAX_CONNECTIONS_RANGE),
+            meta_webhook_url=os.environ.get("WABALINK_META_WEBHOOK_URL") or None,
+            s3_endpoint_url=os.environ.get("AWS_ENDPOINT_URL_S3") or None,
+            blob_store=os.environ.get("WABALINK_BLOB_STORE") or None,
+            template_approval_delay_seconds=float(os.environ.get("WABALINK_TEMPLATE_APPROVAL_DELAY") or 0),
         )

@@ -13,9 +13,15 @@ commands:
 """
 
 
+COMMANDS = ("serve", "meta", "socialmessaging")
+RC_USAGE = 252  # AWS CLI v2's exit code for usage errors
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    if not args or args[0] in ("-h", "--help", "help"):
+    if not args:  # like `aws` alone: a usage error
+        return _usage_error("the following arguments are required: command")
+    if args[0] in ("-h", "--help", "help"):
         print(USAGE, end="")
         return 0
     command, rest = args[0], args[1:]
@@ -32,9 +38,16 @@ def main(argv: list[str] | None = None) -> int:
         from wabalink import __version__
         print(f"wabalink {__version__}")
         return 0
-    print(USAGE, end="", file=sys.stderr)
-    print(f"wabalink: unknown command {command!r}", file=sys.stderr)
-    return 2
+    from wabalink.cli.aws.command import invalid_choice
+
+    return _usage_error(str(invalid_choice("command", command, COMMANDS)))
+
+
+def _usage_error(message: str) -> int:
+    """Reported as AWS CLI v2 reports its own usage errors, followed by wabalink's usage."""
+    print(f"\nwabalink: [ERROR]: An error occurred (ParamValidation): {message}\n\n{USAGE}", end="",
+          file=sys.stderr)
+    return RC_USAGE
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ class GraphCall:
     args: dict[str, str]
     params: dict[str, str]
     caller: Caller
+    request: HttpRequest | None = None  # raw bodies (resumable uploads) and headers
 
 
 @dataclass

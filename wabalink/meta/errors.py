@@ -22,8 +22,10 @@ def new_fbtrace_id() -> str:
 class GraphError(Exception):
     """A Graph API error answer: HTTP status and the `error` object Meta sends."""
 
-    def __init__(self, status: int, message: str, type_: str, code: int, subcode: int | None = None) -> None:
+    def __init__(self, status: int, message: str, type_: str, code: int, subcode: int | None = None,
+                 details: str | None = None) -> None:
         super().__init__(message)
+        self.details = details  # Cloud API errors: `error_data.details`
         self.status = status
         self.message = message
         self.type = type_
@@ -35,6 +37,8 @@ class GraphError(Exception):
         error: dict[str, Any] = {"message": self.message, "type": self.type, "code": self.code}
         if self.subcode is not None:
             error["error_subcode"] = self.subcode
+        if self.details is not None:
+            error["error_data"] = {"messaging_product": "whatsapp", "details": self.details}
         error["fbtrace_id"] = self.fbtrace_id
         return {"error": error}
 

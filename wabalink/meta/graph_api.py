@@ -13,17 +13,28 @@ import json
 import re
 from urllib.parse import parse_qsl
 
-from wabalink.meta import phone_numbers, tokens, wabas
+from wabalink.meta import media, messages, phone_numbers, templates, tokens, wabas
+from wabalink.meta.objects import object_routes
 from wabalink.meta.calls import GraphCall, GraphHandler
 from wabalink.meta.errors import GraphError, invalid_parameter_error, unknown_path_error
 from wabalink.meta.routing import Route, RouteTable
 from wabalink.meta.simulator import MetaSimulator
 from wabalink.server.http import HttpRequest, HttpResponse, json_response
 
-VERSIONED_PATH = re.compile(r"^/v[0-9]+\.[0-9]+(/.*)?$")
-META_ID = r"[0-9]{1,32}"
+VERSIONED_PATH = re.compile(r"^/v([0-9]+)\.([0-9]+)(/.*)?$")
+SERVED_MAJOR_VERSIONS = range(17, 26)  # v17.0 .. v25.0; others answer 2500 (unknown path)
+META_ID = r"[0-9]{1,32}|upload:[0-9]{1,32}"  # resumable upload sessions: upload:<id>
 
-GRAPH_ROUTES: list[Route[GraphHandler]] = tokens.GRAPH_ROUTES + wabas.GRAPH_ROUTES + phone_numbers.GRAPH_ROUTES
+# Bare object paths (`/{id}`): each kind of object answers its own ids (meta/objects.py); the hot
+# reads (WABAs and numbers) first.
+OBJECT_HANDLERS = {
+    "GET": [wabas.read_object, media.read_object, templates.read_object],
+    "POST": [templates.post_object],
+    "DELETE": [media.delete_object],
+}
+GRAPH_ROUTES: list[Route[GraphHandler]] = [
+    *tokens.GRAPH_ROUTES, *templates.GRAPH_ROUTES, *wabas.GRAPH_ROUTES, *phone_numbers.GRAPH_ROUTES,
+    *messages.GRAPH_ROUTES, *media.GRAPH_ROUTES, *object_routes(OBJECT_HANDLERS)]
 _TABLE = RouteTable(GRAPH_ROUTES, placeholder=META_ID)
 
 
@@ -42,20 +53,23 @@ def handle_graph(simulator: MetaSimulator, request: HttpRequest, path_after_pref
         match = _TABLE.match(method, segments)
         if match is None:
             raise unknown_path_error("/" + "/".join(segments))
-        return json_response(200, match.handler(simulator, GraphCall(method, match.args, params, caller)))
+        return json_response(200, match.handler(simulator, GraphCall(method, match.args, params, caller, request)))
     except GraphError as error:
         return _error_response(error)
 
 
 def _route_segments(path: str) -> list[str]:
     match = VERSIONED_PATH.match(path)
-    rest = (match.group(1) or "") if match else path  # unversioned paths: the app's default version
+    if match and (int(match.group(1)) not in SERVED_MAJOR_VERSIONS or match.group(2) != "0"):
+        raise unknown_path_error(path)
+    rest = (match.group(3) or "") if match else path  # unversioned paths: the app's default version
     return [s for s in rest.split("/") if s]
 
 
 def _request_params(request: HttpRequest) -> dict[str, str]:
     params = request.query()
-    if request.body.strip():
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if request.body.strip() and content_type != "application/octet-stream":  # uploads: raw bytes
         params.update(_body_params(request))
     return params
 

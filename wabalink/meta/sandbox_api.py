@@ -8,6 +8,12 @@ Routes (declared by the resource modules):
   POST   /tokens/expire, /tokens/revoke      {accessToken}
   PUT    /phone-numbers/{id}/quality-rating  {qualityRating}
   GET | POST | PUT | DELETE /faults          injected Graph failures and latency
+  POST   /phone-numbers/{id}/inbound         a WhatsApp user writes to the number
+  PUT    /phone-numbers/{id}/throughput|delivery, GET .../messaging|conversations,
+  POST | DELETE /phone-numbers/{id}/failure-rules    messaging controls (messaging_sandbox.py)
+  GET | DELETE /webhooks, POST /webhooks/flush       the pending webhook queue
+  GET    /media/{mediaId}                    a media id's state; POST .../expire ends its life now
+  POST   /templates/{id}/review              {decision?, reason?, category?}: a template's review
   POST   /reset                              empty the store (every account; secrets stay)
 Bad input answers 400 `{"error": {"message"}}` naming the field; unknown ids 404.
 
@@ -21,16 +27,19 @@ from __future__ import annotations
 
 import hmac
 
-from wabalink.meta import faults, phone_numbers, reset, tokens, wabas
+from wabalink.meta import (
+    faults, media, messaging_sandbox, phone_numbers, reset, templates, tokens, wabas, webhooks,
+)
 from wabalink.meta.calls import SandboxCall, SandboxHandler
 from wabalink.meta.errors import SandboxError
 from wabalink.meta.routing import Route, RouteTable
 from wabalink.meta.simulator import MetaSimulator
 from wabalink.server.http import HttpRequest, HttpResponse, json_response
 
-SANDBOX_ROUTES: list[Route[SandboxHandler]] = (
-    wabas.SANDBOX_ROUTES + phone_numbers.SANDBOX_ROUTES + tokens.SANDBOX_ROUTES + faults.SANDBOX_ROUTES
-    + reset.SANDBOX_ROUTES)
+SANDBOX_ROUTES: list[Route[SandboxHandler]] = [
+    *wabas.SANDBOX_ROUTES, *phone_numbers.SANDBOX_ROUTES, *tokens.SANDBOX_ROUTES, *faults.SANDBOX_ROUTES,
+    *messaging_sandbox.SANDBOX_ROUTES, *webhooks.SANDBOX_ROUTES, *media.SANDBOX_ROUTES, *templates.SANDBOX_ROUTES,
+    *reset.SANDBOX_ROUTES]
 _TABLE = RouteTable(SANDBOX_ROUTES)
 
 

@@ -18,8 +18,19 @@ TOKEN_MAX_LENGTH = 1000
 def meta_id(value: str, name: str) -> str:
     """A Meta id taken from the path: digits only (so `%00` or a 10 kB segment never reach a query)."""
     if not NUMERIC_ID.fullmatch(value):
-        raise SandboxError(400, f"{name} must be a Meta id (1 to 32 digits)")
+        raise SandboxError(400, f"{name} must be a Meta id (1 to 32 digits){_aws_id_hint(value)}")
     return value
+
+
+def _aws_id_hint(value: str) -> str:
+    """AWS's linked ids are easily given where Meta's are expected: say where Meta's are."""
+    if value.startswith("waba-") or ":waba/" in value:
+        return ("; that is the linked (AWS) WABA id: Meta's is wabaId in GetLinkedWhatsAppBusinessAccount "
+                "or in `wabalink meta create-waba`'s answer")
+    if value.startswith("phone-number-id-") or ":phone-number-id/" in value:
+        return ("; that is the linked (AWS) phone number id: Meta's is metaPhoneNumberId in "
+                "GetLinkedWhatsAppBusinessAccount or phoneNumbers[].id in `wabalink meta create-waba`'s answer")
+    return ""
 
 
 def required_str(body: dict[str, Any], name: str, *, max_length: int = NAME_MAX_LENGTH) -> str:

@@ -9,6 +9,9 @@ Routes live with their Meta resource, one module each, in a route table:
   wabas.py          GET /{object_id}, /{waba_id}/subscribed_apps;  sandbox /wabas...
   phone_numbers.py  /{waba_id}/phone_numbers, /{phone_id}/register|deregister;  sandbox numbers
   faults.py         sandbox /faults (the injector runs before every Graph route)
+  messages.py       /{phone_id}/messages (send, mark read); delivery.py: statuses, limits, workers
+  webhooks.py       the durable webhook queue and its sender; sandbox /webhooks
+  messaging_sandbox.py, inbound.py   sandbox numbers' messaging settings, conversations, inbound
 
 `graph_api.py` and `sandbox_api.py` serve those tables over HTTP. Adding a Graph endpoint means a
 handler in its resource module and one `Route` in that module's table (new resources add their
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 from wabalink.config import Settings
 from wabalink.meta.access import Caller, authenticate
+from wabalink.meta.delivery import Messaging
 from wabalink.meta.errors import GraphError, SandboxError
 from wabalink.meta.faults import FaultInjector
 from wabalink.store.db import Store
@@ -47,6 +51,16 @@ class MetaSimulator:
         self.token_lifetime_seconds = token_lifetime_seconds
         self.app: AppCredentials = self.control.app_credentials()
         self.faults = FaultInjector(self.control)
+        # Messaging's background workers (status scheduler, webhook sender) run until close().
+        self.messaging = Messaging(self)
+        self.messaging.start()
+
+    @property
+    def store(self) -> Store:
+        return self.state.store
+
+    def close(self) -> None:
+        self.messaging.close()
 
     def authenticate(self, token: str | None) -> Caller:
         return authenticate(self, token)

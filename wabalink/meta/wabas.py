@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from wabalink.meta import webhooks
 from wabalink.meta.access import APPLICATION_NAME, DEFAULT_SCOPES, authorize_waba, require_waba
 from wabalink.meta.calls import GraphCall, GraphHandler, SandboxCall, SandboxHandler
 from wabalink.meta.errors import SandboxError, permission_error, unknown_object_error
@@ -38,7 +39,8 @@ def waba_fields(waba: WabaRecord) -> dict[str, Any]:
 
 # --- Graph --------------------------------------------------------------------------------------
 
-def _get_object(sim: MetaSimulator, call: GraphCall) -> dict[str, Any]:
+def read_object(sim: MetaSimulator, call: GraphCall) -> dict[str, Any] | None:
+    """`GET /{object_id}` for a WABA or a phone number; None for other ids."""
     object_id, caller = call.args["object_id"], call.caller
     fields, expansions = parse_fields(call.params.get("fields", ""))
     waba = sim.state.get_waba(object_id)
@@ -55,21 +57,24 @@ def _get_object(sim: MetaSimulator, call: GraphCall) -> dict[str, Any]:
         if not caller.may_manage(phone.waba_id):
             raise permission_error(f"phone number {phone.id}")
         return select_fields(phone_fields(phone), fields, default=list(phone_fields(phone)))
-    raise unknown_object_error(object_id, "GET")
+    return None
 
 
 def _subscribe(sim: MetaSimulator, call: GraphCall) -> dict[str, Any]:
     waba_id, caller = call.args["waba_id"], call.caller
     if not caller.is_app:
         authorize_waba(sim, caller, waba_id, "POST")
+    webhooks.check_override(call.params)  # before subscribing: a refused call changes nothing
     if not sim.state.subscribe_app(waba_id, caller.app_id):
         raise unknown_object_error(waba_id, "POST")
+    webhooks.save_subscription_override(sim, waba_id, caller.app_id, call.params)
     return {"success": True}
 
 
 def _unsubscribe(sim: MetaSimulator, call: GraphCall) -> dict[str, Any]:
     authorize_waba(sim, call.caller, call.args["waba_id"], "DELETE")
     sim.state.unsubscribe_app(call.args["waba_id"], call.caller.app_id)
+    webhooks.remove_subscription_override(sim, call.args["waba_id"], call.caller.app_id)
     return {"success": True}
 
 
@@ -84,7 +89,6 @@ def _subscribed_apps(sim: MetaSimulator, call: GraphCall) -> dict[str, Any]:
 
 
 GRAPH_ROUTES: list[Route[GraphHandler]] = [
-    Route("GET", "/{object_id}", _get_object),
     Route("POST", "/{waba_id}/subscribed_apps", _subscribe),
     Route("DELETE", "/{waba_id}/subscribed_apps", _unsubscribe),
     Route("GET", "/{waba_id}/subscribed_apps", _subscribed_apps),

@@ -23,6 +23,7 @@ from wabalink.aws.exceptions import InternalServiceException, ValidationExceptio
 from wabalink.aws.model import load_service_model
 from wabalink.aws.protocol import RestJsonProtocol
 from wabalink.config import Settings
+from wabalink.meta import media_http
 from wabalink.meta.client import GraphClient
 from wabalink.meta.graph_api import handle_graph
 from wabalink.meta.sandbox_api import handle_sandbox
@@ -71,7 +72,8 @@ class WabalinkApp:
         deps = Dependencies(
             self.store, self.graph, PageTokens(get_or_create_secret(self.store, "page-tokens")),
             ServiceSettings(associate_token_lifetime_seconds=settings.associate_token_lifetime_seconds,
-                            waba_quota_per_region=settings.waba_quota_per_region))
+                            waba_quota_per_region=settings.waba_quota_per_region,
+                            s3_endpoint_url=settings.s3_endpoint_url))
         # The built operations; the model's others answer NotImplementedException.
         self.operations: dict[str, BoundOperation] = build_dispatch_table(
             deps, list(self.protocol.service_model.operation_names))
@@ -89,6 +91,9 @@ class WabalinkApp:
             await self._lifespan(receive, send)
             return
         if scope["type"] != "http":
+            return
+        if media_http.is_streamed(scope):  # media files: streamed, not read whole
+            await media_http.serve(self.simulator, self.meta_workers, scope, receive, send)
             return
         try:
             body = await _read_body(receive)
@@ -138,6 +143,7 @@ class WabalinkApp:
     def close(self) -> None:
         self.service_workers.shutdown(wait=False, cancel_futures=True)
         self.meta_workers.shutdown(wait=False, cancel_futures=True)
+        self.simulator.close()
         self.store.dispose()
 
     @staticmethod

@@ -113,6 +113,15 @@ def build_parser(defaults: Settings) -> argparse.ArgumentParser:
                              "needed with --auth strict")
     parser.add_argument("--no-sandbox", action="store_true", default=not defaults.sandbox_enabled,
                         help="switch the simulator's sandbox off (its routes answer 404)")
+    parser.add_argument("--meta-webhook-url", default=defaults.meta_webhook_url, metavar="URL",
+                        help="where the simulator sends its app's webhooks (default: this server's receiver)")
+    parser.add_argument("--s3-endpoint-url", default=defaults.s3_endpoint_url, metavar="URL",
+                        help="S3 endpoint for media buckets (default: AWS_ENDPOINT_URL_S3, else AWS)")
+    parser.add_argument("--blob-store", default=defaults.blob_store, metavar="FOLDER|s3://BUCKET/PREFIX",
+                        help="where the simulator keeps media bytes (default: blobs/ beside the SQLite file)")
+    parser.add_argument("--template-approval-delay", type=float, default=defaults.template_approval_delay_seconds,
+                        metavar="SECONDS", help="the simulator approves new and edited templates this long after "
+                                                "(default 0: at once)")
     parser.add_argument("--ephemeral", action="store_true",
                         help="a temporary SQLite database, removed when the server stops (not with --database)")
     parser.add_argument("--allow-unauthenticated", action="store_true", default=defaults.allow_unauthenticated,
@@ -140,6 +149,9 @@ def main(argv: list[str]) -> int:
     settings.keep_alive_timeout_seconds, settings.head_timeout_seconds = args.keep_alive_timeout, args.header_timeout
     settings.max_connections = args.max_connections
     settings.sandbox_token, settings.sandbox_enabled = args.sandbox_token, not args.no_sandbox
+    settings.meta_webhook_url = args.meta_webhook_url
+    settings.s3_endpoint_url, settings.blob_store = args.s3_endpoint_url, args.blob_store
+    settings.template_approval_delay_seconds = max(0.0, args.template_approval_delay)
     settings.allow_unauthenticated = args.allow_unauthenticated
     unauthenticated_network = not is_loopback(settings.host) and settings.auth_mode != "strict"
     if unauthenticated_network and not settings.allow_unauthenticated:

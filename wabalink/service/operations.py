@@ -59,6 +59,7 @@ class ServiceSettings:
     """What the operations need to know of the server's settings."""
     associate_token_lifetime_seconds: int = 3600
     waba_quota_per_region: int = 25
+    s3_endpoint_url: str | None = None  # None: botocore's own (AWS_ENDPOINT_URL_S3, or AWS)
 
 
 @dataclass

@@ -53,9 +53,11 @@ GLOBAL_VALUES = {
     "--cli-binary-format": "cli_binary_format",
     "--cli-input-json": "cli_input_json",
     "--cli-input-yaml": "cli_input_yaml",
+    "--cli-error-format": "cli_error_format",
 }
 CHOICES = {
-    "--output": ("json", "text", "table", "yaml", "yaml-stream"),
+    "--output": ("json", "text", "table", "yaml", "yaml-stream", "off"),
+    "--cli-error-format": ("legacy", "json", "yaml", "text", "table", "enhanced"),
     "--color": ("on", "off", "auto"),
     "--cli-binary-format": ("base64", "raw-in-base64-out"),
     "--generate-cli-skeleton": ("input", "output", "yaml-input"),
@@ -131,7 +133,7 @@ def parse_argv(argv: list[str]) -> tuple[Parsed, Any, dict]:
             elif name in GLOBAL_VALUES:
                 val = need_value(name, inline)
                 if name in CHOICES and val not in CHOICES[name]:
-                    raise UsageError(f"argument {name}: Found invalid choice '{val}'")
+                    raise invalid_choice(name, val, CHOICES[name])
                 if name in INT_VALUES:
                     try:
                         val = int(val)
@@ -149,7 +151,7 @@ def parse_argv(argv: list[str]) -> tuple[Parsed, Any, dict]:
                     val = argv[i]
                 val = val or "input"
                 if val not in CHOICES[name]:
-                    raise UsageError(f"argument {name}: Found invalid choice '{val}'")
+                    raise invalid_choice(name, val, CHOICES[name])
                 p.skeleton = val
             elif op is not None and name in bools and inline is None:
                 arg, flag = bools[name]
@@ -181,7 +183,7 @@ def parse_argv(argv: list[str]) -> tuple[Parsed, Any, dict]:
                 continue
             op = model.operation(tok)
             if op is None:
-                raise UsageError(f"argument operation: Found invalid choice '{tok}'")
+                raise invalid_choice("operation", tok, model.operations_by_cli_name())
             p.op_name = tok
             table = params.argument_table(op)
             for arg in table.values():
@@ -196,13 +198,52 @@ def parse_argv(argv: list[str]) -> tuple[Parsed, Any, dict]:
     return p, op, table
 
 
+def invalid_choice(argument: str, value: str, choices: Any) -> UsageError:
+    """v2's invalid-choice message, with its "Maybe you meant" close matches (difflib, cutoff 0.8)."""
+    from difflib import get_close_matches
+
+    lines = [f"argument {argument}: Found invalid choice '{value}'\n"]
+    possible = get_close_matches(value, list(choices), cutoff=0.8)
+    if possible:
+        lines.append("Maybe you meant:\n")
+        lines.extend(f"  * {word}" for word in possible)
+    return UsageError("\n".join(lines))
+
+
 # -- error reporting ------------------------------------------------------------------
 
-def _err(stderr: TextIO, message: str, code: str | None = None, legacy: bool = False) -> None:
-    if code and not legacy:
-        stderr.write(f"\n{PROG}: [ERROR]: An error occurred ({code}): {message}\n")
+def usage_error(stderr: TextIO, message: str) -> None:
+    """An argument-parsing error as v2 reports it: a ParamValidation error followed by the usage."""
+    _err(stderr, f"{message}\n\n{USAGE}", "ParamValidation")
+
+
+STRUCTURED_ERROR_FORMATS = ("json", "yaml", "text", "table")
+_error_format = "enhanced"  # --cli-error-format of the command being run
+
+
+def _set_error_format(argv: list[str]) -> None:
+    """Read --cli-error-format before parsing, so argument errors are reported in it too (v2)."""
+    global _error_format
+    _error_format = "enhanced"
+    for i, token in enumerate(argv):
+        name, eq, value = token.partition("=")
+        if name == "--cli-error-format":
+            value = value if eq else (argv[i + 1] if i + 1 < len(argv) else "")
+            if value in CHOICES[name]:
+                _error_format = value
+
+
+def _err(stderr: TextIO, message: str, code: str | None = None, legacy: bool = False,
+         details: dict[str, Any] | None = None) -> None:
+    if code and _error_format in STRUCTURED_ERROR_FORMATS:
+        from .output import render
+
+        render({"Code": code, "Message": message, **(details or {})}, output=_error_format, query=None,
+               color="off", stream=stderr, operation_model="error")
+    elif code and not legacy and _error_format != "legacy":
+        stderr.write(f"\n{PROG}: [ERROR]: An error occurred ({code}): {message.strip()}\n")
     else:
-        stderr.write(f"\n{PROG}: [ERROR]: {message}\n")
+        stderr.write(f"\n{PROG}: [ERROR]: {message.strip()}\n")
 
 
 def _client_error(stderr: TextIO, exc, redact) -> None:
@@ -211,14 +252,21 @@ def _client_error(stderr: TextIO, exc, redact) -> None:
     code = error.pop("Code", "Unknown")
     message = error.pop("Message", "Unknown")
     op_name = getattr(exc, "operation_name", "")
-    stderr.write(redact(
-        f"\n{PROG}: [ERROR]: An error occurred ({code}) when calling the {op_name} operation: {message}\n"
-    ))
     extra = {k: v for k, v in error.items() if k not in ("Type",)}
     for k, v in resp.items():
         if k not in ("Error", "ResponseMetadata", "message", "Message"):
             extra[k] = v
-    if extra:
+    if _error_format in STRUCTURED_ERROR_FORMATS:
+        import io
+
+        buffer = io.StringIO()
+        _err(buffer, message, code, details=extra)
+        stderr.write(redact(buffer.getvalue()))
+        return
+    stderr.write(redact(
+        f"\n{PROG}: [ERROR]: An error occurred ({code}) when calling the {op_name} operation: {message}\n"
+    ))
+    if extra and _error_format != "legacy":
         stderr.write("\nAdditional error details:\n")
         for k, v in extra.items():
             if isinstance(v, (dict, list)):
@@ -325,10 +373,11 @@ def main(argv: list[str]) -> int:
 
 
 def _run(argv: list[str], stdout: TextIO, stderr: TextIO) -> int:
+    _set_error_format(argv)
     try:
         parsed, op, table = parse_argv(argv)
     except UsageError as e:
-        stderr.write(f"{PROG}: [ERROR]: {e}\n\n{USAGE}")
+        usage_error(stderr, str(e))
         return RC_USAGE
     return _dispatch(parsed, op, table, argv, stdout, stderr)
 
@@ -345,13 +394,20 @@ def _dispatch(parsed: Parsed, op, table, argv, stdout, stderr) -> int:
             from .helppage import service_page
 
             return _page(service_page(), parsed, stdout)
-        stderr.write(f"{PROG}: [ERROR]: the following arguments are required: operation\n\n{USAGE}")
+        usage_error(stderr, "the following arguments are required: operation")
         return RC_USAGE
     if parsed.help:
         from .helppage import operation_page
 
         return _page(operation_page(op, table), parsed, stdout)
     if parsed.unknown:
+        # v2's argument parser reports missing required arguments before unknown options.
+        exempt = parsed.skeleton in ("input", "yaml-input") or "cli_input_json" in parsed.g \
+            or "cli_input_yaml" in parsed.g
+        missing = [] if exempt else _missing_required(table, parsed)
+        if missing:
+            usage_error(stderr, "the following arguments are required: " + ", ".join(missing))
+            return RC_USAGE
         stderr.write(f"\n{USAGE}\n\n{PROG}: [ERROR]: Unknown options: {', '.join(parsed.unknown)}\n")
         return RC_USAGE
 
@@ -377,7 +433,7 @@ def _dispatch(parsed: Parsed, op, table, argv, stdout, stderr) -> int:
     try:
         return _call(parsed, op, table, stdout, stderr, redactor)
     except UsageError as e:
-        stderr.write(f"{PROG}: [ERROR]: {redactor(str(e))}\n\n{USAGE}")
+        usage_error(stderr, redactor(str(e)))
         return RC_USAGE
     except (P.ParamError, ParamValidation) as e:
         _err(stderr, redactor(str(e)), "ParamValidation")
@@ -431,7 +487,7 @@ def _botocore_error(e: Exception, stderr: TextIO, redactor) -> int:
         _err(stderr, 'You must specify a region. You can also configure your region by running "aws configure".', "NoRegion")
         return RC_CONFIG
     if isinstance(e, bx.NoCredentialsError):
-        _err(stderr, 'Unable to locate credentials. You can configure credentials by running "aws configure".', "NoCredentials")
+        _err(stderr, 'Unable to locate credentials. You can configure credentials by running "aws login".', "NoCredentials")
         return RC_CONFIG
     if isinstance(e, bx.ProfileNotFound):
         _err(stderr, str(e), "Configuration")
@@ -613,9 +669,10 @@ def _call(parsed: Parsed, op, table, stdout, stderr, redactor) -> int:
         validate_parameters(call, svc.operation_model(op.name).input_shape)
         from . import skeleton
 
-        data = skeleton.output_skeleton(op.output_shape)
-        data = _iso_datetimes(data)
-        return _render(data, output, query, color, g, scoped, stdout, None)
+        # v2 renders its stub response unparsed: JSON encodes datetimes as ISO 8601, the other
+        # formats print str(datetime) ("1970-01-01 00:00:00").
+        data = _iso_datetimes(skeleton.output_skeleton(op.output_shape), iso=output == "json")
+        return _render(data, output, query, color, g, scoped, stdout, svc.operation_model(op.name))
 
     _install_scalar_parsers(session, scoped)
     client = _make_client(session, g, scoped)
@@ -631,15 +688,17 @@ def _call(parsed: Parsed, op, table, stdout, stderr, redactor) -> int:
     return _render(response, output, query, color, g, scoped, stdout, op_model)
 
 
-def _iso_datetimes(data):
+def _iso_datetimes(data, iso: bool = True):
     import datetime as dt
 
     if isinstance(data, dict):
-        return {k: _iso_datetimes(v) for k, v in data.items()}
+        return {k: _iso_datetimes(v, iso) for k, v in data.items()}
     if isinstance(data, list):
-        return [_iso_datetimes(v) for v in data]
+        return [_iso_datetimes(v, iso) for v in data]
     if isinstance(data, dt.datetime):
-        return data.isoformat()
+        from .output import UnparsedTimestamp
+
+        return data.isoformat() if iso else UnparsedTimestamp(data)
     return data
 
 

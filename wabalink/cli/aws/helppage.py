@@ -44,7 +44,7 @@ GLOBAL_OPTIONS = [
     ("--endpoint-url", "string", "Override command's default URL with the given URL.", None),
     ("--no-verify-ssl", "boolean", "By default, the AWS CLI uses SSL when communicating with AWS services. For each SSL connection, the AWS CLI will verify SSL certificates. This option overrides the default behavior of verifying SSL certificates.", None),
     ("--no-paginate", "boolean", "Disable automatic pagination. If automatic pagination is disabled, the AWS CLI will only make one call, for the first page of results.", None),
-    ("--output", "string", "The formatting style for command output.", ["json", "text", "table", "yaml", "yaml-stream"]),
+    ("--output", "string", "The formatting style for command output.", ["json", "text", "table", "yaml", "yaml-stream", "off"]),
     ("--query", "string", "A JMESPath query to use in filtering the response data.", None),
     ("--profile", "string", "Use a specific profile from your credential file.", None),
     ("--region", "string", "The region to use. Overrides config/env settings.", None),
@@ -58,6 +58,7 @@ GLOBAL_OPTIONS = [
     ("--no-cli-pager", "boolean", "Disable cli pager for output.", None),
     ("--cli-auto-prompt", "boolean", "Automatically prompt for CLI input parameters.", None),
     ("--no-cli-auto-prompt", "boolean", "Disable automatically prompt for CLI input parameters.", None),
+    ("--cli-error-format", "string", "The formatting style for error output. By default, errors are displayed in enhanced format.", ["legacy", "json", "yaml", "text", "table", "enhanced"]),
 ]
 
 PAGING_HELP = {
@@ -87,16 +88,20 @@ def _type_label(shape: Shape) -> str:
             "blob": "blob", "double": "double", "float": "float"}.get(shape.type_name, shape.type_name)
 
 
-def _describe(shape: Shape, out: list[str], stack: list[str], depth: int = 0) -> None:
-    """Nested member documentation, as the AWS CLI's help prints it."""
+def _describe(shape: Shape, out: list[str], stack: list[str], depth: int = 0, mark_top: bool = True) -> None:
+    """Nested member documentation, as the AWS CLI's help prints it.
+
+    Required members are marked "[required]", except an output's top-level members (as v2 does)."""
     t = shape.type_name
     if shape.name in stack:
         return
     stack = stack + [shape.name]
     if t == "structure":
+        required = set(shape.required_members) if depth or mark_top else set()
         for name, m in shape.members.items():
-            out.append(f"{name} -> ({_type_label(m)})")
+            out.append(f"{name} -> ({_type_label(m)})" + (" [required]" if name in required else ""))
             out.extend(doc_to_text(m.documentation))
+            _constraints(m, out)
             _enum(m, out)
             _describe(m, out, stack, depth + 1)
     elif t == "list":
@@ -113,6 +118,14 @@ def _describe(shape: Shape, out: list[str], stack: list[str], depth: int = 0) ->
         out.append(f"value -> ({_type_label(shape.value)})")
         out.extend(doc_to_text(shape.value.metadata.get("documentation", "")))
         _describe(shape.value, out, stack, depth + 1)
+
+
+def _constraints(shape: Shape, out: list[str]) -> None:
+    """v2 lists a shape's min, max and pattern traits under "Constraints:"."""
+    traits = [(name, shape.metadata[name]) for name in ("min", "max", "pattern") if name in shape.metadata]
+    if traits:
+        out.append("Constraints:")
+        out.extend(f"  • {name}: {value}" for name, value in traits)
 
 
 def _enum(shape: Shape, out: list[str]) -> None:
@@ -207,27 +220,39 @@ def operation_page(op: Operation, table: dict) -> str:
     out += _paging_note(op)
     out += ["", "See also: AWS API Documentation", "", "Synopsis", "", f"  {op.cli_name}"]
     visible = [a for a in table.values() if not a.hidden]
-    for a in visible:
+    # v2's order: the model's arguments, --cli-input-*, the paging arguments, --generate-cli-skeleton.
+    modeled = [a for a in visible if hasattr(a, "shape")]
+    paging = [a for a in visible if not hasattr(a, "shape")]
+    for a in modeled + paging:
         if a.is_bool:
             flag = f"{a.cli_name} | --no-{a.cli_name[2:]}"
         else:
             flag = f"{a.cli_name} <value>"
+        if a is (paging or [None])[0]:
+            out.append("[--cli-input-json | --cli-input-yaml]")
         out.append(flag if a.required else f"[{flag}]")
-    out.append("[--cli-input-json | --cli-input-yaml]")
+    if not paging:
+        out.append("[--cli-input-json | --cli-input-yaml]")
     out.append("[--generate-cli-skeleton <value>]")
     for name, typ, _doc, _choices in GLOBAL_OPTIONS:
         out.append(f"[{name}]" if typ == "boolean" else f"[{name} <value>]")
     out += ["", "Options", ""]
-    for a in visible:
+    for a in modeled + paging:
+        if a is (paging or [None])[0]:
+            out += [SKELETON_HELP[0], ""]
         if hasattr(a, "shape"):
             shape = a.shape
+            required = " [required]" if a.required else ""
             if a.is_bool:
-                out.append(f"{a.cli_name} | --no-{a.cli_name[2:]} ({_type_label(shape)})")
+                out.append(f"{a.cli_name} | --no-{a.cli_name[2:]} ({_type_label(shape)}){required}")
             else:
-                out.append(f"{a.cli_name} ({_type_label(shape)})")
+                out.append(f"{a.cli_name} ({_type_label(shape)}){required}")
             out.append("")
             for p in doc_to_text(shape.documentation):
                 out += [p, ""]
+            constraints: list[str] = []
+            _constraints(shape, constraints)
+            out += [line for c in constraints for line in (c, "")]
             if shape.enum:
                 out.append("Possible values:")
                 out += [f"  • {v}" for v in shape.enum] + [""]
@@ -246,8 +271,7 @@ def operation_page(op: Operation, table: dict) -> str:
                 out.append("")
         else:
             out += [f"{a.cli_name} ({a.type_name})", "", PAGING_HELP[a.cli_name], ""]
-    for p in SKELETON_HELP:
-        out += [p, ""]
+    out += ([SKELETON_HELP[0], ""] if not paging else []) + [SKELETON_HELP[1], ""]
     out += ["Global Options", ""]
     for name, typ, doc, choices in GLOBAL_OPTIONS:
         out += [f"{name} ({typ})", "", doc, ""]
@@ -259,7 +283,7 @@ def operation_page(op: Operation, table: dict) -> str:
         out += ["None", ""]
     else:
         nested = []
-        _describe(shape, nested, [])
+        _describe(shape, nested, [], mark_top=False)
         for line in nested:
             out += [line, ""]
     return "\n".join(_wrap(out)) + "\n"
@@ -280,7 +304,7 @@ def service_page() -> str:
     out = [f"[ {PROG} ]", "", "socialmessaging", "", "Description", ""]
     out.extend(doc_to_text(data.get("documentation", "")))
     out += ["", "Available Commands", ""]
-    for name in sorted(model.operations_by_cli_name()):
+    for name in sorted([*model.operations_by_cli_name(), "help"]):  # v2 lists `help` too
         out.append(f"  • {name}")
     out.append("")
     return "\n".join(_wrap(out)) + "\n"

@@ -82,6 +82,11 @@ def _title_of(operation_model: Any) -> str:
     return str(getattr(operation_model, "name", ""))
 
 
+class UnparsedTimestamp(str):
+    """A datetime printed as str(datetime), as v2 prints the datetimes of its output skeleton stub:
+    YAML writes it as a plain (unquoted) timestamp, every other format as this text."""
+
+
 def _prepare(value: Any) -> Any:
     """Drop ResponseMetadata and make every value JSON-native (datetimes -> ISO 8601)."""
     if isinstance(value, Mapping) and "ResponseMetadata" in value:
@@ -551,7 +556,9 @@ def write_yaml(response: Any, stream: TextIO) -> None:
 
 def write_yaml_stream_item(response: Any, stream: TextIO) -> None:
     # yaml-stream wraps every response (or page) in a list, so pages concatenate into
-    # one YAML sequence as they arrive.
+    # one YAML sequence as they arrive; a response without output prints nothing (v2).
+    if response == {}:
+        return
     _yaml_dump([response], stream)
 
 
@@ -559,6 +566,10 @@ _DUMPER: Any = None
 
 
 def _yaml_dump(value: Any, stream: TextIO) -> None:
+    if value is None or isinstance(value, (str, int, float, bool)):
+        # v2 prints a scalar (e.g. a --query result) as JSON: YAML would end it with "...".
+        stream.write(json.dumps(value, ensure_ascii=False) + "\n")
+        return
     import yaml  # lazy: only yaml output pays for it
 
     yaml.dump(value, stream, Dumper=_yaml_dumper_class(), default_flow_style=False,
@@ -610,4 +621,15 @@ def _build_yaml_dumper_class() -> Any:
     ]
     for tag, pattern, first in resolvers:
         V2Dumper.add_implicit_resolver(tag, re.compile(pattern, re.X), list(first))
+
+    def represent_str(dumper: Any, value: str) -> Any:
+        # ruamel.yaml does not print characters beyond the BMP (emoji): it double-quotes the
+        # string and escapes them ("\U0001F69A"), which PyYAML's emitter does in that style.
+        if any(ord(ch) > 0xFFFF for ch in value):
+            return dumper.represent_scalar("tag:yaml.org,2002:str", value, style='"')
+        return dumper.represent_str(value)
+
+    V2Dumper.add_representer(str, represent_str)
+    V2Dumper.add_representer(UnparsedTimestamp, lambda dumper, value: dumper.represent_scalar(
+        "tag:yaml.org,2002:timestamp", str(value)))
     return V2Dumper

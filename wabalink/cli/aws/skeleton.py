@@ -67,15 +67,45 @@ def dumps_json(data: Any) -> str:
 # -- yaml-input ---------------------------------------------------------------------
 
 _TAG = re.compile(r"<[^>]+>")
+MAP_KEY = "KeyName"
+
+
+_SENTENCE_END = re.compile(r"[.:]+")
+_YAML_PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*")
+_YAML_RESERVED = {"true", "false", "null", "yes", "no", "on", "off", "y", "n"}
 
 
 def first_sentence(doc: str) -> str:
-    from .helppage import first_sentence as _fs
+    """v2's overview of a shape's documentation: its text up to the first '.' or ':' (so "E.164" cuts)."""
+    from xml.dom import minidom
+    from xml.parsers.expat import ExpatError
 
-    return _fs(doc)
+    try:
+        text = "".join(_text_nodes(minidom.parseString(f"<doc>{doc}</doc>")))
+    except ExpatError:
+        text = doc
+    text = _SENTENCE_END.split(text, 1)[0]
+    if text:
+        text += "."
+    return text.replace("\n", " ").replace("\u2028", " ")
 
 
-def _comment(shape: Shape, required: bool) -> str:
+def _text_nodes(node: Any) -> list[str]:
+    out: list[str] = []
+    for child in node.childNodes:
+        out.extend([child.data] if child.nodeType == child.TEXT_NODE else _text_nodes(child))
+    return out
+
+
+def _yaml_string(value: str) -> str:
+    """A string as ruamel.yaml writes it: plain when unambiguous, else single-quoted."""
+    if _YAML_PLAIN.fullmatch(value) and value.lower() not in _YAML_RESERVED:
+        return value
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _comment(shape: Shape, required: bool, first: bool) -> str:
+    """The trailing comment; like v2 (ruamel.yaml), two spaces before it on a mapping's first key, one after."""
     parts = []
     if required:
         parts.append("[REQUIRED]")
@@ -85,13 +115,14 @@ def _comment(shape: Shape, required: bool) -> str:
     enum = shape.enum
     if enum:
         parts.append("Valid values are: " + ", ".join(enum) + ".")
-    return ("  # " + " ".join(parts)) if parts else ""
+    gap = "  " if first else " "
+    return (gap + "# " + " ".join(parts)) if parts else ""
 
 
 def _yaml_scalar(shape: Shape) -> str:
     t = shape.type_name
     if t == "string":
-        return json.dumps(shape.enum[0]) if shape.enum else "''"
+        return _yaml_string(shape.enum[0]) if shape.enum else "''"
     if t in ("integer", "long"):
         return "0"
     if t in ("float", "double"):
@@ -100,19 +131,22 @@ def _yaml_scalar(shape: Shape) -> str:
         return "true"
     if t == "timestamp":
         return "'1970-01-01T00:00:00'"
+    if t == "blob":
+        return "!!binary ''"  # v2 dumps the empty bytes value with ruamel.yaml's tag
     return "''"
 
 
 def _yaml_lines(shape: Shape, indent: str, stack: list[str], out: list[str]) -> None:
     """Emit the members of a structure (or the entry of a map) at *indent*."""
     required = set(shape.required_members)
-    for key, m in shape.members.items():
-        _yaml_entry(key, m, key in required, indent, stack, out)
+    for i, (key, m) in enumerate(shape.members.items()):
+        _yaml_entry(key, m, key in required, indent, stack, out, first=i == 0)
 
 
-def _yaml_entry(key: str, m: Shape, required: bool, indent: str, stack: list[str], out: list[str], first_prefix: str | None = None):
+def _yaml_entry(key: str, m: Shape, required: bool, indent: str, stack: list[str], out: list[str],
+                first_prefix: str | None = None, first: bool = True):
     prefix = indent if first_prefix is None else first_prefix
-    comment = _comment(m, required)
+    comment = _comment(m, required, first) if key != MAP_KEY else ""  # map entries are plain dicts in v2
     t = m.type_name
     if t == "structure":
         if m.name in stack:
@@ -125,7 +159,7 @@ def _yaml_entry(key: str, m: Shape, required: bool, indent: str, stack: list[str
         _yaml_list_item(m.member, indent, stack, out)
     elif t == "map":
         out.append(f"{prefix}{key}:{comment}")
-        _yaml_entry("KeyName", m.value, False, indent + "  ", stack, out)
+        _yaml_entry(MAP_KEY, m.value, False, indent + "  ", stack, out)
     else:
         out.append(f"{prefix}{key}: {_yaml_scalar(m)}{comment}")
 
@@ -141,11 +175,11 @@ def _yaml_list_item(m: Shape, indent: str, stack: list[str], out: list[str]):
         inner = indent + "  "
         for i, (key, mm) in enumerate(members):
             _yaml_entry(key, mm, key in required, inner, stack + [m.name], out,
-                        first_prefix=(indent + "- ") if i == 0 else None)
+                        first_prefix=(indent + "- ") if i == 0 else None, first=i == 0)
     elif t == "list":
         out.append(f"{indent}- []")
     elif t == "map":
-        out.append(f"{indent}- {{}}")
+        _yaml_entry(MAP_KEY, m.value, False, indent + "  ", stack, out, first_prefix=indent + "- ")
     else:
         out.append(f"{indent}- {_yaml_scalar(m)}")
 
