@@ -120,9 +120,11 @@ def test_meta_reset_empties_the_store_and_keeps_the_secrets(start_server: Any, d
 
 def test_meta_reset_needs_the_operator_token_when_one_is_set(start_server: Any) -> None:
     server = start_server(env={"WABALINK_SANDBOX_TOKEN": "operator"})
-    done = subprocess.run([sys.executable, "-m", "wabalink.cli.main", "meta", "reset", "--endpoint", server.endpoint],
-                          capture_output=True, text=True, timeout=60)
-    assert done.returncode == 1 and "HTTP 401" in done.stderr
+    command = [sys.executable, "-m", "wabalink.cli.main", "meta", "reset", "--endpoint", server.endpoint]
+    refused = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert refused.returncode != 0 and "HTTP 401" in refused.stderr
+    done = subprocess.run([*command, "--sandbox-token", "operator"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and json.loads(done.stdout)["reset"] is True, done.stderr
 
 
 # --- --allow-unauthenticated ---------------------------------------------------------------------
