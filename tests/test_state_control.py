@@ -4,6 +4,7 @@ a non-loopback address, deliberately)."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
@@ -21,7 +22,10 @@ from tests.conftest import REPO_ROOT, free_port
 from tests.flows import linked_waba
 from wabalink.meta.reset import KEPT_TABLES, emptied_tables
 from wabalink.store import schema
+from wabalink.store.blobs import default_blob_folder
 from wabalink.store.db import Store
+
+JPEG = bytes.fromhex("ffd8ffe000104a46494600010100000100010000ffd9")
 
 SERVE = [sys.executable, "-m", "wabalink.cli.main", "serve"]
 
@@ -96,6 +100,12 @@ def test_meta_reset_empties_the_store_and_keeps_the_secrets(start_server: Any, d
     arn = client.get_linked_whatsapp_business_account(id=entry["wabaId"])["account"]["arn"]
     client.tag_resource(resourceArn=arn, tags=[{"key": "team", "value": "a"}])
     server.set_faults(latencyMs=1)
+    phone = server.sandbox("GET", f"/wabas/{meta_waba['wabaId']}")["phoneNumbers"][0]["id"]
+    server.sandbox("POST", f"/phone-numbers/{phone}/inbound", {
+        "from": "+15550001111", "image": {"data": base64.b64encode(JPEG).decode(), "mimeType": "image/jpeg"}})
+    blobs = default_blob_folder(server.database_url)
+    if database == "sqlite":
+        assert [path for path in blobs.rglob("*") if path.is_file()]
     before = count_rows(server.database_url)
     assert before["linked_wabas"] == 1 and before["meta_wabas"] == 1 and before["resource_tags"] == 1
 
@@ -112,6 +122,8 @@ def test_meta_reset_empties_the_store_and_keeps_the_secrets(start_server: Any, d
     assert set(emptied_tables()) | KEPT_TABLES == set(after)
     assert client.list_linked_whatsapp_business_accounts()["linkedAccounts"] == []
     assert server.sandbox("GET", "/faults")["latencyMs"] == 0
+    if database == "sqlite":
+        assert [path for path in blobs.rglob("*") if path.is_file()] == []  # the media bytes went too
     # the server goes on working: same app credentials, same page-token key
     linked_waba(server, client, "After reset")
     assert [a["wabaName"] for a in client.list_linked_whatsapp_business_accounts()["linkedAccounts"]] \

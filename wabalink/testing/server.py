@@ -71,7 +71,11 @@ class WabalinkServer:
         self.settings.port = listener.getsockname()[1]
         if self.settings.database_url is None:
             self._temporary_folder = Path(tempfile.mkdtemp(prefix="wabalink-"))
-            self.settings.database_url = f"sqlite:///{self._temporary_folder / 'wabalink.db'}"
+            self.settings.database_url = f"sqlite:///{self._temporary_folder / 'wabalink.db'}"  # blobs beside it
+        elif not self.settings.database_url.startswith("sqlite") and getattr(self.settings, "blob_store", 1) is None:
+            # Media bytes would otherwise go to the state folder of the current directory.
+            self._temporary_folder = Path(tempfile.mkdtemp(prefix="wabalink-"))
+            self.settings.blob_store = str(self._temporary_folder / "blobs")
         try:
             self.app = WabalinkApp(self.settings)
             config = uvicorn.Config(self.app, lifespan="on", access_log=False, log_config=None,
@@ -175,7 +179,9 @@ class WabalinkServer:
 def wabalink_server(settings: Settings | None = None, **overrides: Any) -> Iterator[WabalinkServer]:
     """Runs a wabalink server in this process for the `with` block. `overrides` are `Settings`
     fields (`database_url="postgresql://..."`, `waba_quota_per_region=2`, `sandbox_token=...`);
-    without `database_url` a temporary SQLite database is used and removed afterwards."""
+    without `database_url` a temporary SQLite database is used and removed afterwards (media
+    bytes beside it). With a PostgreSQL `database_url` and no `blob_store`, media bytes go to a
+    temporary folder removed afterwards, while the rows stay in the database."""
     server = WabalinkServer(settings, **overrides).start()
     try:
         yield server
