@@ -17,8 +17,14 @@ import time
 from collections.abc import Callable
 
 from wabalink.config import (
-    ASSOCIATE_TOKEN_LIFETIME_RANGE, HEAD_TIMEOUT_RANGE, KEEP_ALIVE_TIMEOUT_RANGE, MAX_CONNECTIONS_RANGE,
-    WABA_QUOTA_RANGE, Settings, SettingError, parse_int_in_range,
+    ASSOCIATE_TOKEN_LIFETIME_RANGE,
+    HEAD_TIMEOUT_RANGE,
+    KEEP_ALIVE_TIMEOUT_RANGE,
+    MAX_CONNECTIONS_RANGE,
+    WABA_QUOTA_RANGE,
+    SettingError,
+    Settings,
+    parse_int_in_range,
 )
 
 # LogRecord attributes that are not ours: everything else passed in `extra` is a structured field.

@@ -31,6 +31,7 @@ POLL_SECONDS = 0.02
 TIMEOUT_SECONDS = 30.0
 
 Event = dict[str, Any]
+Events = list[Event]  # (EventLog.list would shadow `list` in the class's annotations)
 
 
 class EventLogUnavailable(NotImplementedError):
@@ -48,10 +49,10 @@ class EventLog:
         self.region = region
 
     def list(self, *, kind: str | None = None, waba_id: str | None = None, message_id: str | None = None,
-             status: str | None = None, after: int = 0) -> list[Event]:
+             status: str | None = None, after: int = 0) -> Events:
         """Every matching event, oldest first. `waba_id` is the linked WABA's AWS id; `status` a
         delivery state (pending, delivered, retrying, dead); `after` a sequence number."""
-        found: list[Event] = []
+        found: Events = []
         while True:
             page = self._page(waba_id=waba_id, message_id=message_id, status=status, after=after)
             found.extend(event for event in page["events"] if self._wanted(event, kind))
@@ -61,7 +62,7 @@ class EventLog:
 
     def wait_for(self, count: int = 1, *, kind: str | None = None, waba_id: str | None = None,
                  message_id: str | None = None, where: Callable[[Event], bool] | None = None,
-                 timeout: float = 10.0) -> list[Event]:
+                 timeout: float = 10.0) -> Events:
         """Waits until at least `count` events match (kind, ids, and the `where` predicate), and
         returns the first `count` of them; TimeoutError, naming what was seen, after `timeout`."""
         deadline = time.monotonic() + timeout

@@ -114,7 +114,7 @@ def _forget_default_boto3_session() -> None:
     it, so clients made inside (and after) the mock read the environment as it is then."""
     boto3 = sys.modules.get("boto3")
     if boto3 is not None:
-        boto3.DEFAULT_SESSION = None
+        setattr(boto3, "DEFAULT_SESSION", None)  # noqa: B010 - boto3 declares no type for it
 
 
 def _restore(values: dict[str, str | None]) -> None:

@@ -59,7 +59,7 @@ class WabalinkServer:
 
     # --- life cycle -------------------------------------------------------------------------
 
-    def start(self) -> "WabalinkServer":
+    def start(self) -> WabalinkServer:
         started = time.perf_counter()
         import uvicorn
 
@@ -120,7 +120,7 @@ class WabalinkServer:
             shutil.rmtree(self._temporary_folder, ignore_errors=True)
             self._temporary_folder = None
 
-    def __enter__(self) -> "WabalinkServer":
+    def __enter__(self) -> WabalinkServer:
         return self if self._thread is not None else self.start()
 
     def __exit__(self, *exc_info: object) -> None:
