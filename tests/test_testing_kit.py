@@ -198,3 +198,20 @@ def test_a_given_database_url_is_used_and_kept() -> None:
             assert names == ["On PostgreSQL"]
     finally:
         drop_postgres_schema(url)
+
+
+def test_stopping_leaves_no_thread_behind() -> None:
+    import threading
+
+    before = set(threading.enumerate())
+    with wabalink_server() as server:
+        waba = server.link(name="Threads", account_id="666677778888")
+        server.meta.send_inbound(waba.phone_number.meta_phone_number_id, from_number="+15550002222", text="hi")
+        assert len(set(threading.enumerate()) - before) > 1
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        left = [thread.name for thread in set(threading.enumerate()) - before if thread.is_alive()]
+        if not left:
+            break
+        time.sleep(0.05)
+    assert left == []
