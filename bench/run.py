@@ -31,6 +31,7 @@ sys.path.insert(0, str(BENCH_DIR))
 
 import cli_speed  # noqa: E402
 import media as media_bench  # noqa: E402
+import messaging as messaging_bench  # noqa: E402
 from associations import precreate_wabas, run_associations, spot_check  # noqa: E402
 from servers import (SANDBOX_TOKEN, RssSampler, Server, bare_server, cpu_seconds, dump_json, memory_report,  # noqa: E402
                      moto_server, wabalink_server)
@@ -69,8 +70,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--cli-runs", type=int, default=10,
                         help="runs of each command in the command-line start-up comparison (default 10)")
     parser.add_argument("--skip", action="append", default=[],
-                        choices=["bare", "strict", "moto", "associations", "cli", "media"],
+                        choices=["bare", "strict", "moto", "associations", "cli", "media", "messaging"],
                         help="leave out a part (repeatable)")
+    parser.add_argument("--messaging-seconds", type=float, default=6,
+                        help="seconds of each messaging load, flat out and paced, per scenario (default 6)")
     parser.add_argument("--output", type=Path, default=BENCH_DIR / "results",
                         help="folder of the JSON results (default bench/results/)")
     parser.add_argument("--check", action="store_true", help="exit 3 when a target is missed")
@@ -388,6 +391,9 @@ def summarize(results: dict[str, Any]) -> dict[str, Any]:
     }
     for result in results.get("cli") or []:
         summary["targets"][f"cli: {result['name']}"] = "MET" if result["met"] else "MISSED"
+    for scenario, figures in ((results.get("messaging") or {}).get("summary") or {}).items():
+        for key, value in figures["targets"].items():
+            summary["targets"][f"messaging {scenario}: {key}"] = value
     return summary
 
 
@@ -488,6 +494,12 @@ def main(argv: list[str]) -> int:
                 say("media: post and get of 1 MB and 16 MB files through a moto S3, with peak RSS")
                 (workdir / "media").mkdir()
                 results["media"] = media_bench.run(media_bench.parse_args([]), workdir / "media")
+            if "messaging" not in args.skip:
+                say("messaging: SendWhatsAppMessage with its events to a counting SNS sink; SQLite, PostgreSQL x1, x2")
+                (workdir / "messaging").mkdir()
+                seconds = str(args.messaging_seconds)
+                results["messaging"] = messaging_bench.run(
+                    messaging_bench.parse_args(["--seconds", seconds, "--lag-seconds", seconds]), workdir / "messaging")
         except Exception as error:
             print(f"\nbench FAILED: {error}", file=sys.stderr)
             for log in sorted(workdir.glob("*.log")):
@@ -497,18 +509,20 @@ def main(argv: list[str]) -> int:
             return 1
     results["summary"] = summarize(results)
     results["elapsed_s"] = round((datetime.datetime.now(datetime.timezone.utc) - started).total_seconds(), 1)
+    args.output.mkdir(parents=True, exist_ok=True)
+    path = args.output / f"bench-{started.strftime('%Y%m%dT%H%M%SZ')}.json"
+    dump_json(path, results)  # before printing: a report's bug must not lose the figures
+    dump_json(args.output / "latest.json", results)
     print_report(results, args)
     if results.get("media"):
         media_bench.print_report(results["media"])
+    if results.get("messaging"):
+        messaging_bench.print_report(results["messaging"])
     assoc = results.get("associations")
     problems = []
     if assoc and (assoc["failures"] or assoc["spot_check_problems"]):
         problems.append(f"associations: {assoc['failures']} failed {assoc['failure_examples']}; "
                         f"spot check: {assoc['spot_check_problems']}")
-    args.output.mkdir(parents=True, exist_ok=True)
-    path = args.output / f"bench-{started.strftime('%Y%m%dT%H%M%SZ')}.json"
-    dump_json(path, results)
-    dump_json(args.output / "latest.json", results)
     print(f"results: {path} (total {results['elapsed_s']}s)")
     if problems:
         print("bench FAILED: " + "; ".join(problems), file=sys.stderr)

@@ -97,10 +97,12 @@ class Server:
 SANDBOX_TOKEN = "bench-sandbox-operator"
 
 
-def wabalink_server(workdir: Path, name: str, extra_args: list[str]) -> Server:
+def wabalink_server(workdir: Path, name: str, extra_args: list[str], database_url: str | None = None) -> Server:
+    """`wabalink serve` on a free port; SQLite in `workdir` unless `database_url` is given."""
     port = free_port()
+    database_url = database_url or f"sqlite:///{workdir / (name + '.db')}"
     command = [sys.executable, "-m", "wabalink.cli.main", "serve", "--host", HOST, "--port", str(port),
-               "--database", f"sqlite:///{workdir / (name + '.db')}", "--log-level", "warning",
+               "--database", database_url, "--log-level", "warning",
                "--sandbox-token", SANDBOX_TOKEN, *extra_args]
     return Server(name, command, port, workdir / f"{name}.log", ready_path="/_wabalink/health")
 

@@ -47,6 +47,10 @@ def linked(server: Any, account_id: str) -> tuple[Any, str, dict[str, Any]]:
     return client, entry["wabaId"], meta_waba
 
 
+def names_of(templates: list[dict[str, Any]]) -> list[str]:
+    return sorted(template["templateName"] for template in templates)
+
+
 def test_create_get_update_delete(server: Any, linked: Any) -> None:
     client, waba_id, _ = linked
     created = client.create_whatsapp_message_template(id=waba_id, templateDefinition=definition())
@@ -82,7 +86,7 @@ def test_create_get_update_delete(server: Any, linked: Any) -> None:
     assert code == "ResourceNotFoundException"
     client.create_whatsapp_message_template(id=waba_id, templateDefinition=definition(language="fr"))
     client.delete_whatsapp_message_template(id=waba_id, templateName="order_update", deleteAllLanguages=True)
-    assert client.list_whatsapp_message_templates(id=waba_id)["templates"] == []
+    assert names_of(client.list_whatsapp_message_templates(id=waba_id)["templates"]) == ["hello_world"]
     code, _ = error_of(client.delete_whatsapp_message_template, id=waba_id, templateName="order_update")
     assert code == "ResourceNotFoundException"
 
@@ -157,8 +161,8 @@ def test_list_pages_and_tokens(server: Any, linked: Any, account_id: str) -> Non
         page = client.list_whatsapp_message_templates(id=waba_id, maxResults=2, nextToken=token)
         seen += [t["templateName"] for t in page["templates"]]
         token = page.get("nextToken")
-    assert sorted(seen) == names
-    summary = first["templates"][0]
+    assert sorted(seen) == sorted([*names, "hello_world"])  # hello_world: Meta's sample, in every WABA
+    summary = next(t for t in first["templates"] if t["templateName"] != "hello_world")
     assert summary["templateStatus"] == "APPROVED" and summary["templateLanguage"] == "en_US"
     assert summary["templateCategory"] == "UTILITY" and summary["metaTemplateId"].isdigit()
     # A token is bound to the WABA it was issued for.
@@ -166,7 +170,7 @@ def test_list_pages_and_tokens(server: Any, linked: Any, account_id: str) -> Non
     code, message = error_of(client.list_whatsapp_message_templates, id=other_waba, nextToken=first["nextToken"])
     assert code == "InvalidParametersException" and "nextToken" in message
     paginator = client.get_paginator("list_whatsapp_message_templates")
-    assert sum(len(p["templates"]) for p in paginator.paginate(id=waba_id, PaginationConfig={"PageSize": 2})) == 5
+    assert sum(len(p["templates"]) for p in paginator.paginate(id=waba_id, PaginationConfig={"PageSize": 2})) == 6
 
 
 def test_template_library(linked: Any) -> None:
@@ -362,10 +366,10 @@ def test_templates_on_postgresql(start_server: Any) -> None:
     assert code == "InvalidParametersException"
     first = client.list_whatsapp_message_templates(id=waba_id, maxResults=2)
     second = client.list_whatsapp_message_templates(id=waba_id, maxResults=2, nextToken=first["nextToken"])
-    assert sorted(t["templateName"] for t in first["templates"] + second["templates"]) == ["pg_one", "pg_three",
-                                                                                          "pg_two"]
+    assert sorted(t["templateName"] for t in first["templates"] + second["templates"]) == [
+        "hello_world", "pg_one", "pg_three", "pg_two"]
     client.delete_whatsapp_message_template(id=waba_id, templateName="pg_two", deleteAllLanguages=True)
-    assert len(client.list_whatsapp_message_templates(id=waba_id)["templates"]) == 2
+    assert len(client.list_whatsapp_message_templates(id=waba_id)["templates"]) == 3
 
 
 def test_named_parameters_and_update_by_name(linked: Any) -> None:
@@ -406,7 +410,7 @@ def test_meta_failing_and_unfinished_links(server: Any, account_id: str) -> None
     finally:
         server.clear_faults()
     assert code == "DependencyException"
-    assert client.list_whatsapp_message_templates(id=entry["wabaId"])["templates"] == []
+    assert names_of(client.list_whatsapp_message_templates(id=entry["wabaId"])["templates"]) == ["hello_world"]
 
     pending_waba = server.create_waba("Half Linked", phone_numbers=1)
     _, incomplete = sign_up(client, pending_waba)

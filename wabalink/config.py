@@ -13,6 +13,9 @@ WABA_QUOTA_RANGE = (1, 1_000_000)
 KEEP_ALIVE_TIMEOUT_RANGE = (1, 3_600)  # seconds
 HEAD_TIMEOUT_RANGE = (1, 3_600)  # seconds
 MAX_CONNECTIONS_RANGE = (1, 1_000_000)
+EVENT_MAX_ATTEMPTS_RANGE = (0, 1_000_000)  # 0: no limit but the age
+EVENT_MAX_AGE_RANGE = (1, 30 * 86_400)  # seconds
+EVENT_RETRY_MAX_DELAY_RANGE = (1, 86_400)  # seconds
 
 
 class SettingError(ValueError):
@@ -65,6 +68,8 @@ class Settings:
     # The simulator's sandbox: an operator token (required with --auth strict), or switched off.
     sandbox_token: str | None = None
     sandbox_enabled: bool = True
+    # The web console at `/` (and Meta's embedded sign-up under /meta/signup).
+    console_enabled: bool = True
     # Permissive mode on a non-loopback address (CI service containers, development networks).
     allow_unauthenticated: bool = False
     log_level: str = "info"
@@ -83,6 +88,14 @@ class Settings:
     blob_store: str | None = None
     # Meta's review of a new or edited template: approved this many seconds later (0: at once).
     template_approval_delay_seconds: float = 0.0
+    # Messages and events: SNS endpoint (None: botocore's AWS_ENDPOINT_URL_SNS, else AWS), request quotas,
+    # the webhook receiver's verify token, the events' retry budget (0 attempts: limited by age only).
+    sns_endpoint_url: str | None = None
+    throttle: str = "off"  # off | aws
+    webhook_verify_token: str | None = None
+    event_max_attempts: int = 0
+    event_max_age_seconds: int = 86_400
+    event_retry_max_delay_seconds: int = 300
 
     @property
     def meta_app_token(self) -> str:
@@ -122,6 +135,7 @@ class Settings:
             log_level=os.environ.get("WABALINK_LOG_LEVEL", "info"),
             sandbox_token=os.environ.get("WABALINK_SANDBOX_TOKEN") or None,
             sandbox_enabled=os.environ.get("WABALINK_SANDBOX", "on") != "off",
+            console_enabled=os.environ.get("WABALINK_CONSOLE", "on") != "off",
             allow_unauthenticated=os.environ.get("WABALINK_ALLOW_UNAUTHENTICATED", "") in ("1", "true", "yes"),
             keep_alive_timeout_seconds=_env_int("WABALINK_KEEP_ALIVE_TIMEOUT", 5, KEEP_ALIVE_TIMEOUT_RANGE),
             head_timeout_seconds=_env_int("WABALINK_HEADER_TIMEOUT", 10, HEAD_TIMEOUT_RANGE),
@@ -130,4 +144,11 @@ class Settings:
             s3_endpoint_url=os.environ.get("AWS_ENDPOINT_URL_S3") or None,
             blob_store=os.environ.get("WABALINK_BLOB_STORE") or None,
             template_approval_delay_seconds=float(os.environ.get("WABALINK_TEMPLATE_APPROVAL_DELAY") or 0),
+            sns_endpoint_url=os.environ.get("WABALINK_SNS_ENDPOINT_URL") or None,
+            throttle=os.environ.get("WABALINK_THROTTLE", "off"),
+            webhook_verify_token=os.environ.get("WABALINK_WEBHOOK_VERIFY_TOKEN") or None,
+            event_max_attempts=_env_int("WABALINK_EVENT_MAX_ATTEMPTS", 0, EVENT_MAX_ATTEMPTS_RANGE),
+            event_max_age_seconds=_env_int("WABALINK_EVENT_MAX_AGE", 86_400, EVENT_MAX_AGE_RANGE),
+            event_retry_max_delay_seconds=_env_int("WABALINK_EVENT_RETRY_MAX_DELAY", 300,
+                                                   EVENT_RETRY_MAX_DELAY_RANGE),
         )

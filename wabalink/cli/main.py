@@ -10,6 +10,7 @@ commands:
   serve              run the socialmessaging API, the Meta simulator and its sandbox
   meta ...           the Meta simulator's sandbox (create WABAs, mint tokens, inject faults)
   socialmessaging    AWS-CLI-compatible commands for every socialmessaging operation
+  events ...         the event log: list, tail and replay events bound for event destinations
 """
 
 
@@ -31,6 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     if command == "meta":
         from wabalink.cli.meta import main as meta_main
         return meta_main(rest)
+    if command == "events":
+        from wabalink.cli.events import main as events_main
+        return events_main(rest)
     if command == "socialmessaging":
         from wabalink.cli.aws.command import main as socialmessaging_main
         return socialmessaging_main(rest)

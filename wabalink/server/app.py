@@ -23,10 +23,12 @@ from wabalink.aws.exceptions import InternalServiceException, ValidationExceptio
 from wabalink.aws.model import load_service_model
 from wabalink.aws.protocol import RestJsonProtocol
 from wabalink.config import Settings
+from wabalink.console.web import Console
 from wabalink.meta import media_http
 from wabalink.meta.client import GraphClient
 from wabalink.meta.graph_api import handle_graph
 from wabalink.meta.sandbox_api import handle_sandbox
+from wabalink.meta.signup import EmbeddedSignup
 from wabalink.meta.simulator import MetaSimulator, simulator_app_credentials
 from wabalink.server.http import HttpRequest, HttpResponse, json_response
 from wabalink.service.operations import (
@@ -36,7 +38,13 @@ from wabalink.service.operations import (
     ServiceSettings,
     build_dispatch_table,
 )
+from wabalink.server.events_api import EVENTS_PREFIX, handle_events
+from wabalink.service.event_delivery import DeliverySettings, EventDelivery
+from wabalink.service.handover import HandoverWorker
+from wabalink.service.messaging import SIMULATOR_VERSIONS
 from wabalink.service.pagination import PageTokens
+from wabalink.service.throttle import RequestThrottle
+from wabalink.service.webhooks import WebhookReceiver
 from wabalink.store.db import Store, default_database_url
 from wabalink.store.secrets import get_or_create_secret
 
@@ -44,7 +52,9 @@ log = logging.getLogger("wabalink.server")
 
 GRAPH_PREFIX = "/meta/graph"
 SANDBOX_PREFIX = "/meta/sandbox"
+SIGNUP_PREFIX = "/meta/signup"
 HEALTH_PATH = "/_wabalink/health"
+WEBHOOK_PATH = "/_wabalink/webhooks/meta"
 # No operation takes more (AWS's own API front doors stop at 10 MB too).
 MAX_REQUEST_BODY_BYTES = 10 * 1024 * 1024
 # Tests set it: a modeled error an operation does not declare becomes a 500, so the test fails.
@@ -74,6 +84,18 @@ class WabalinkApp:
             ServiceSettings(associate_token_lifetime_seconds=settings.associate_token_lifetime_seconds,
                             waba_quota_per_region=settings.waba_quota_per_region,
                             s3_endpoint_url=settings.s3_endpoint_url))
+        # Messages and events: the hand-over to Meta, the webhook receiver, delivery to SNS, quotas.
+        self.handover = HandoverWorker(self.store, self.graph, meta_timeout_seconds=settings.meta_timeout_seconds)
+        deps.extensions.update(handover=self.handover,
+                               graph_versions=SIMULATOR_VERSIONS if settings.meta_graph_url is None else None)
+        self.webhooks = WebhookReceiver(self.store, simulator_app_credentials(self.store)[2]
+                                        if settings.meta_graph_url is None else settings.meta_app_secret,
+                                        settings.webhook_verify_token)
+        self.delivery = EventDelivery(self.store, DeliverySettings(
+            sns_endpoint_url=settings.sns_endpoint_url, max_attempts=settings.event_max_attempts,
+            max_age_seconds=settings.event_max_age_seconds,
+            retry_max_delay_seconds=settings.event_retry_max_delay_seconds))
+        self.throttle = RequestThrottle() if settings.throttle == "aws" else None
         # The built operations; the model's others answer NotImplementedException.
         self.operations: dict[str, BoundOperation] = build_dispatch_table(
             deps, list(self.protocol.service_model.operation_names))
@@ -83,6 +105,9 @@ class WabalinkApp:
         self.check_declared_errors = os.environ.get(CHECK_DECLARED_ERRORS_ENV) == "1"
         self.service_workers = ThreadPoolExecutor(32, thread_name_prefix="wabalink-service")
         self.meta_workers = ThreadPoolExecutor(16, thread_name_prefix="wabalink-meta")
+        # The web console at `/` and Meta's embedded sign-up it opens (the simulator's side).
+        self.console = Console(self) if settings.console_enabled else None
+        self.signup = EmbeddedSignup(self.simulator, self.console.may_sign_up) if self.console else None
 
     # ------------------------------------------------------------------ ASGI
 
@@ -105,14 +130,24 @@ class WabalinkApp:
         request = HttpRequest(scope["method"], scope["path"], scope.get("query_string", b""),
                               _header_dict(scope["headers"]), body, scope.get("raw_path") or _encoded_path(scope["path"]))
         path = request.path
-        if path.startswith(GRAPH_PREFIX + "/"):
+        if self.signup is not None and (path == SIGNUP_PREFIX or path.startswith(SIGNUP_PREFIX + "/")):
+            response = await self._in_thread(self.meta_workers, self.signup.handle, request,
+                                             path[len(SIGNUP_PREFIX):])
+        elif path.startswith(GRAPH_PREFIX + "/"):
             response = await self._in_thread(self.meta_workers, handle_graph, self.simulator, request,
                                              path[len(GRAPH_PREFIX):])
         elif path.startswith(SANDBOX_PREFIX + "/") or path == SANDBOX_PREFIX:
             response = await self._in_thread(self.meta_workers, handle_sandbox, self.simulator, request,
                                              path[len(SANDBOX_PREFIX):])
+        elif path == WEBHOOK_PATH:
+            response = await self._in_thread(self.service_workers, self.webhooks.handle, request)
+        elif path == EVENTS_PREFIX or path.startswith(EVENTS_PREFIX + "/"):
+            response = await self._in_thread(self.service_workers, handle_events, self.store, self.settings, request)
         elif path == HEALTH_PATH:
             response = json_response(200, {"status": "ok"})
+        elif self.console is not None and self.console.owns(path):
+            await self.console.handle(request, receive, send)
+            return
         else:
             response = await self._aws(request)
         await self._send(send, response)
@@ -134,6 +169,8 @@ class WabalinkApp:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                self.handover.start()
+                self.delivery.start()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 self.close()
@@ -141,6 +178,8 @@ class WabalinkApp:
                 return
 
     def close(self) -> None:
+        self.delivery.stop()
+        self.handover.stop()
         self.service_workers.shutdown(wait=False, cancel_futures=True)
         self.meta_workers.shutdown(wait=False, cancel_futures=True)
         self.simulator.close()
@@ -164,6 +203,8 @@ class WabalinkApp:
             raw_path = request.raw_path.decode("latin-1")
             operation, uri_params = self.protocol.route(request.method, raw_path, request.query_string)
             operation_name = operation.name
+            if self.throttle is not None:
+                self.throttle.check(principal.account_id, principal.region, operation_name)
             # big bodies are parsed off the event loop: validating them must not block other requests
             params = await self.protocol.parse_async(operation, uri_params, request.query_string, request.headers,
                                                      request.body)

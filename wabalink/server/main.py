@@ -17,14 +17,9 @@ import time
 from collections.abc import Callable
 
 from wabalink.config import (
-    ASSOCIATE_TOKEN_LIFETIME_RANGE,
-    HEAD_TIMEOUT_RANGE,
-    KEEP_ALIVE_TIMEOUT_RANGE,
-    MAX_CONNECTIONS_RANGE,
-    WABA_QUOTA_RANGE,
-    SettingError,
-    Settings,
-    parse_int_in_range,
+    ASSOCIATE_TOKEN_LIFETIME_RANGE, EVENT_MAX_AGE_RANGE, EVENT_MAX_ATTEMPTS_RANGE, EVENT_RETRY_MAX_DELAY_RANGE,
+    HEAD_TIMEOUT_RANGE, KEEP_ALIVE_TIMEOUT_RANGE, MAX_CONNECTIONS_RANGE,
+    WABA_QUOTA_RANGE, Settings, SettingError, parse_int_in_range,
 )
 
 # LogRecord attributes that are not ours: everything else passed in `extra` is a structured field.
@@ -119,6 +114,8 @@ def build_parser(defaults: Settings) -> argparse.ArgumentParser:
                              "needed with --auth strict")
     parser.add_argument("--no-sandbox", action="store_true", default=not defaults.sandbox_enabled,
                         help="switch the simulator's sandbox off (its routes answer 404)")
+    parser.add_argument("--console", action=argparse.BooleanOptionalAction, default=defaults.console_enabled,
+                        help="serve the web console at / (default: on)")
     parser.add_argument("--meta-webhook-url", default=defaults.meta_webhook_url, metavar="URL",
                         help="where the simulator sends its app's webhooks (default: this server's receiver)")
     parser.add_argument("--s3-endpoint-url", default=defaults.s3_endpoint_url, metavar="URL",
@@ -128,6 +125,19 @@ def build_parser(defaults: Settings) -> argparse.ArgumentParser:
     parser.add_argument("--template-approval-delay", type=float, default=defaults.template_approval_delay_seconds,
                         metavar="SECONDS", help="the simulator approves new and edited templates this long after "
                                                 "(default 0: at once)")
+    parser.add_argument("--meta-app-secret", default=None, metavar="SECRET",
+                        help="external Graph API: the app secret its webhooks are signed with "
+                             "(prefer WABALINK_META_APP_SECRET: a command line is visible to other users)")
+    parser.add_argument("--sns-endpoint-url", default=defaults.sns_endpoint_url, metavar="URL",
+                        help="where events are published (default: AWS_ENDPOINT_URL_SNS, else Amazon SNS)")
+    parser.add_argument("--throttle", choices=["off", "aws"], default=defaults.throttle,
+                        help="aws: apply AWS's per-account request quotas (ThrottledRequestException)")
+    parser.add_argument("--event-max-attempts", type=_int_in(EVENT_MAX_ATTEMPTS_RANGE), default=defaults.event_max_attempts, metavar="N",
+                        help="an event is dead after N failed deliveries (0: no limit but --event-max-age)")
+    parser.add_argument("--event-max-age", type=_int_in(EVENT_MAX_AGE_RANGE), default=defaults.event_max_age_seconds, metavar="SECONDS",
+                        help="an event still undelivered this long after it happened is dead")
+    parser.add_argument("--event-retry-max-delay", type=_int_in(EVENT_RETRY_MAX_DELAY_RANGE), default=defaults.event_retry_max_delay_seconds,
+                        metavar="SECONDS", help="longest pause between two delivery attempts of an event")
     parser.add_argument("--ephemeral", action="store_true",
                         help="a temporary SQLite database, removed when the server stops (not with --database)")
     parser.add_argument("--allow-unauthenticated", action="store_true", default=defaults.allow_unauthenticated,
@@ -155,9 +165,15 @@ def main(argv: list[str]) -> int:
     settings.keep_alive_timeout_seconds, settings.head_timeout_seconds = args.keep_alive_timeout, args.header_timeout
     settings.max_connections = args.max_connections
     settings.sandbox_token, settings.sandbox_enabled = args.sandbox_token, not args.no_sandbox
+    settings.console_enabled = args.console
     settings.meta_webhook_url = args.meta_webhook_url
     settings.s3_endpoint_url, settings.blob_store = args.s3_endpoint_url, args.blob_store
     settings.template_approval_delay_seconds = max(0.0, args.template_approval_delay)
+    if args.meta_app_secret:
+        settings.meta_app_secret = args.meta_app_secret
+    settings.sns_endpoint_url, settings.throttle = args.sns_endpoint_url, args.throttle
+    settings.event_max_attempts, settings.event_max_age_seconds = args.event_max_attempts, args.event_max_age
+    settings.event_retry_max_delay_seconds = args.event_retry_max_delay
     settings.allow_unauthenticated = args.allow_unauthenticated
     unauthenticated_network = not is_loopback(settings.host) and settings.auth_mode != "strict"
     if unauthenticated_network and not settings.allow_unauthenticated:

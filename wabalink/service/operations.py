@@ -70,6 +70,8 @@ class Dependencies:
     pages: PageTokens
     settings: ServiceSettings = field(default_factory=ServiceSettings)
     clock: Callable[[], float] = time.time
+    # Per-area services and settings the server wires in (e.g. "handover", "graph_versions").
+    extensions: dict[str, Any] = field(default_factory=dict)
 
 
 class Operations:

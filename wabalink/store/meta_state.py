@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, exists, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from wabalink.store import meta_templates
 from wabalink.store.db import Cursor, Query, Store
 from wabalink.store.schema import (
     meta_access_tokens,
@@ -247,6 +248,7 @@ class MetaState:
             cursor.run(_INSERT_WABA, id=waba_id, business_id=business_id, name=name, currency=currency,
                        timezone_id=timezone_id, created_at=now)
             phones = self._insert_phone_numbers(cursor, waba_id, phone_numbers, now)
+            meta_templates.insert_sample_template(cursor, waba_id, new_numeric_id(), now)
             if token is not None:
                 self._insert_token(cursor, token, now)
         waba = WabaRecord(waba_id, business_id, name, currency, timezone_id, now)

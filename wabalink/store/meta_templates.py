@@ -5,6 +5,7 @@ webhook it produces is queued atomically with it."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlalchemy import (
@@ -199,3 +200,22 @@ def finish_upload(cursor: Cursor, upload_id: str, received: int, sha256: str, ha
 
 def handle_exists(cursor: Cursor, handle: str) -> bool:
     return cursor.scalar(_HANDLE, handle=handle) is not None
+
+
+# Meta gives every new WABA this approved sample template, so a first template send works at once.
+_HELLO_WORLD_COMPONENTS = [
+    {"type": "HEADER", "format": "TEXT", "text": "Hello World"},
+    {"type": "BODY", "text": "Welcome and congratulations!! This message demonstrates your ability to send a "
+                             "WhatsApp message notification from the Cloud API, hosted by Meta. Thank you for "
+                             "taking the time to test with us."},
+    {"type": "FOOTER", "text": "WhatsApp Business Platform sample message"},
+]
+
+
+def insert_sample_template(cursor: Cursor, waba_id: str, template_id: str, now: float) -> None:
+    """Meta's `hello_world` (en_US, UTILITY, APPROVED) in a new WABA."""
+    insert_template(cursor, {
+        "id": template_id, "waba_id": waba_id, "name": "hello_world", "language": "en_US", "category": "UTILITY",
+        "previous_category": None, "status": "APPROVED", "reason": None, "parameter_format": "POSITIONAL",
+        "components": json.dumps(_HELLO_WORLD_COMPONENTS), "library_template_name": None,
+        "cta_url_link_tracking_opted_out": False, "review_due_at": None, "created_at": now, "updated_at": now})

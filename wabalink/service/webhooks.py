@@ -1,0 +1,165 @@
+"""The receiver of Meta's webhooks (`POST /_wabalink/webhooks/meta`): signature, then events.
+
+Meta signs the raw body with the app secret (`X-Hub-Signature-256: sha256=<hex HMAC-SHA256>`); a
+missing or wrong signature answers 401 and changes nothing. A signed body becomes, in ONE
+transaction, one event per (entry, change) and per COMPLETE linked WABA with that Meta WABA id (a
+Meta WABA is linked by at most one account, but the lookup does not assume it), each holding one
+Meta entry with only that change. A change already received (Meta retries until it gets a 200) is
+recognised by its dedupe key and not recorded twice. Status changes of messages sent through
+SendWhatsAppMessage carry that message's AWS messageId; every other event gets a new UUID.
+
+`GET` answers Meta's subscription check: `hub.mode=subscribe` and `hub.verify_token` equal to the
+configured verify token echo `hub.challenge`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import time
+from typing import Any
+from urllib.parse import parse_qs
+
+from sqlalchemy import bindparam, select
+
+from wabalink.server.http import HttpRequest, HttpResponse, json_response
+from wabalink.service.events import notify_new_events, record_event
+from wabalink.store import events as event_store
+from wabalink.store import links, messages
+from wabalink.store.db import Cursor, Query, Store
+from wabalink.store.schema import linked_wabas
+
+log = logging.getLogger("wabalink.webhooks")
+
+Row = dict[str, Any]
+SIGNATURE_HEADER = "x-hub-signature-256"
+# A status of an unknown wamid younger than this, while a hand-over of that number is in flight, may be
+# about the message whose wamid is being recorded: Meta is asked to retry the webhook (503).
+IN_FLIGHT_RETRY_SECONDS = 30
+
+
+class RetryLater(Exception):
+    """A change cannot be mapped yet; nothing of the webhook is recorded and Meta retries it."""
+
+_COMPLETE_LINKS = Query(select(linked_wabas).where(
+    linked_wabas.c.meta_waba_id == bindparam("meta_waba_id"), linked_wabas.c.registration_status == "COMPLETE"))
+
+
+class WebhookReceiver:
+    def __init__(self, store: Store, app_secret: str, verify_token: str | None) -> None:
+        self.store = store
+        self._secret = app_secret.encode()
+        self._verify_token = verify_token
+
+    def handle(self, request: HttpRequest) -> HttpResponse:
+        if request.method == "GET":
+            return self._verify_subscription(request)
+        if request.method != "POST":
+            return json_response(405, {"error": {"message": "the webhook receiver takes GET and POST"}})
+        if not self.signature_matches(request.body, request.headers.get(SIGNATURE_HEADER, "")):
+            log.warning("webhook signature mismatch")
+            return json_response(401, {"error": {"message": "X-Hub-Signature-256 does not match the body"}})
+        try:
+            body = json.loads(request.body)
+        except (ValueError, RecursionError):
+            return json_response(400, {"error": {"message": "the webhook body is not JSON"}})
+        entries = body.get("entry") if isinstance(body, dict) else None
+        if not isinstance(entries, list):
+            return json_response(400, {"error": {"message": "the webhook body has no entry list"}})
+        try:
+            recorded = self.record(entries)
+        except RetryLater:
+            return json_response(503, {"error": {"message": "a status of a message being handed over: retry"}},
+                                 [(b"retry-after", b"1")])
+        if recorded:
+            notify_new_events()
+        return json_response(200, {"success": True, "events": recorded})
+
+    def signature_matches(self, body: bytes, header: str) -> bool:
+        scheme, _, presented = header.partition("=")
+        if scheme != "sha256" or not presented:
+            return False
+        expected = hmac.new(self._secret, body, hashlib.sha256).hexdigest()
+        return hmac.compare_digest(expected, presented.strip().lower())
+
+    def record(self, entries: list[Any]) -> int:
+        """Every (entry, change) of the webhook as events, in one transaction; how many were new."""
+        recorded = 0
+        with self.store.writer() as conn:
+            for entry in entries:
+                if not isinstance(entry, dict) or not isinstance(entry.get("changes"), list):
+                    continue
+                meta_waba_id = str(entry.get("id", ""))
+                wabas = conn.rows(_COMPLETE_LINKS, meta_waba_id=meta_waba_id)
+                if not wabas:
+                    log.info("webhook for a Meta WABA not linked", extra={"meta_waba_id": meta_waba_id})
+                    continue
+                for change in entry["changes"]:
+                    if isinstance(change, dict):
+                        for waba in wabas:
+                            recorded += _record_change(conn, waba, meta_waba_id, change)
+        return recorded
+
+    def _verify_subscription(self, request: HttpRequest) -> HttpResponse:
+        query = {key: values[0] for key, values in parse_qs(request.query_string.decode("latin-1")).items()}
+        token = query.get("hub.verify_token", "")
+        if (query.get("hub.mode") == "subscribe" and self._verify_token
+                and hmac.compare_digest(token.encode(), self._verify_token.encode())):
+            challenge = query.get("hub.challenge", "")
+            body = challenge.encode()
+            return HttpResponse(200, [(b"content-type", b"text/plain"), (b"content-length", str(len(body)).encode())],
+                                body)
+        return json_response(403, {"error": {"message": "hub.verify_token does not match"}})
+
+
+def _record_change(conn: Cursor, waba: Row, meta_waba_id: str, change: Row) -> int:
+    canonical = json.dumps(change, sort_keys=True, separators=(",", ":"))
+    dedupe_key = hashlib.sha256(f"{meta_waba_id}\n{waba['id']}\n{canonical}".encode()).hexdigest()
+    conn.lock(f"webhook:{dedupe_key}")
+    if event_store.has_dedupe_key(conn, dedupe_key):
+        return 0
+    value = change.get("value") if isinstance(change.get("value"), dict) else {}
+    metadata = value.get("metadata") if isinstance(value.get("metadata"), dict) else {}
+    phone = None
+    if metadata.get("phone_number_id"):
+        phone = links.find_phone_by_meta_id(conn, waba["id"], str(metadata["phone_number_id"]))
+        phone = phone if phone is not None and phone["linked"] else None
+    kind, wamid = _kind_and_wamid(change.get("field"), value)
+    message_id = None
+    if wamid and kind.startswith("status_"):
+        message_id = messages.message_id_for_wamid(conn, waba["id"], wamid)
+        if message_id is None and _young(value) and messages.hand_over_in_flight(
+                conn, waba["id"], str(metadata.get("phone_number_id", ""))):
+            raise RetryLater
+    record_event(conn, waba=waba, phone=phone, kind=kind, entry={"id": meta_waba_id, "changes": [change]},
+                 message_id=message_id, wamid=wamid, dedupe_key=dedupe_key)
+    return 1
+
+
+def _kind_and_wamid(field: Any, value: Row) -> tuple[str, str | None]:
+    """What the change is (status_sent, inbound_message, message_template_status_update, ...) and
+    the wamid it is about."""
+    if field == "messages":
+        statuses = value.get("statuses")
+        if isinstance(statuses, list) and statuses and isinstance(statuses[0], dict):
+            return f"status_{str(statuses[0].get('status', 'unknown'))[:40]}", _text(statuses[0].get("id"))
+        inbound = value.get("messages")
+        if isinstance(inbound, list) and inbound and isinstance(inbound[0], dict):
+            return "inbound_message", _text(inbound[0].get("id"))
+        if value.get("errors"):
+            return "error", None
+    return str(field or "unknown")[:64], None
+
+
+def _young(value: Row) -> bool:
+    try:
+        stamp = float(value["statuses"][0]["timestamp"])
+    except (KeyError, IndexError, TypeError, ValueError):
+        return False
+    return time.time() - stamp < IN_FLIGHT_RETRY_SECONDS
+
+
+def _text(value: Any) -> str | None:
+    return value[:200] if isinstance(value, str) and value else None

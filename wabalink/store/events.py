@@ -1,0 +1,154 @@
+"""The event log and outbox: every event for a WABA's event destination, with its delivery state.
+
+An event is written in the same transaction as the change that causes it. `seq` orders events
+(per AWS messageId, delivery keeps it); `state` is pending | retrying | delivered | dead, plus
+`undeliverable` (the destination is an Amazon Connect instance, which wabalink cannot reach) and
+`no_destination` (the WABA had no event destination when the event happened). Workers claim due
+events with a lease (`claimed_until`), so a killed replica's claims expire; on PostgreSQL the claim
+is `SELECT ... FOR UPDATE SKIP LOCKED`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    Float,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    and_,
+    bindparam,
+    exists,
+    insert,
+    literal_column,
+    select,
+    update,
+)
+
+from wabalink.store.db import Cursor, Query
+from wabalink.store.schema import metadata
+
+Row = dict[str, Any]
+
+PENDING, RETRYING, DELIVERED, DEAD = "pending", "retrying", "delivered", "dead"
+UNDELIVERABLE, NO_DESTINATION = "undeliverable", "no_destination"
+STATES = (PENDING, RETRYING, DELIVERED, DEAD, UNDELIVERABLE, NO_DESTINATION)
+OPEN_STATES = (PENDING, RETRYING)
+
+events = Table(
+    "events",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("id", String(36), nullable=False, unique=True),  # stable event id (UUID)
+    Column("account_id", String(12), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("waba_link_id", String(32), nullable=False),
+    Column("phone_link_id", String(32)),
+    Column("message_id", String(36), nullable=False),  # the envelope's messageId
+    Column("wamid", String(200)),
+    Column("kind", String(64), nullable=False),
+    Column("envelope", Text, nullable=False),  # the SNS Message, exactly
+    Column("destinations", Text, nullable=False),  # JSON snapshot of the WABA's event destinations
+    Column("dedupe_key", String(100), unique=True),  # webhook changes: sha256 of entry id + change + link
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("next_attempt_at", Float, nullable=False),
+    Column("claimed_until", Float, nullable=False, default=0.0),
+    Column("created_at", Float, nullable=False),
+    Column("delivered_at", Float),
+    Index("ix_events_due", "state", "next_attempt_at"),
+    Index("ix_events_message", "message_id", "seq"),
+    Index("ix_events_owner", "account_id", "waba_link_id", "seq"),
+)
+
+E = events.c
+_EARLIER = events.alias("earlier")
+
+
+def _open(columns: Any) -> Any:
+    # A literal IN list: a compiled-once statement cannot expand a bound one, and an OR of two
+    # comparisons keeps SQLite from using the (state, ...) index.
+    return columns.state.in_([literal_column(f"'{PENDING}'"), literal_column(f"'{RETRYING}'")])
+
+
+_INSERT = Query(insert(events).values({column.name: bindparam(column.name) for column in events.columns
+                                       if column.name != "seq"}))
+_HAS_DEDUPE = Query(select(E.seq).where(E.dedupe_key == bindparam("dedupe_key")))
+# Due events whose message has no earlier event still open: per-message order is kept.
+_CLAIMABLE = (select(events).where(
+    _open(E), E.next_attempt_at <= bindparam("now"), E.claimed_until < bindparam("now"),
+    ~exists().where(_EARLIER.c.message_id == E.message_id, _EARLIER.c.seq < E.seq,
+                    _open(_EARLIER.c)),
+).limit(bindparam("limit")))  # no ORDER BY: the (state, next_attempt_at) index is the order
+_CLAIM_SELECT = Query(_CLAIMABLE.with_for_update(skip_locked=True, of=events))
+_SET_CLAIM = Query(update(events).where(E.seq == bindparam("key")).values(claimed_until=bindparam("until")))
+_DELIVERED = Query(update(events).where(E.seq == bindparam("key")).values(
+    state=DELIVERED, attempts=E.attempts + 1, delivered_at=bindparam("now"), claimed_until=0.0, last_error=None))
+_FAILED = Query(update(events).where(E.seq == bindparam("key")).values(
+    state=bindparam("state"), attempts=E.attempts + 1, last_error=bindparam("last_error"),
+    next_attempt_at=bindparam("next_attempt_at"), claimed_until=0.0))
+_REPLAY = Query(update(events).where(E.id == bindparam("id")).values(
+    state=PENDING, next_attempt_at=bindparam("now"), claimed_until=0.0, last_error=None, delivered_at=None))
+_GET = Query(select(events).where(E.id == bindparam("id")))
+_NEXT_DUE = Query(select(E.next_attempt_at).where(_open(E))
+                  .order_by(E.next_attempt_at).limit(1))
+
+
+def insert_event(cursor: Cursor, row: Row) -> None:
+    cursor.run(_INSERT, **{"attempts": 0, "last_error": None, "claimed_until": 0.0, "delivered_at": None,
+                           "phone_link_id": None, "wamid": None, "dedupe_key": None, **row})
+
+
+def has_dedupe_key(cursor: Cursor, dedupe_key: str) -> bool:
+    return cursor.scalar(_HAS_DEDUPE, dedupe_key=dedupe_key) is not None
+
+
+def claim_due(cursor: Cursor, now: float, lease_until: float, limit: int) -> list[Row]:
+    """Due events, held by the caller until `lease_until` (inside the caller's writer)."""
+    rows = cursor.rows(_CLAIM_SELECT, now=now, limit=limit)
+    for row in rows:
+        cursor.run(_SET_CLAIM, key=row["seq"], until=lease_until)
+    return rows
+
+
+def mark_delivered(cursor: Cursor, seq: int, now: float) -> None:
+    cursor.run(_DELIVERED, key=seq, now=now)
+
+
+def mark_failed(cursor: Cursor, seq: int, state: str, last_error: str, next_attempt_at: float) -> None:
+    cursor.run(_FAILED, key=seq, state=state, last_error=last_error[:1000], next_attempt_at=next_attempt_at)
+
+
+def replay(cursor: Cursor, event_id: str, now: float) -> Row | None:
+    if cursor.run(_REPLAY, id=event_id, now=now) != 1:
+        return None
+    return cursor.row(_GET, id=event_id)
+
+
+def get_event(cursor: Cursor, event_id: str) -> Row | None:
+    return cursor.row(_GET, id=event_id)
+
+
+def next_due_at(cursor: Cursor) -> float | None:
+    return cursor.scalar(_NEXT_DUE)
+
+
+def list_events(cursor: Cursor, *, account_id: str | None, waba_link_id: str | None, message_id: str | None,
+                state: str | None, after_seq: int, limit: int) -> list[Row]:
+    """Events in the order they happened, after `after_seq`; filters are ANDed. Built per call:
+    the combination of filters varies, and this is an operator's view, not a hot path."""
+    conditions = [E.seq > after_seq]
+    for column, value in ((E.account_id, account_id), (E.waba_link_id, waba_link_id),
+                          (E.message_id, message_id), (E.state, state)):
+        if value is not None:
+            conditions.append(column == value)
+    return cursor.rows(Query(select(events).where(and_(*conditions)).order_by(E.seq).limit(limit)))
+
+
+__all__ = ["events", "STATES", "OPEN_STATES", "PENDING", "RETRYING", "DELIVERED", "DEAD", "UNDELIVERABLE",
+           "NO_DESTINATION"]
