@@ -254,3 +254,15 @@ def test_strict_mode_asks_for_a_key_and_refuses_a_wrong_secret(strict_server: An
     assert linked.testid("registration-status") == ["COMPLETE"]
     user.post("/console/logout", {}, csrf=linked.csrf())
     assert user.get("/console/").url.endswith("/console/login?next=/console/")
+
+
+def test_repeated_wrong_secrets_lock_the_key_out_for_a_while(strict_server: Any) -> None:
+    user = ConsoleUser(strict_server.endpoint)
+    login = user.get("/console/")
+    wrong = {"accessKeyId": "AKIACONSOLETEST00001", "secretAccessKey": "guess", "next": "/console/"}
+    statuses = [user.post("/console/login", wrong, csrf=login.csrf()).status for _ in range(6)]
+    assert statuses == [403] * 5 + [429]
+    # Even the right secret is refused during the lockout: guessing gains nothing.
+    right = {**wrong, "secretAccessKey": KEYS["AKIACONSOLETEST00001"]["secret"]}
+    locked = user.post("/console/login", right, csrf=login.csrf())
+    assert locked.status == 429 and "try again in" in locked.text

@@ -17,11 +17,13 @@ import hmac
 import json
 import os
 import re
+import threading
 import time
 from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
 from wabalink.aws.auth import DEFAULT_ACCOUNT_ID, Credentials, service_regions
+from wabalink.secret_compare import same_secret
 from wabalink.server.http import HttpRequest
 
 COOKIE_NAME = "wabalink_console"
@@ -47,12 +49,27 @@ class CrossSiteRequest(Exception):
     """A state-changing request that may come from another site: answered 403."""
 
 
+# Sign-in guessing: after this many wrong secrets for one access key id within the window, that key
+# is refused without looking at the secret until the window since its first failure has passed.
+MAX_FAILED_LOGINS = 5
+FAILED_LOGIN_WINDOW_SECONDS = 300
+
+
+class TooManyFailedLogins(Exception):
+    def __init__(self, retry_after_seconds: int) -> None:
+        super().__init__(f"too many failed sign-ins; retry in {retry_after_seconds} s")
+        self.retry_after_seconds = retry_after_seconds
+
+
 class Sessions:
     def __init__(self, secret: bytes, *, strict: bool, credentials: Credentials, secure_cookie: bool = False) -> None:
         self._key = secret
         self.strict = strict
         self.credentials = credentials
         self.secure_cookie = secure_cookie
+        # access key id -> (first failure time, failures); per server process, bounded below.
+        self._failed_logins: dict[str, tuple[float, int]] = {}
+        self._failed_lock = threading.Lock()
 
     # --- the cookie --------------------------------------------------------------------------
 
@@ -67,7 +84,7 @@ class Sessions:
         if not value or "." not in value:
             return None
         payload, _, signature = value.rpartition(".")
-        if not hmac.compare_digest(signature, self._sign(payload)):
+        if not same_secret(signature, self._sign(payload)):
             return None
         try:
             data = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
@@ -107,7 +124,7 @@ class Sessions:
     def unseal(self, session: Session, text: str) -> object | None:
         payload, _, signature = text.rpartition(".")
         expected = hmac.new(self._key, f"seal:{session.nonce}:{payload}".encode(), hashlib.sha256).hexdigest()
-        if not payload or not hmac.compare_digest(signature, expected):
+        if not payload or not same_secret(signature, expected):
             return None
         try:
             return json.loads(base64.urlsafe_b64decode(payload))
@@ -127,19 +144,43 @@ class Sessions:
         check_same_origin(request)
         if session is None:
             raise CrossSiteRequest("no console session: open the console page first, then submit its form")
-        if not hmac.compare_digest(form.get(CSRF_FIELD, ""), self.csrf_token(session)):
+        if not same_secret(form.get(CSRF_FIELD, ""), self.csrf_token(session)):
             raise CrossSiteRequest("the form's CSRF token is missing or stale: reload the page and try again")
         return session
 
     def login(self, session: Session, access_key_id: str, secret: str) -> Session | None:
-        """A session bound to the key's account when the secret is the credentials file's."""
+        """A session bound to the key's account when the secret is the credentials file's.
+        TooManyFailedLogins while the key is locked out by repeated wrong secrets."""
+        self._check_lockout(access_key_id)
         known = self.credentials.get(access_key_id)
         # Compare against something even for unknown keys, so timing does not tell which keys exist.
         expected = known[0] if known is not None else os.urandom(16).hex()
-        if not hmac.compare_digest(secret.encode(), expected.encode()) or known is None:
+        if not same_secret(secret.encode(), expected.encode()) or known is None:
+            self._record_failure(access_key_id)
             return None
+        with self._failed_lock:
+            self._failed_logins.pop(access_key_id[:128], None)
         # A new nonce: a token seen before login is worthless after it (no session fixation).
         return self.new(account_id=known[1], region=session.region, access_key_id=access_key_id)
+
+    def _check_lockout(self, access_key_id: str) -> None:
+        now = time.time()
+        with self._failed_lock:
+            first, failures = self._failed_logins.get(access_key_id[:128], (now, 0))
+            if now - first >= FAILED_LOGIN_WINDOW_SECONDS:
+                self._failed_logins.pop(access_key_id[:128], None)
+            elif failures >= MAX_FAILED_LOGINS:
+                raise TooManyFailedLogins(int(first + FAILED_LOGIN_WINDOW_SECONDS - now) + 1)
+
+    def _record_failure(self, access_key_id: str) -> None:
+        now = time.time()
+        key = access_key_id[:128]
+        with self._failed_lock:
+            if len(self._failed_logins) > 10_000:  # many made-up keys: forget the oldest windows
+                for stale in sorted(self._failed_logins, key=lambda k: self._failed_logins[k][0])[:5_000]:
+                    del self._failed_logins[stale]
+            first, failures = self._failed_logins.get(key, (now, 0))
+            self._failed_logins[key] = (first, failures + 1)
 
     def choose(self, session: Session, account_id: str | None, region: str | None) -> Session:
         """Permissive mode's account and region chooser (strict mode: the region only)."""

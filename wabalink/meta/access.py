@@ -3,7 +3,6 @@ token) may act on every WABA and number; a user token only on the WABAs it was g
 
 from __future__ import annotations
 
-import hmac
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -16,6 +15,7 @@ from wabalink.meta.errors import (
     unknown_object_error,
     unknown_token_error,
 )
+from wabalink.secret_compare import same_secret
 from wabalink.store.meta_state import WabaRecord
 
 if TYPE_CHECKING:
@@ -47,7 +47,7 @@ class Caller:
 
 
 def is_app_token(sim: MetaSimulator, token: str) -> bool:
-    return hmac.compare_digest(token.encode(), sim.app.app_token.encode())
+    return same_secret(token.encode(), sim.app.app_token.encode())
 
 
 def authenticate(sim: MetaSimulator, token: str | None) -> Caller:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from wabalink.meta.errors import GraphError
 from wabalink.meta.pump import Pump
-from wabalink.meta.webhooks import WebhookSender, enqueue_webhook, wake_sender, webhook_targets
+from wabalink.meta.webhooks import Target, WebhookSender, enqueue_webhook, wake_sender, webhook_targets
 from wabalink.store import meta_messages as q
 from wabalink.store.db import Cursor
 
@@ -174,7 +174,7 @@ class StatusScheduler:
         with self.sim.store.writer() as cursor:
             cursor.lock("meta-status-scheduler")
             rows = cursor.rows(q.DUE_STATUSES, now=now, limit=STATUSES_PER_STEP)
-            targets: dict[str, list[str]] = {}
+            targets: dict[str, list[Target]] = {}
             for row in rows:
                 cursor.run(q.SET_STATUS, message_wamid=row["wamid"], status=row["status"],
                            error_code=row["error_code"], updated_at=now)

@@ -23,6 +23,7 @@ from wabalink.meta.calls import GraphCall, SandboxCall
 from wabalink.meta.errors import GraphError, SandboxError, invalid_parameter_error, unknown_object_error
 from wabalink.meta.routing import Route
 from wabalink.meta.sandbox_input import meta_id
+from wabalink.secret_compare import same_secret
 from wabalink.server.http import HttpResponse, json_response
 from wabalink.store.blobs import BlobMissing, BlobStore, BlobTooLarge, Readable, open_blob_store
 from wabalink.store.meta_media import MediaRecord, MetaMedia, lifetime_seconds
@@ -184,7 +185,7 @@ def open_download(sim: MetaSimulator, caller: Caller, media_id: str, params: dic
     except ValueError:
         raise GraphError(404, "URL signature mismatch", "OAuthException", 100) from None
     signature = params.get("hash", "")
-    if not hmac.compare_digest(signature.encode(), _url_signature(sim, media_id, expires).encode()):
+    if not same_secret(signature.encode(), _url_signature(sim, media_id, expires).encode()):
         raise GraphError(404, "URL signature mismatch", "OAuthException", 100)
     if expires < time.time():
         raise GraphError(404, "URL signature expired", "OAuthException", 100)

@@ -42,6 +42,10 @@ if TYPE_CHECKING:
 MAX_DELAY_MS = 3_600_000
 MAX_THROUGHPUT = 100_000
 SUFFIX = re.compile(r"[0-9]{0,15}")
+# Failure-rule patterns run on every send, under the GIL: without groups no repeat can nest, so
+# matching a recipient (at most 20 characters) stays cheap whatever the pattern.
+SAFE_PATTERN = re.compile(r"(?:[0-9+.^$|?*]|\\[d+.]|\[[0-9^\-]+\]|\{[0-9]{1,2}(?:,[0-9]{0,2})?\}){1,200}")
+MAX_REPEATS = 4  # k repeats on a 20-character recipient: at most 20**k steps when nothing matches
 CONVERSATIONS_LIMIT = 100
 MESSAGES_PER_CONVERSATION = 20
 
@@ -133,6 +137,11 @@ def _add_failure_rule(sim: MetaSimulator, call: SandboxCall) -> HttpResponse:
             re.compile(pattern)
         except re.error as error:
             raise SandboxError(400, f"recipientPattern is not a regular expression: {error}") from None
+        repeats = sum(pattern.count(op) for op in "*+?{") - pattern.count("\\+")
+        if not SAFE_PATTERN.fullmatch(pattern) or repeats > MAX_REPEATS:
+            raise SandboxError(400, "recipientPattern may use digits, +, ., \\d, character classes [..], "
+                                    "^, $, | and at most 4 repeats (? * + {m,n}), without groups: nested or many repeats "
+                                    "(e.g. (\\d*)*) could stall the server on every send")
     code = optional_int(body, "errorCode", 0, minimum=1, maximum=999_999)
     if code == 0:
         raise SandboxError(400, "errorCode is required (e.g. 131026, 131049, 131050)")

@@ -25,8 +25,6 @@ switched off (`sandbox_enabled=False`) every route answers 404.
 
 from __future__ import annotations
 
-import hmac
-
 from wabalink.meta import (
     faults, media, messaging_sandbox, phone_numbers, reset, templates, tokens, wabas, webhooks,
 )
@@ -34,6 +32,7 @@ from wabalink.meta.calls import SandboxCall, SandboxHandler
 from wabalink.meta.errors import SandboxError
 from wabalink.meta.routing import Route, RouteTable
 from wabalink.meta.simulator import MetaSimulator
+from wabalink.secret_compare import same_secret
 from wabalink.server.http import HttpRequest, HttpResponse, json_response
 
 SANDBOX_ROUTES: list[Route[SandboxHandler]] = [
@@ -67,7 +66,7 @@ def _check_operator(simulator: MetaSimulator, request: HttpRequest) -> None:
                                "with --sandbox-token (or WABALINK_SANDBOX_TOKEN)")
         return
     scheme, _, presented = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(presented.strip().encode(), expected.encode()):
+    if scheme.lower() != "bearer" or not same_secret(presented.strip().encode(), expected.encode()):
         raise SandboxError(401, "the sandbox needs the operator token: send Authorization: Bearer <sandbox token>")
 
 

@@ -38,6 +38,7 @@ from wabalink.meta.phone_numbers import DISPLAY_PHONE_NUMBER, random_display_pho
 from wabalink.meta.sandbox_input import NUMERIC_ID, optional_str, required_str
 from wabalink.meta.simulator import MetaSimulator
 from wabalink.meta.tokens import mint_token
+from wabalink.secret_compare import same_secret
 from wabalink.server.http import HttpRequest, HttpResponse
 from wabalink.store.db import Query
 from wabalink.store.meta_state import NewPhoneNumber
@@ -133,7 +134,7 @@ class EmbeddedSignup:
         if not pending:
             return self._page("number", state, redirect_uri)
         typed = "".join(ch for ch in form.get("code", "") if ch.isdigit())
-        if not hmac.compare_digest(typed.encode(), pending["code"].encode()):
+        if not same_secret(typed.encode(), pending["code"].encode()):
             return self._page("verify", state, redirect_uri, status=400, typed=form,
                               error="code: that is not the code sent to this number; check it and try again.")
         added = self.sim.state.add_phone_numbers(state["waba"], [NewPhoneNumber(pending["display"], pending["name"])])
@@ -179,7 +180,7 @@ class EmbeddedSignup:
 
     def _unseal(self, text: str) -> State | None:
         payload, _, signature = text.rpartition(".")
-        if not payload or not hmac.compare_digest(signature, hmac.new(self._key, payload.encode(),
+        if not payload or not same_secret(signature, hmac.new(self._key, payload.encode(),
                                                                       hashlib.sha256).hexdigest()):
             return None
         state = json.loads(base64.urlsafe_b64decode(payload))

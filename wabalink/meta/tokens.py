@@ -118,8 +118,15 @@ def mint_token(sim: MetaSimulator, waba_ids: list[str], *, scopes: list[str] | N
     return MintedToken(token.token, token.expires_at)
 
 
+MINT_FIELDS = ("wabaIds", "scopes", "expiresInSeconds")
+
+
 def _mint(sim: MetaSimulator, call: SandboxCall) -> HttpResponse:
     body = call.body()
+    unknown = sorted(set(body) - set(MINT_FIELDS))
+    if unknown:  # a misspelt field would otherwise mint a token that silently grants nothing
+        raise SandboxError(400, f"unknown field {unknown[0][:40]}; a token takes {', '.join(MINT_FIELDS)} "
+                                "(wabaIds: the Meta WABA ids it grants)")
     waba_ids = string_list(body, "wabaIds", max_items=MAX_WABAS_PER_TOKEN, item_pattern=NUMERIC_ID,
                            what="Meta WABA ids (numeric strings)") or []
     scopes = string_list(body, "scopes", max_items=MAX_SCOPES, item_pattern=SCOPE_NAME, what="permission names")

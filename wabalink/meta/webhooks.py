@@ -2,15 +2,18 @@
 "entry": [{"id": <WABA id>, "changes": [{"field", "value"}]}]}`, signed with `X-Hub-Signature-256:
 sha256=<hex HMAC-SHA256(app secret, body)>`.
 
-Every change is a row of the durable queue (`meta_webhook_queue`), one per target URL, written in
-the transaction of the change that causes it (`enqueue_webhook`). The targets of a WABA are those
-of its subscribed apps: the simulator app's callback (`Settings.webhook_callback_url()`, the
-service's receiver by default) and each subscription's `override_callback_uri`. One sender thread
-per server claims ready rows (a lease, so replicas sharing a database do not send the same rows),
-POSTs them in batches (up to 50 changes a body), deletes them once a target answered 2xx, and
-otherwise retries with exponential backoff for up to 24 hours. Rows with the same ordering key (a
-message's wamid) go out in order: a later status waits while an earlier one waits for its retry.
-Delivery is at least once."""
+Every change is a row of the durable queue (`meta_webhook_queue`), one per target, written in the
+transaction of the change that causes it (`enqueue_webhook`). The targets of a WABA are those of its
+subscribed apps: the simulator app's callback and each subscription's `override_callback_uri`. As at
+Meta, an app has ONE callback: its rows name the app, not a URL, and the server that sends them
+resolves it then (`Settings.webhook_callback_url()`: `--meta-webhook-url`, else that server's own
+receiver), so replicas sharing a database form one ordered stream per message, and a stopped
+replica's rows are sent by the others. One sender thread per server claims ready rows (a lease, so
+replicas do not send the same rows), POSTs them in batches (up to 50 changes a body), deletes them
+once a target answered 2xx, and otherwise retries with exponential backoff for up to 24 hours. Rows
+with the same ordering key (a message's wamid) and target go out in order, whichever server sends
+them: a later status waits while an earlier one is being sent or waits for its retry. Delivery is
+at least once."""
 
 from __future__ import annotations
 
@@ -47,9 +50,13 @@ POLL_SECONDS = 0.25
 ERROR_TEXT_MAX = 500
 
 
+# (subscribed app id, override callback URL or None for the app's own callback)
+Target = tuple[str, str | None]
+
+
 def enqueue_webhook(sim: MetaSimulator, cursor: Cursor | None, meta_waba_id: str, field: str,
                     value: dict[str, Any], *, ordering_key: str | None = None,
-                    targets: list[str] | None = None) -> int:
+                    targets: list[Target] | None = None) -> int:
     """Queues one change for every app subscribed to the WABA (none subscribed: nothing is sent,
     as at Meta); inside the caller's transaction when `cursor` is given. Returns the rows queued."""
     if cursor is None:
@@ -61,20 +68,26 @@ def enqueue_webhook(sim: MetaSimulator, cursor: Cursor | None, meta_waba_id: str
     text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
     if targets is None:
         targets = webhook_targets(sim, cursor, meta_waba_id)
-    for target in targets:
-        cursor.run(q.INSERT_WEBHOOK, waba_id=meta_waba_id, target_url=target, field=field, value=text,
+    for app_id, url in targets:
+        cursor.run(q.INSERT_WEBHOOK, waba_id=meta_waba_id, app_id=app_id, target_url=url, field=field, value=text,
                    ordering_key=ordering_key, created_at=now, due_at=now, attempts=0, last_error=None)
     return len(targets)
 
 
-def webhook_targets(sim: MetaSimulator, cursor: Cursor, waba_id: str) -> list[str]:
-    targets: list[str] = []
+def webhook_targets(sim: MetaSimulator, cursor: Cursor, waba_id: str) -> list[Target]:
+    """The simulator app's callback (its URL is known only to the simulator) and every override."""
+    targets: list[Target] = []
     for app_id, override in q.subscription_targets(cursor, waba_id):
         if app_id == sim.app.app_id:
-            targets.append(sim.settings.webhook_callback_url())
+            targets.append((app_id, None))
         if override:
-            targets.append(override)
+            targets.append((app_id, override))
     return list(dict.fromkeys(targets))
+
+
+def target_url(sim: MetaSimulator, row: dict[str, Any]) -> str:
+    """Where a queued row goes from this server: its override URL, else the app's callback."""
+    return row["target_url"] or sim.settings.webhook_callback_url()
 
 
 def wake_sender(sim: MetaSimulator) -> None:
@@ -155,7 +168,7 @@ class WebhookSender:
         by_target: dict[str, list[dict[str, Any]]] = {}
         for row in rows:
             row["attempts"] += 1
-            by_target.setdefault(row["target_url"], []).append(row)
+            by_target.setdefault(target_url(self.sim, row), []).append(row)
         for target, target_rows in by_target.items():
             self._deliver(target, target_rows)
         return 0.0
@@ -227,7 +240,9 @@ def _chunks(rows: list[dict[str, Any]], size: int) -> Iterator[list[dict[str, An
 # --- sandbox ------------------------------------------------------------------------------------
 
 def _queue_json(row: dict[str, Any]) -> dict[str, Any]:
-    return {"id": row["id"], "wabaId": row["waba_id"], "targetUrl": row["target_url"], "field": row["field"],
+    """`targetUrl` null with `appCallback`: the app's callback, whichever server sends it."""
+    return {"id": row["id"], "wabaId": row["waba_id"], "appId": row["app_id"],
+            "targetUrl": row["target_url"], "appCallback": row["target_url"] is None, "field": row["field"],
             "orderingKey": row["ordering_key"], "attempts": row["attempts"], "lastError": row["last_error"],
             "createdAt": row["created_at"], "dueAt": row["due_at"], "value": json.loads(row["value"])}
 

@@ -12,10 +12,10 @@ without a sandbox token; otherwise `Authorization: Bearer <sandbox token>` (401)
 
 from __future__ import annotations
 
-import hmac
 from urllib.parse import parse_qs
 
 from wabalink.config import Settings
+from wabalink.secret_compare import same_secret
 from wabalink.server.http import HttpRequest, HttpResponse, json_response
 from wabalink.service import events as service_events
 from wabalink.store import events as event_store
@@ -23,6 +23,13 @@ from wabalink.store.db import Store
 
 EVENTS_PREFIX = "/_wabalink/events"
 MAX_LIMIT = 1000
+MAX_SEQUENCE = 2**63 - 1  # the store's BIGINT: beyond it no event can exist
+MAX_ID_CHARS = 200  # ids and filters: no stored value is longer
+
+
+def _usable_text(value: str) -> bool:
+    """No store keeps NUL in text (PostgreSQL refuses it) and no id is longer than MAX_ID_CHARS."""
+    return len(value) <= MAX_ID_CHARS and "\x00" not in value
 
 
 def handle_events(store: Store, settings: Settings, request: HttpRequest) -> HttpResponse:
@@ -33,6 +40,8 @@ def handle_events(store: Store, settings: Settings, request: HttpRequest) -> Htt
     method = request.method.upper()
     if method == "GET" and not segments:
         return _list(store, request)
+    if segments and not _usable_text(segments[0]):
+        return _not_found(segments[0].replace("\x00", ""))
     if method == "GET" and len(segments) == 1:
         with store.reader() as conn:
             row = event_store.get_event(conn, segments[0])
@@ -57,8 +66,11 @@ def _list(store: Store, request: HttpRequest) -> HttpResponse:
         limit = int(query.get("limit", "100"))
     except ValueError:
         return _bad("after and limit must be integers")
-    if not 1 <= limit <= MAX_LIMIT or after < 0:
-        return _bad(f"limit must be 1..{MAX_LIMIT} and after at least 0")
+    if not 1 <= limit <= MAX_LIMIT or not 0 <= after <= MAX_SEQUENCE:
+        return _bad(f"limit must be 1..{MAX_LIMIT} and after 0..{MAX_SEQUENCE}")
+    for name in ("accountId", "wabaId", "messageId"):
+        if name in query and not _usable_text(query[name]):
+            return _bad(f"{name} must be at most {MAX_ID_CHARS} characters, without NUL")
     with store.reader() as conn:
         found = service_events.list_events(
             conn, account_id=query.get("accountId"), waba_id=query.get("wabaId"),
@@ -74,7 +86,7 @@ def _operator_refusal(settings: Settings, request: HttpRequest) -> HttpResponse 
                                                  "strict: start the server with --sandbox-token"}})
         return None
     scheme, _, presented = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(presented.strip().encode(), expected.encode()):
+    if scheme.lower() != "bearer" or not same_secret(presented.strip().encode(), expected.encode()):
         return json_response(401, {"error": {"message": "the event log needs the operator token: send "
                                              "Authorization: Bearer <sandbox token>"}},
                              [(b"www-authenticate", b'Bearer realm="wabalink sandbox"')])

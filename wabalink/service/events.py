@@ -85,10 +85,12 @@ def initial_state(destinations: list[Row]) -> tuple[str, str | None]:
 
 
 def record_event(cursor: Cursor, *, waba: Row, phone: Row | None, kind: str, entry: Row,
-                 message_id: str | None = None, wamid: str | None = None, dedupe_key: str | None = None) -> str:
+                 message_id: str | None = None, wamid: str | None = None, dedupe_key: str | None = None,
+                 hold_until: float | None = None) -> str:
     """Writes one event of the linked WABA row `waba` (a `linked_wabas` row, COMPLETE) and returns
     its id. `entry` is ONE Meta webhook entry (`{"id": <Meta WABA id>, "changes": [one change]}`);
-    `message_id` is the AWS messageId of the message it is about (a new UUID when None)."""
+    `message_id` is the AWS messageId of the message it is about (a new UUID when None);
+    `hold_until`: not published before then unless released (a status waiting for its predecessor)."""
     epoch_ns = time.time_ns()
     now = epoch_ns / 1e9
     event_id = str(uuid.uuid4())
@@ -100,7 +102,7 @@ def record_event(cursor: Cursor, *, waba: Row, phone: Row | None, kind: str, ent
         "phone_link_id": phone["id"] if phone else None, "message_id": message_id, "wamid": wamid, "kind": kind,
         "envelope": json.dumps(envelope(waba, phone, entry, message_id, epoch_ns), separators=(",", ":")),
         "destinations": json.dumps(destinations), "dedupe_key": dedupe_key, "state": state, "last_error": reason,
-        "next_attempt_at": now, "created_at": now})
+        "next_attempt_at": max(now, hold_until or now), "created_at": now})
     return event_id
 
 

@@ -157,6 +157,7 @@ def handover_entry(waba: Row, phone: Row | None, row: Row, wamid: str | None, er
     if error is not None:
         handover["errors"] = [error]
     value: Row = {"messaging_product": "whatsapp", "metadata": {
-        "display_phone_number": (phone or {}).get("display_phone_number", "").lstrip("+").replace(" ", ""),
+        # Digits only, as Meta's own webhooks carry it ("+1 555-010-1234" -> "15550101234").
+        "display_phone_number": "".join(ch for ch in (phone or {}).get("display_phone_number", "") if ch.isdigit()),
         "phone_number_id": row["meta_phone_number_id"]}, "handover": handover}
     return {"id": waba["meta_waba_id"], "changes": [{"field": HANDOVER_FIELD, "value": value}]}

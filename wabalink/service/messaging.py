@@ -19,6 +19,8 @@ import time
 import uuid
 from typing import Any
 
+import orjson
+
 from wabalink.aws.exceptions import InvalidParametersException, ResourceNotFoundException
 from wabalink.aws.shapes import SendWhatsAppMessageInput, SendWhatsAppMessageOutput
 from wabalink.service.operations import Operations, RequestContext, operation
@@ -43,9 +45,9 @@ class Messaging(Operations):
         now = time.time()
         with self.store.writer() as conn:
             phone = owned_phone(conn, ctx, params["originationPhoneNumberId"], "originationPhoneNumberId",
-                                missing=ResourceNotFoundException)
+                                missing=ResourceNotFoundException, linked_only=False)
             waba = links.get_waba(conn, ctx.account_id, ctx.region, phone["waba_link_id"])
-            if waba is None or waba["registration_status"] != "COMPLETE":
+            if waba is None or waba["registration_status"] != "COMPLETE" or not phone["linked"]:
                 raise InvalidParametersException(
                     f"originationPhoneNumberId {params['originationPhoneNumberId']} belongs to a WhatsApp Business "
                     "Account whose setup is not complete; finish AssociateWhatsAppBusinessAccount "
@@ -66,8 +68,9 @@ def checked_message(raw: bytes | str) -> str:
     """The `message` blob as JSON text: a JSON object for the WhatsApp product."""
     try:
         text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
-        message: Any = json.loads(text)
-    except (UnicodeDecodeError, ValueError, RecursionError):
+        # orjson, not json: it refuses lone surrogates ("\ud800"), which no store or Graph body can carry.
+        message: Any = orjson.loads(text)
+    except (UnicodeDecodeError, orjson.JSONDecodeError):
         raise InvalidParametersException(
             "message is not JSON: it must be Meta's message object, e.g. "
             '{"messaging_product":"whatsapp","to":"+14255550150","text":{"body":"Hi"}} (with the AWS CLI, '

@@ -37,10 +37,13 @@ def owned_waba(conn: Cursor, ctx: RequestContext, value: str, field: str, missin
     return waba
 
 
-def owned_phone(conn: Cursor, ctx: RequestContext, value: str, field: str, missing: type[AwsError]) -> Row:
+def owned_phone(conn: Cursor, ctx: RequestContext, value: str, field: str, missing: type[AwsError], *,
+                linked_only: bool = True) -> Row:
+    """The caller's phone number; with `linked_only=False` also one discovered by a phase 1 that was
+    never finalized (its row says `linked`), so the caller can say that rather than "not found"."""
     hex_id = owned_hex_id(value, "phone-number-id", ctx)
     phone = links.get_phone(conn, ctx.account_id, ctx.region, hex_id) if hex_id is not None else None
-    if phone is None or not phone["linked"]:
+    if phone is None or (linked_only and not phone["linked"]):
         raise missing(phone_not_found(field, value))
     return phone
 

@@ -15,6 +15,7 @@ DependencyException.
 from __future__ import annotations
 
 import functools
+import re
 import http.client
 import threading
 from collections.abc import Iterator, Mapping
@@ -114,6 +115,7 @@ class S3Access:
                                            ContentType=content_type)
 
     def fetch_presigned(self, url: str, headers: Mapping[str, str], field: str) -> S3Object:
+        check_s3_host(url, field)
         connection, target, host = self._presigned_connection(url)
         where = S3Location(field, _url_description(url))
         try:
@@ -130,6 +132,7 @@ class S3Access:
                         response.getheader("content-type"), urlsplit(url).path, closer=connection)
 
     def put_presigned(self, url: str, headers: Mapping[str, str], source: Readable, size: int, field: str) -> None:
+        check_s3_host(url, field)
         connection, target, host = self._presigned_connection(url)
         where = S3Location(field, _url_description(url))
         try:
@@ -215,9 +218,23 @@ def _refused(where: S3Location, code: str, message: str) -> AwsError:
     return InvalidParametersException(f"{where.field}: S3 refused {where.description} ({code}: {message[:200]}).")
 
 
+# An S3 endpoint of AWS: the model's pattern (`https://(.*)s3(.*).amazonaws.com/(.*)`) also matches
+# `https://127.0.0.1:1/x?s3.amazonaws.com/`, which would make the server a port scanner.
+_S3_HOST = re.compile(r"([a-z0-9][a-z0-9.-]*\.)?s3([.-][a-z0-9-]+)*\.amazonaws\.com(\.cn)?")
+
+
+def check_s3_host(url: str, field: str) -> None:
+    parts = urlsplit(url)
+    if (parts.scheme != "https" or parts.username is not None or parts.password is not None
+            or parts.port not in (None, 443) or not _S3_HOST.fullmatch(parts.hostname or "")):
+        raise InvalidParametersException(
+            f"{field}.url must be an https presigned URL of an S3 endpoint (host *.s3.*.amazonaws.com); "
+            f"{parts.hostname or 'its host'} is not one.")
+
+
 def _unreachable(where: S3Location, error: BaseException) -> AwsError:
-    return DependencyException(f"{where.field}: S3 could not be reached for {where.description} "
-                               f"({type(error).__name__}); retry the call.")
+    # Not the error's class: which one (refused, TLS, timeout) would tell a caller about the network.
+    return DependencyException(f"{where.field}: S3 could not be reached for {where.description}; retry the call.")
 
 
 def _url_description(url: str) -> str:

@@ -6,7 +6,10 @@ transaction, one event per (entry, change) and per COMPLETE linked WABA with tha
 Meta WABA is linked by at most one account, but the lookup does not assume it), each holding one
 Meta entry with only that change. A change already received (Meta retries until it gets a 200) is
 recognised by its dedupe key and not recorded twice. Status changes of messages sent through
-SendWhatsAppMessage carry that message's AWS messageId; every other event gets a new UUID.
+SendWhatsAppMessage carry that message's AWS messageId; every other event gets a new UUID. Such a
+status arriving before its predecessor (read before delivered) is recorded at once (200) but held
+until the predecessor is recorded (or STATUS_HOLD_SECONDS pass), and delivery publishes a message's
+events by status rank, so consumers get each status once and in order.
 
 `GET` answers Meta's subscription check: `hub.mode=subscribe` and `hub.verify_token` equal to the
 configured verify token echo `hub.challenge`.
@@ -24,6 +27,7 @@ from urllib.parse import parse_qs
 
 from sqlalchemy import bindparam, select
 
+from wabalink.secret_compare import same_secret
 from wabalink.server.http import HttpRequest, HttpResponse, json_response
 from wabalink.service.events import notify_new_events, record_event
 from wabalink.store import events as event_store
@@ -38,6 +42,8 @@ SIGNATURE_HEADER = "x-hub-signature-256"
 # A status of an unknown wamid younger than this, while a hand-over of that number is in flight, may be
 # about the message whose wamid is being recorded: Meta is asked to retry the webhook (503).
 IN_FLIGHT_RETRY_SECONDS = 30
+# How long a status waits for its predecessor (e.g. read for delivered) before it is published alone.
+STATUS_HOLD_SECONDS = 30.0
 
 
 class RetryLater(Exception):
@@ -82,7 +88,7 @@ class WebhookReceiver:
         if scheme != "sha256" or not presented:
             return False
         expected = hmac.new(self._secret, body, hashlib.sha256).hexdigest()
-        return hmac.compare_digest(expected, presented.strip().lower())
+        return same_secret(expected, presented.strip().lower())
 
     def record(self, entries: list[Any]) -> int:
         """Every (entry, change) of the webhook as events, in one transaction; how many were new."""
@@ -106,7 +112,7 @@ class WebhookReceiver:
         query = {key: values[0] for key, values in parse_qs(request.query_string.decode("latin-1")).items()}
         token = query.get("hub.verify_token", "")
         if (query.get("hub.mode") == "subscribe" and self._verify_token
-                and hmac.compare_digest(token.encode(), self._verify_token.encode())):
+                and same_secret(token.encode(), self._verify_token.encode())):
             challenge = query.get("hub.challenge", "")
             body = challenge.encode()
             return HttpResponse(200, [(b"content-type", b"text/plain"), (b"content-length", str(len(body)).encode())],
@@ -133,9 +139,27 @@ def _record_change(conn: Cursor, waba: Row, meta_waba_id: str, change: Row) -> i
         if message_id is None and _young(value) and messages.hand_over_in_flight(
                 conn, waba["id"], str(metadata.get("phone_number_id", ""))):
             raise RetryLater
+    hold_until = None
+    if message_id is not None:
+        hold_until = _order_after_predecessor(conn, message_id, kind)
     record_event(conn, waba=waba, phone=phone, kind=kind, entry={"id": meta_waba_id, "changes": [change]},
-                 message_id=message_id, wamid=wamid, dedupe_key=dedupe_key)
+                 message_id=message_id, wamid=wamid, dedupe_key=dedupe_key, hold_until=hold_until)
     return 1
+
+
+def _order_after_predecessor(conn: Cursor, message_id: str, kind: str) -> float | None:
+    """A status that arrives before its predecessor (read before delivered, delivered before sent:
+    Meta retries out of order) is held, up to STATUS_HOLD_SECONDS, for it; a status recorded
+    releases the successors held for it. Delivery publishes a message's events by status rank
+    (store/events.py), so a held status goes out after the predecessor. Returns the hold's end."""
+    conn.lock(f"message-events:{message_id}")  # recordings of one message's statuses, one at a time
+    now = time.time()
+    event_store.release_successors(conn, message_id, kind, now)
+    predecessor = event_store.PREDECESSORS.get(kind)
+    if predecessor is None or event_store.has_event_of_kind(conn, message_id, predecessor):
+        return None
+    log.info("status held for its predecessor", extra={"message_id": message_id, "kind": kind})
+    return now + STATUS_HOLD_SECONDS
 
 
 def _kind_and_wamid(field: Any, value: Row) -> tuple[str, str | None]:

@@ -22,9 +22,11 @@ from sqlalchemy import (
     Text,
     and_,
     bindparam,
+    case,
     exists,
     insert,
     literal_column,
+    or_,
     select,
     update,
 )
@@ -69,6 +71,19 @@ events = Table(
 E = events.c
 _EARLIER = events.alias("earlier")
 
+# Where an event stands among its message's events: its hand-over, then sent < delivered (or failed)
+# < read, then anything else; equal ranks keep the log's order. Delivery follows (rank, seq), so a
+# status recorded before an earlier one (Meta retries out of order) is still published after it.
+KIND_RANKS = {"handover_succeeded": 0, "handover_failed": 0, "status_sent": 1, "status_delivered": 2,
+              "status_failed": 2, "status_read": 3}
+OTHER_RANK = 4
+# The status a status waits for (held up to a bound, service/webhooks.py) when it arrives first.
+PREDECESSORS = {"status_delivered": "status_sent", "status_read": "status_delivered"}
+
+
+def _rank(columns: Any) -> Any:
+    return case(KIND_RANKS, value=columns.kind, else_=OTHER_RANK)
+
 
 def _open(columns: Any) -> Any:
     # A literal IN list: a compiled-once statement cannot expand a bound one, and an OR of two
@@ -79,11 +94,11 @@ def _open(columns: Any) -> Any:
 _INSERT = Query(insert(events).values({column.name: bindparam(column.name) for column in events.columns
                                        if column.name != "seq"}))
 _HAS_DEDUPE = Query(select(E.seq).where(E.dedupe_key == bindparam("dedupe_key")))
-# Due events whose message has no earlier event still open: per-message order is kept.
+# Due events whose message has no preceding event (by rank, then seq) still open: per-message order.
 _CLAIMABLE = (select(events).where(
     _open(E), E.next_attempt_at <= bindparam("now"), E.claimed_until < bindparam("now"),
-    ~exists().where(_EARLIER.c.message_id == E.message_id, _EARLIER.c.seq < E.seq,
-                    _open(_EARLIER.c)),
+    ~exists().where(_EARLIER.c.message_id == E.message_id, _EARLIER.c.seq != E.seq, _open(_EARLIER.c),
+                    or_(_rank(_EARLIER.c) < _rank(E), and_(_rank(_EARLIER.c) == _rank(E), _EARLIER.c.seq < E.seq))),
 ).limit(bindparam("limit")))  # no ORDER BY: the (state, next_attempt_at) index is the order
 _CLAIM_SELECT = Query(_CLAIMABLE.with_for_update(skip_locked=True, of=events))
 _SET_CLAIM = Query(update(events).where(E.seq == bindparam("key")).values(claimed_until=bindparam("until")))
@@ -95,6 +110,11 @@ _FAILED = Query(update(events).where(E.seq == bindparam("key")).values(
 _REPLAY = Query(update(events).where(E.id == bindparam("id")).values(
     state=PENDING, next_attempt_at=bindparam("now"), claimed_until=0.0, last_error=None, delivered_at=None))
 _GET = Query(select(events).where(E.id == bindparam("id")))
+_HAS_KIND = Query(select(E.seq).where(E.message_id == bindparam("message_id"), E.kind == bindparam("kind")).limit(1))
+# Held successors (never attempted, not yet due) of a status just recorded become due now.
+_RELEASE = Query(update(events).where(
+    E.message_id == bindparam("message_id"), E.kind == bindparam("kind"), _open(E), E.attempts == 0,
+    E.next_attempt_at > bindparam("now")).values(next_attempt_at=bindparam("now")))
 _NEXT_DUE = Query(select(E.next_attempt_at).where(_open(E))
                   .order_by(E.next_attempt_at).limit(1))
 
@@ -106,6 +126,19 @@ def insert_event(cursor: Cursor, row: Row) -> None:
 
 def has_dedupe_key(cursor: Cursor, dedupe_key: str) -> bool:
     return cursor.scalar(_HAS_DEDUPE, dedupe_key=dedupe_key) is not None
+
+
+def has_event_of_kind(cursor: Cursor, message_id: str, kind: str) -> bool:
+    return cursor.scalar(_HAS_KIND, message_id=message_id, kind=kind) is not None
+
+
+def release_successors(cursor: Cursor, message_id: str, kind: str, now: float) -> int:
+    """Events of the message held waiting for a `kind` event (just recorded) become due now."""
+    released = 0
+    for successor, predecessor in PREDECESSORS.items():
+        if predecessor == kind:
+            released += cursor.run(_RELEASE, message_id=message_id, kind=successor, now=now)
+    return released
 
 
 def claim_due(cursor: Cursor, now: float, lease_until: float, limit: int) -> list[Row]:
@@ -150,5 +183,5 @@ def list_events(cursor: Cursor, *, account_id: str | None, waba_link_id: str | N
     return cursor.rows(Query(select(events).where(and_(*conditions)).order_by(E.seq).limit(limit)))
 
 
-__all__ = ["events", "STATES", "OPEN_STATES", "PENDING", "RETRYING", "DELIVERED", "DEAD", "UNDELIVERABLE",
-           "NO_DESTINATION"]
+__all__ = ["events", "KIND_RANKS", "PREDECESSORS", "STATES", "OPEN_STATES", "PENDING", "RETRYING", "DELIVERED",
+           "DEAD", "UNDELIVERABLE", "NO_DESTINATION"]

@@ -98,14 +98,17 @@ meta_webhook_overrides = Table(
     Column("created_at", Float, nullable=False),
 )
 
-# One row per (change, target URL) still to deliver. Rows sharing an ordering key (a message's
-# wamid) go out in id order: a later one waits while an earlier one is waiting for its retry.
+# One row per (change, target) still to deliver. A target is a subscribed app's callback
+# (`target_url` NULL: resolved when sent, by whichever server sends it) or a subscription's override
+# URL. Rows sharing an ordering key (a message's wamid) and a target go out in id order: a later
+# one waits while an earlier one is being sent or waiting for its retry.
 meta_webhook_queue = Table(
     "meta_webhook_queue",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("waba_id", String(32), nullable=False),
-    Column("target_url", String(URL_MAX_LENGTH), nullable=False),
+    Column("app_id", String(32), nullable=False),
+    Column("target_url", String(URL_MAX_LENGTH)),
     Column("field", String(64), nullable=False),
     Column("value", Text, nullable=False),  # JSON
     Column("ordering_key", String(WAMID_MAX_LENGTH)),
@@ -188,12 +191,14 @@ INSERT_OVERRIDE = Query(insert(meta_webhook_overrides))
 # --- the webhook queue
 INSERT_WEBHOOK = _insert_generating_id(meta_webhook_queue)
 _earlier = meta_webhook_queue.alias("earlier")
-# Ready rows whose ordering key has no earlier row still waiting (for its retry, or being sent).
+# Ready rows whose ordering key has no earlier row of the same target still waiting (for its retry,
+# or being sent by any server).
 READY_WEBHOOKS = Query(
     select(meta_webhook_queue).where(
         Q.due_at <= bindparam("now"),
         ~exists().where(_earlier.c.ordering_key == Q.ordering_key, _earlier.c.id < Q.id,
-                        _earlier.c.target_url == Q.target_url, _earlier.c.due_at > bindparam("now")))
+                        _earlier.c.app_id == Q.app_id, _earlier.c.target_url.is_not_distinct_from(Q.target_url),
+                        _earlier.c.due_at > bindparam("now")))
     .order_by(Q.id).limit(bindparam("limit")))
 LEASE_WEBHOOK = Query(update(meta_webhook_queue).where(Q.id == bindparam("webhook_id")).values(
     due_at=bindparam("due_at"), attempts=Q.attempts + 1))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from wabalink.console.render import redirect
+from wabalink.console.session import TooManyFailedLogins
 from wabalink.console.web import Page, Route, page
 from wabalink.server.http import HttpResponse
 
@@ -28,7 +29,12 @@ def login(p: Page) -> HttpResponse:
     if not p.console.sessions.strict:
         return redirect("/console/")
     access_key_id = p.form.get("accessKeyId", "").strip()
-    signed_in = p.console.sessions.login(p.session, access_key_id, p.form.get("secretAccessKey", ""))
+    try:
+        signed_in = p.console.sessions.login(p.session, access_key_id, p.form.get("secretAccessKey", ""))
+    except TooManyFailedLogins as locked:
+        return p.render("login.html", status=429, next=_local(p.form.get("next")), access_key_id=access_key_id,
+                        error=f"Too many wrong secrets for this access key id; try again in "
+                              f"{locked.retry_after_seconds} seconds.")
     if signed_in is None:
         return p.render("login.html", status=403, next=_local(p.form.get("next")), access_key_id=access_key_id,
                         error="The access key id and secret access key are not a pair of the credentials file.")

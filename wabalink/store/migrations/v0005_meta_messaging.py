@@ -97,7 +97,8 @@ meta_webhook_queue = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("waba_id", String(32), nullable=False),
-    Column("target_url", String(2048), nullable=False),
+    Column("app_id", String(32), nullable=False),
+    Column("target_url", String(2048)),  # None: the app's callback, resolved when sent
     Column("field", String(64), nullable=False),
     Column("value", Text, nullable=False),  # JSON
     Column("ordering_key", String(128)),
