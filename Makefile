@@ -8,7 +8,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 ARGS ?=
 
-.PHONY: run test install install-test bench clean check-python
+.PHONY: run test install install-test bench dist clean check-python
 
 $(BIN)/python:
 	@$(MAKE) --no-print-directory check-python PYTHON="$(PYTHON)"
@@ -49,5 +49,10 @@ test: $(VENV)/.installed-test
 bench: $(VENV)/.installed-bench
 	$(BIN)/python bench/run.py $(ARGS)
 
+# The source distribution and the wheel, in dist/ (`build` comes with the test dependencies).
+dist: $(VENV)/.installed-test
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
+
 clean:
-	rm -rf $(VENV) .wabalink build *.egg-info
+	rm -rf $(VENV) .wabalink build dist *.egg-info

@@ -71,6 +71,8 @@ class Settings:
     sandbox_enabled: bool = True
     # The web console at `/` (and Meta's embedded sign-up under /meta/signup).
     console_enabled: bool = True
+    # Permissive mode on a non-loopback address (CI service containers, development networks).
+    allow_unauthenticated: bool = False
     log_level: str = "info"
     # Connection guards (server/connections.py): idle keep-alive connections, request heads and
     # bodies that take too long, and open connections beyond the cap are closed.
@@ -140,6 +142,7 @@ class Settings:
             sandbox_token=os.environ.get("WABALINK_SANDBOX_TOKEN") or None,
             sandbox_enabled=os.environ.get("WABALINK_SANDBOX", "on") != "off",
             console_enabled=os.environ.get("WABALINK_CONSOLE", "on") != "off",
+            allow_unauthenticated=os.environ.get("WABALINK_ALLOW_UNAUTHENTICATED", "") in ("1", "true", "yes"),
             keep_alive_timeout_seconds=_env_int("WABALINK_KEEP_ALIVE_TIMEOUT", 5, KEEP_ALIVE_TIMEOUT_RANGE),
             head_timeout_seconds=_env_int("WABALINK_HEADER_TIMEOUT", 10, HEAD_TIMEOUT_RANGE),
             max_connections=_env_int("WABALINK_MAX_CONNECTIONS", 1000, MAX_CONNECTIONS_RANGE),

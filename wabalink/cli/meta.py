@@ -171,6 +171,10 @@ def _clear_faults(args: argparse.Namespace) -> Request:
     return "DELETE", "/faults", None
 
 
+def _reset(args: argparse.Namespace) -> Request:
+    return "POST", "/reset", None
+
+
 # --- messaging ------------------------------------------------------------------------------------
 
 def _phone_path(args: argparse.Namespace, what: str) -> str:
@@ -404,6 +408,9 @@ def _parser() -> argparse.ArgumentParser:
 
     command("show-faults", "Show the injected faults.", _show_faults)
     command("clear-faults", "Remove every injected fault.", _clear_faults)
+    command("reset", "Empty the store of every account, both sides: linked WABAs, messages, events, media, "
+                     "templates, the simulator's WABAs, tokens and faults (the server's generated secrets stay).",
+            _reset)
     _add_messaging_commands(command)
 
     sub = command("review-template", "Decide a message template's review (sends Meta's status webhook) and/or "

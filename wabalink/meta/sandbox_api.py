@@ -14,6 +14,7 @@ Routes (declared by the resource modules):
   GET | DELETE /webhooks, POST /webhooks/flush       the pending webhook queue
   GET    /media/{mediaId}                    a media id's state; POST .../expire ends its life now
   POST   /templates/{id}/review              {decision?, reason?, category?}: a template's review
+  POST   /reset                              empty the store (every account; secrets stay)
 Bad input answers 400 `{"error": {"message"}}` naming the field; unknown ids 404.
 
 Who may use it: anyone in `--auth permissive` without a sandbox token. With `--auth strict`, or
@@ -33,6 +34,7 @@ from wabalink.meta import (
     messaging_sandbox,
     phone_numbers,
     public_keys,
+    reset,
     templates,
     tokens,
     wabas,
@@ -48,7 +50,7 @@ from wabalink.server.http import HttpRequest, HttpResponse, json_response
 SANDBOX_ROUTES: list[Route[SandboxHandler]] = [
     *wabas.SANDBOX_ROUTES, *phone_numbers.SANDBOX_ROUTES, *tokens.SANDBOX_ROUTES, *faults.SANDBOX_ROUTES,
     *messaging_sandbox.SANDBOX_ROUTES, *webhooks.SANDBOX_ROUTES, *media.SANDBOX_ROUTES, *templates.SANDBOX_ROUTES,
-    *flows.SANDBOX_ROUTES, *datasets.SANDBOX_ROUTES, *public_keys.SANDBOX_ROUTES, *calling.SANDBOX_ROUTES]
+    *flows.SANDBOX_ROUTES, *datasets.SANDBOX_ROUTES, *public_keys.SANDBOX_ROUTES, *calling.SANDBOX_ROUTES, *reset.SANDBOX_ROUTES]
 _TABLE = RouteTable(SANDBOX_ROUTES)
 
 

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import gc
 import ipaddress
 import json
 import logging
+import os
+import shutil
+import signal
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 
@@ -71,6 +76,16 @@ def _int_in(allowed: tuple[int, int]) -> Callable[[str], int]:
     return parse
 
 
+def ephemeral_database_url() -> str:
+    """A temporary SQLite database (in its own folder, with anything kept beside it), removed when
+    the process exits. uvicorn shuts down on SIGTERM, then raises it again; by default that would
+    end the process before atexit runs, so SIGTERM becomes a SystemExit here."""
+    folder = tempfile.mkdtemp(prefix="wabalink-ephemeral-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
+    return f"sqlite:///{os.path.join(folder, 'wabalink.db')}"
+
+
 def build_parser(defaults: Settings) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wabalink serve", description=__doc__)
     parser.add_argument("--host", default=defaults.host)
@@ -127,6 +142,12 @@ def build_parser(defaults: Settings) -> argparse.ArgumentParser:
                         help="the URL users reach this server at, for the links it hands out")
     parser.add_argument("--flow-preview-lifetime", type=_int_in(FLOW_PREVIEW_LIFETIME_RANGE), default=defaults.flow_preview_lifetime_seconds,
                         metavar="SECONDS", help="how long a Flow preview link stays valid (Meta: 30 days)")
+    parser.add_argument("--ephemeral", action="store_true",
+                        help="a temporary SQLite database, removed when the server stops (not with --database)")
+    parser.add_argument("--allow-unauthenticated", action="store_true", default=defaults.allow_unauthenticated,
+                        help="allow --auth permissive on a non-loopback address (CI service containers, "
+                             "development networks): anyone who can reach the port can use it; "
+                             "also WABALINK_ALLOW_UNAUTHENTICATED=1")
     parser.add_argument("--log-level", default=defaults.log_level, choices=["debug", "info", "warning", "error"])
     return parser
 
@@ -138,6 +159,7 @@ def main(argv: list[str]) -> int:
         print(f"wabalink serve: {error}", file=sys.stderr)
         return 2
     args = build_parser(settings).parse_args(argv)
+    database_given = args.database != settings.database_url
     settings.host, settings.port = args.host, args.port
     settings.database_url, settings.auth_mode, settings.credentials_file = args.database, args.auth, args.credentials
     settings.associate_token_lifetime_seconds = args.associate_token_lifetime
@@ -157,13 +179,25 @@ def main(argv: list[str]) -> int:
     settings.event_max_attempts, settings.event_max_age_seconds = args.event_max_attempts, args.event_max_age
     settings.event_retry_max_delay_seconds = args.event_retry_max_delay
     settings.public_url, settings.flow_preview_lifetime_seconds = args.public_url, args.flow_preview_lifetime
-    if not is_loopback(settings.host) and settings.auth_mode != "strict":
-        print("wabalink serve: listening on a non-loopback address requires --auth strict", file=sys.stderr)
+    settings.allow_unauthenticated = args.allow_unauthenticated
+    unauthenticated_network = not is_loopback(settings.host) and settings.auth_mode != "strict"
+    if unauthenticated_network and not settings.allow_unauthenticated:
+        print("wabalink serve: listening on a non-loopback address requires --auth strict "
+              "(or --allow-unauthenticated, for CI service containers and development networks)", file=sys.stderr)
+        return 2
+    if args.ephemeral and database_given:
+        print("wabalink serve: --ephemeral makes its own database: do not give --database", file=sys.stderr)
         return 2
     if settings.auth_mode == "strict" and not settings.credentials_file:
         print("wabalink serve: --auth strict needs --credentials FILE", file=sys.stderr)
         return 2
     configure_logging(settings.log_level)
+    if unauthenticated_network:
+        logging.getLogger("wabalink.server").warning(
+            "serving without authentication on a non-loopback address (--allow-unauthenticated): anyone "
+            "who can reach it can use the API and the sandbox", extra={"host": settings.host})
+    if args.ephemeral:
+        settings.database_url = ephemeral_database_url()
 
     import uvicorn
 
