@@ -42,8 +42,8 @@ MAX_TAIL_INTERVAL = 10.0
 TIME_FIELDS = ("createdAt", "deliveredAt", "nextAttemptAt")  # epoch seconds in the API's answers
 # What `list --output table` shows when no --query picks other fields: a whole event (its envelope
 # and destinations) would make each row a page of nested tables.
-TABLE_SUMMARY = ("events[].{sequence: sequence, createdAt: createdAt, status: status, kind: kind, "
-                 "messageId: messageId, wabaId: wabaId, attempts: attempts, lastError: lastError}")
+TABLE_SUMMARY = ("{events: events[].{sequence: sequence, createdAt: createdAt, status: status, kind: kind, "
+                 "messageId: messageId, wabaId: wabaId, attempts: attempts, lastError: lastError}}")
 
 
 class EventsCallError(Exception):

@@ -89,16 +89,20 @@ def build_parser(defaults: Settings) -> argparse.ArgumentParser:
                              "$WABALINK_CREDENTIALS, else none)")
     parser.add_argument("--associate-token-lifetime", type=_int_in(ASSOCIATE_TOKEN_LIFETIME_RANGE),
                         default=defaults.associate_token_lifetime_seconds, metavar="SECONDS",
-                        help="how long a phase-1 associateInProgressToken stays usable, 1 to 86400 (default: %(default)s)")
+                        help="how long a phase-1 associateInProgressToken stays usable, 1 to 86400 "
+                             "(default: %(default)s)")
     parser.add_argument("--waba-quota", type=_int_in(WABA_QUOTA_RANGE), default=defaults.waba_quota_per_region,
-                        metavar="N", help="linked WABAs allowed per account and region, at least 1 (default: %(default)s)")
+                        metavar="N", help="linked WABAs allowed per account and region, at least 1 "
+                                          "(default: %(default)s)")
     parser.add_argument("--keep-alive-timeout", type=_int_in(KEEP_ALIVE_TIMEOUT_RANGE),
                         default=defaults.keep_alive_timeout_seconds, metavar="SECONDS",
                         help="close a keep-alive connection idle this long (default: %(default)s)")
     parser.add_argument("--header-timeout", type=_int_in(HEAD_TIMEOUT_RANGE), default=defaults.head_timeout_seconds,
-                        metavar="SECONDS", help="a request's headers must arrive within this time (default: %(default)s)")
+                        metavar="SECONDS",
+                        help="a request's headers must arrive within this time (default: %(default)s)")
     parser.add_argument("--max-connections", type=_int_in(MAX_CONNECTIONS_RANGE), default=defaults.max_connections,
-                        metavar="N", help="open connections served at once; more are answered 503 (default: %(default)s)")
+                        metavar="N",
+                        help="open connections served at once; more are answered 503 (default: %(default)s)")
     parser.add_argument("--meta-graph-url", default=defaults.meta_graph_url, metavar="URL",
                         help="Meta's Graph API base URL (default: the built-in simulator)")
     parser.add_argument("--sandbox-token", default=defaults.sandbox_token, metavar="TOKEN",
@@ -120,17 +124,23 @@ def build_parser(defaults: Settings) -> argparse.ArgumentParser:
                                                 "(default: %(default)s; 0: at once)")
     parser.add_argument("--meta-app-secret", default=None, metavar="SECRET",
                         help="external Graph API: the app secret its webhooks are signed with "
-                             "(default: $WABALINK_META_APP_SECRET, which is better: a command line is visible to other users)")
+                             "(default: $WABALINK_META_APP_SECRET, which is better: a command line is visible "
+                             "to other users)")
     parser.add_argument("--sns-endpoint-url", default=defaults.sns_endpoint_url, metavar="URL",
                         help="where events are published (default: AWS_ENDPOINT_URL_SNS, else Amazon SNS)")
     parser.add_argument("--throttle", choices=["off", "aws"], default=defaults.throttle,
-                        help="aws: apply AWS's per-account request quotas (ThrottledRequestException) (default: %(default)s)")
-    parser.add_argument("--event-max-attempts", type=_int_in(EVENT_MAX_ATTEMPTS_RANGE), default=defaults.event_max_attempts, metavar="N",
-                        help="an event is dead after N failed deliveries, 0: no limit but --event-max-age (default: %(default)s)")
-    parser.add_argument("--event-max-age", type=_int_in(EVENT_MAX_AGE_RANGE), default=defaults.event_max_age_seconds, metavar="SECONDS",
+                        help="aws: apply AWS's per-account request quotas (ThrottledRequestException) "
+                             "(default: %(default)s)")
+    parser.add_argument("--event-max-attempts", type=_int_in(EVENT_MAX_ATTEMPTS_RANGE),
+                        default=defaults.event_max_attempts, metavar="N",
+                        help="an event is dead after N failed deliveries, 0: no limit but --event-max-age "
+                             "(default: %(default)s)")
+    parser.add_argument("--event-max-age", type=_int_in(EVENT_MAX_AGE_RANGE), default=defaults.event_max_age_seconds,
+                        metavar="SECONDS",
                         help="an event still undelivered this long after it happened is dead (default: %(default)s)")
-    parser.add_argument("--event-retry-max-delay", type=_int_in(EVENT_RETRY_MAX_DELAY_RANGE), default=defaults.event_retry_max_delay_seconds,
-                        metavar="SECONDS", help="longest pause between two delivery attempts of an event (default: %(default)s)")
+    parser.add_argument("--event-retry-max-delay", type=_int_in(EVENT_RETRY_MAX_DELAY_RANGE),
+                        default=defaults.event_retry_max_delay_seconds, metavar="SECONDS",
+                        help="longest pause between two delivery attempts of an event (default: %(default)s)")
     parser.add_argument("--log-level", default=defaults.log_level, choices=["debug", "info", "warning", "error"],
                         help="least severe JSON log lines written to stderr (default: %(default)s)")
     return parser
@@ -194,7 +204,7 @@ def main(argv: list[str]) -> int:
         print(f"wabalink serve: {unreachable_database_message(settings.database_url or '', error)}", file=sys.stderr)
         return 1
     logging.getLogger("wabalink.server").info("listening", extra={
-        "host": settings.host, "port": settings.port, "auth": settings.auth_mode,
+        "host": settings.host, "port": listener.getsockname()[1], "auth": settings.auth_mode,
         "store": "sqlite" if app.store.is_sqlite else "postgresql"})
     max_connections = connection_cap(settings.max_connections, raise_descriptor_limit())
     protocol = guarded_protocol(head_timeout=settings.head_timeout_seconds, body_timeout=settings.body_timeout_seconds,
