@@ -1,22 +1,25 @@
 """`wabalink events ...`: the event log of a running `wabalink serve` (its `/_wabalink/events` API).
 
-  wabalink events list [--waba-id ID] [--message-id ID] [--status STATE] [--output json|table]
+  wabalink events list [--waba-id ID] [--message-id ID] [--status STATE] [--output json|text|table|yaml]
   wabalink events tail [--waba-id ID] [--message-id ID] [--interval SECONDS]   (Ctrl-C exits 130)
   wabalink events replay --event-id ID
+  wabalink events help
 
-The server is `--endpoint-url`, else AWS_ENDPOINT_URL_SOCIALMESSAGING, else AWS_ENDPOINT_URL, else
-http://127.0.0.1:4599. Events are those of the caller's account, found from the access key as the
-server's permissive mode does (AWS_ACCESS_KEY_ID or the AWS credential chain: a 12-digit key is the
-account, any other key 000000000000); `--account-id` names another, `--all-accounts` shows every
-account. With `--auth strict` (or a sandbox token) the server needs the operator token:
-`--sandbox-token` or WABALINK_SANDBOX_TOKEN.
-Exit status: 0 on success, 1 when the server answers an error or cannot be reached, 2 on usage errors,
-130 when interrupted.
+The server is found as `wabalink meta` finds it (`--endpoint-url`, else $WABALINK_ENDPOINT,
+$AWS_ENDPOINT_URL_SOCIALMESSAGING, $AWS_ENDPOINT_URL, else http://127.0.0.1:4599). Events are those of
+the caller's account, found from the access key as the server's permissive mode does
+(AWS_ACCESS_KEY_ID or the AWS credential chain: a 12-digit key is the account, any other key
+000000000000); `--account-id` names another, `--all-accounts` shows every account. With `--auth
+strict` (or a sandbox token) the server needs the operator token: `--sandbox-token` or
+WABALINK_SANDBOX_TOKEN. JSON output is the API's answer; text, table and yaml show times as ISO-8601
+UTC. Exit status (AWS CLI v2's codes, as `wabalink meta`): 0 on success, 252 on usage errors, 254 when
+the server answers an error, 255 when it cannot be reached, 130 when interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import re
@@ -27,56 +30,84 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
-DEFAULT_ENDPOINT = "http://127.0.0.1:4599"
+from wabalink.cli.meta import (
+    DEFAULT_ENDPOINT, ENDPOINT_ENVS, OUTPUTS, RC_OK, RC_SERVER_ERROR, RC_UNREACHABLE, RC_USAGE,
+    _compile_query, _Parser as UsageParser, default_endpoint,
+)
+
 STATES = ("pending", "delivered", "retrying", "dead", "undeliverable", "no_destination")
 PERMISSIVE_DEFAULT_ACCOUNT = "000000000000"
 TIMEOUT_SECONDS = 30.0
 MAX_TAIL_INTERVAL = 10.0
-TABLE_COLUMNS = ("sequence", "createdAt", "status", "kind", "messageId", "wabaId", "attempts", "lastError")
+TIME_FIELDS = ("createdAt", "deliveredAt", "nextAttemptAt")  # epoch seconds in the API's answers
+# What `list --output table` shows when no --query picks other fields: a whole event (its envelope
+# and destinations) would make each row a page of nested tables.
+TABLE_SUMMARY = ("{events: events[].{sequence: sequence, createdAt: createdAt, status: status, kind: kind, "
+                 "messageId: messageId, wabaId: wabaId, attempts: attempts, lastError: lastError}}")
 
 
 class EventsCallError(Exception):
-    pass
+    """The server answered an error: its message, on one line."""
+
+
+class EventsUnreachable(Exception):
+    """Nothing answered at the endpoint."""
 
 
 def main(argv: list[str]) -> int:
     parser = _parser()
+    if argv[:1] == ["help"]:  # like `wabalink meta help`
+        argv = ["--help", *argv[1:]] if len(argv) == 1 else [*argv[1:], "--help"]
     try:
         args = parser.parse_args(argv)
-    except SystemExit as exit_:
+    except SystemExit as exit_:  # usage errors exit 252, --help 0
         return int(exit_.code or 0)
     if not getattr(args, "command", None):
         parser.print_usage(sys.stderr)
-        print("wabalink events: error: a command is required", file=sys.stderr)
-        return 2
+        print("wabalink events: error: a command is required (see `wabalink events help`)", file=sys.stderr)
+        return RC_USAGE
+    prefix = f"wabalink events {args.command}"
+    try:
+        args.query = _compile_query(args.query)
+    except ValueError as error:
+        print(f"{prefix}: error: {error}", file=sys.stderr)
+        return RC_USAGE
+    args.endpoint_url = args.endpoint_url or default_endpoint()
     try:
         return int(args.run(args))
     except EventsCallError as error:
-        print(f"wabalink events {args.command}: {error}", file=sys.stderr)
-        return 1
+        print(f"{prefix}: {error}", file=sys.stderr)
+        return RC_SERVER_ERROR
+    except EventsUnreachable as error:
+        print(f"{prefix}: {error}", file=sys.stderr)
+        return RC_UNREACHABLE
     except KeyboardInterrupt:
         return 130
 
 
 def _list(args: argparse.Namespace) -> int:
-    answer = _call(args, "GET", "", _filters(args) | {"limit": str(args.limit)})
-    _print(answer["events"], args.output)
-    return 0
+    answer = _call(args, "GET", "", _filters(args, "listing") | {"limit": str(args.limit)})
+    query = args.query
+    if query is None and args.output == "table":
+        query = _compile_query(TABLE_SUMMARY)
+    _render(answer, args.output, query, "ListEvents")
+    return RC_OK
 
 
 def _tail(args: argparse.Namespace) -> int:
     interval = min(max(args.interval, 0.05), MAX_TAIL_INTERVAL)
+    filters = _filters(args, "following")
     after = 0
     if not args.from_start:  # only what happens from now on
         while True:
-            answer = _call(args, "GET", "", _filters(args) | {"after": str(after), "limit": "1000"})
+            answer = _call(args, "GET", "", filters | {"after": str(after), "limit": "1000"})
             if not answer["events"]:
                 break
             after = answer["after"]
     while True:
-        answer = _call(args, "GET", "", _filters(args) | {"after": str(after), "limit": "1000"})
+        answer = _call(args, "GET", "", filters | {"after": str(after), "limit": "1000"})
         for event in answer["events"]:
-            print(json.dumps(event) if args.output == "json" else _row(event), flush=True)
+            _print_tailed(event, args.output, args.query)
         after = answer["after"]
         if not answer["events"]:
             time.sleep(interval)
@@ -84,21 +115,30 @@ def _tail(args: argparse.Namespace) -> int:
 
 def _replay(args: argparse.Namespace) -> int:
     answer = _call(args, "POST", "/" + urllib.parse.quote(args.event_id, safe="") + "/replay", {})
-    print(json.dumps(answer, indent=2))
-    return 0
+    _render(answer, args.output, args.query, "ReplayEvent")
+    return RC_OK
 
 
-def _filters(args: argparse.Namespace) -> dict[str, str]:
+def _filters(args: argparse.Namespace, verb: str) -> dict[str, str]:
     query = {"wabaId": args.waba_id, "messageId": args.message_id, "status": getattr(args, "status", None)}
     if not args.all_accounts:
-        query["accountId"] = args.account_id or caller_account()
+        if args.account_id:
+            query["accountId"] = args.account_id
+        else:
+            account, source = caller_account()
+            query["accountId"] = account
+            if not os.environ.get("AWS_ACCESS_KEY_ID"):  # say whose events an empty answer is about
+                print(f"{verb} account {account} ({source}; set AWS_ACCESS_KEY_ID or --account-id)",
+                      file=sys.stderr)
     return {key: value for key, value in query.items() if value}
 
 
-def caller_account() -> str:
-    """The account the server's permissive mode gives the caller's access key."""
+def caller_account() -> tuple[str, str]:
+    """The account the server's permissive mode gives the caller's access key, and where it came from."""
     key = os.environ.get("AWS_ACCESS_KEY_ID")
+    source = "from AWS_ACCESS_KEY_ID"
     if not key:
+        source = "from the AWS credential chain's access key"
         try:
             import botocore.session
 
@@ -106,22 +146,50 @@ def caller_account() -> str:
             key = credentials.access_key if credentials else None
         except Exception:  # no usable credential chain: the unsigned caller's account
             key = None
-    return key if key and re.fullmatch(r"\d{12}", key) else PERMISSIVE_DEFAULT_ACCOUNT
+        if not key:
+            return PERMISSIVE_DEFAULT_ACCOUNT, "from no access key"
+    return (key, source) if re.fullmatch(r"\d{12}", key) else (PERMISSIVE_DEFAULT_ACCOUNT, source)
 
 
-def _print(events: list[dict[str, Any]], output: str) -> None:
+def _render(answer: Any, output: str, query: Any, title: str) -> None:
+    from wabalink.cli.aws.output import render
+
+    if output != "json":  # JSON stays as the API answers; people read ISO-8601 times
+        answer = with_iso_times(answer)
+    render(answer, output=output, query=query, color="off", stream=sys.stdout, operation_model=title)
+
+
+def _print_tailed(event: dict[str, Any], output: str, query: Any) -> None:
+    """One line per event: a JSON object, or the AWS CLI text row (times in ISO-8601)."""
     if output == "json":
-        print(json.dumps({"events": events}, indent=2))
+        value = query.search(event) if query is not None else event
+        print(json.dumps(value), flush=True)
         return
-    print("\t".join(TABLE_COLUMNS))
-    for event in events:
-        print(_row(event))
+    from wabalink.cli.aws.output import render
+
+    value = query.search(with_iso_times(event)) if query is not None else _summary(with_iso_times(event))
+    render(value, output="text", query=None, color="off", stream=sys.stdout)
+    sys.stdout.flush()
 
 
-def _row(event: dict[str, Any]) -> str:
-    values = dict(event)
-    values["createdAt"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(event["createdAt"]))
-    return "\t".join("" if values.get(column) is None else str(values[column])[:120] for column in TABLE_COLUMNS)
+def _summary(event: dict[str, Any]) -> list[Any]:
+    return [event.get(name) for name in ("sequence", "createdAt", "status", "kind", "messageId", "wabaId",
+                                         "attempts", "lastError")]
+
+
+def with_iso_times(value: Any) -> Any:
+    """A copy of an answer with the epoch-second TIME_FIELDS as ISO-8601 UTC strings."""
+    if isinstance(value, list):
+        return [with_iso_times(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    return {key: _iso(item) if key in TIME_FIELDS and isinstance(item, (int, float)) else with_iso_times(item)
+            for key, item in value.items()}
+
+
+def _iso(epoch_seconds: float) -> str:
+    moment = datetime.datetime.fromtimestamp(epoch_seconds, datetime.timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _call(args: argparse.Namespace, method: str, path: str, query: dict[str, str] | None) -> Any:
@@ -140,39 +208,55 @@ def _call(args: argparse.Namespace, method: str, path: str, query: dict[str, str
             message = json.loads(error.read())["error"]["message"]
         except (ValueError, KeyError, TypeError):
             message = error.reason
-        raise EventsCallError(f"HTTP {error.code}: {message}") from None
+        raise EventsCallError(f"{message} (HTTP {error.code})") from None
     except (urllib.error.URLError, OSError) as error:
-        raise EventsCallError(f"cannot reach {args.endpoint_url}: {getattr(error, 'reason', error)}") from None
+        reason = getattr(error, "reason", error)
+        raise EventsUnreachable(f"Could not connect to {args.endpoint_url}: is `wabalink serve` running there? "
+                                f"({reason})") from None
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="wabalink events", description="The event log of a running server.")
-    endpoint = (os.environ.get("AWS_ENDPOINT_URL_SOCIALMESSAGING") or os.environ.get("AWS_ENDPOINT_URL")
-                or DEFAULT_ENDPOINT)
+    parser = UsageParser(prog="wabalink events", description="The event log of a running `wabalink serve`: the "
+                         "events bound for event destinations (SNS topics), their delivery state, and replays.")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--endpoint-url", default=endpoint, help=f"the server (default {endpoint})")
-    common.add_argument("--sandbox-token", default=os.environ.get("WABALINK_SANDBOX_TOKEN") or None,
-                        help="the operator token a strict server requires (WABALINK_SANDBOX_TOKEN)")
-    common.add_argument("--account-id", help="the account whose events to show (default: the access key's)")
-    common.add_argument("--all-accounts", action="store_true", help="every account's events")
-    common.add_argument("--output", choices=["json", "table"], default="json")
-    filters = argparse.ArgumentParser(add_help=False)
-    filters.add_argument("--waba-id", help="linked WABA id (waba-...) or its ARN")
-    filters.add_argument("--message-id", help="the AWS messageId of SendWhatsAppMessage")
-    commands = parser.add_subparsers(dest="command", metavar="command")
+    common.add_argument("--endpoint-url", "--endpoint", dest="endpoint_url", metavar="URL",
+                        help=f"wabalink server URL (default: ${', $'.join(ENDPOINT_ENVS)}, else {DEFAULT_ENDPOINT})")
+    common.add_argument("--sandbox-token", default=os.environ.get("WABALINK_SANDBOX_TOKEN") or None, metavar="TOKEN",
+                        help="the operator token of a server started with --sandbox-token or --auth strict "
+                             "(default: $WABALINK_SANDBOX_TOKEN)")
+    common.add_argument("--query", metavar="JMESPATH", help="JMESPath query applied to the answer")
+    accounts = argparse.ArgumentParser(add_help=False)
+    accounts.add_argument("--account-id", help="the account whose events to show (default: the access key's, "
+                                               "as the server's permissive mode maps it)")
+    accounts.add_argument("--all-accounts", action="store_true", help="every account's events")
+    accounts.add_argument("--waba-id", help="linked WABA id (waba-...) or its ARN")
+    accounts.add_argument("--message-id", help="the AWS messageId of SendWhatsAppMessage")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=UsageParser)
 
-    sub = commands.add_parser("list", parents=[common, filters], help="events, oldest first")
-    sub.add_argument("--status", choices=STATES)
-    sub.add_argument("--limit", type=int, default=1000, help="at most this many (1..1000)")
+    def command(name: str, help_: str, parents: list[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+        return commands.add_parser(name, parents=parents, help=help_, description=help_)
+
+    sub = command("list", "List the events of the log, oldest first, with their delivery state "
+                  "(pending, delivered, retrying, dead, undeliverable, no_destination).", [common, accounts])
+    sub.add_argument("--status", choices=STATES, help="only events in this delivery state")
+    sub.add_argument("--limit", type=int, default=1000, help="at most this many (1..1000; default 1000)")
+    sub.add_argument("--output", choices=OUTPUTS, default="json",
+                     help="output format (default json); table shows one summary row per event unless --query "
+                          "picks other fields")
     sub.set_defaults(run=_list)
 
-    sub = commands.add_parser("tail", parents=[common, filters], help="follow new events (Ctrl-C stops)")
-    sub.add_argument("--interval", type=float, default=0.5, help=f"poll interval in seconds (max {MAX_TAIL_INTERVAL:g})")
+    sub = command("tail", "Follow the log: print each new event as it is recorded, one per line, until "
+                  "Ctrl-C.", [common, accounts])
+    sub.add_argument("--interval", type=float, default=0.5,
+                     help=f"poll interval in seconds (default 0.5, max {MAX_TAIL_INTERVAL:g})")
     sub.add_argument("--from-start", action="store_true", help="print the existing events first")
+    sub.add_argument("--output", choices=("json", "text"), default="json",
+                     help="json: one JSON object per line (default); text: one tab-separated summary row")
     sub.set_defaults(run=_tail)
 
-    sub = commands.add_parser("replay", parents=[common], help="deliver an event again")
-    sub.add_argument("--event-id", required=True)
+    sub = command("replay", "Deliver an event again: it goes back to pending, even if it was delivered.", [common])
+    sub.add_argument("--event-id", required=True, help="the event's eventId (from `wabalink events list`)")
+    sub.add_argument("--output", choices=OUTPUTS, default="json", help="output format (default json)")
     sub.set_defaults(run=_replay)
     return parser
 

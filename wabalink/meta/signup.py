@@ -54,6 +54,8 @@ _BUSINESS = Query(select(meta_businesses.c.id, meta_businesses.c.name)
                   .where(meta_businesses.c.id == bindparam("business_id")))
 
 State = dict[str, Any]
+INVALID_STATE = "This sign-up page's state is missing or invalid; start again."
+EXPIRED_STATE = "This sign-up has expired; start again."
 
 
 class EmbeddedSignup:
@@ -81,10 +83,14 @@ class EmbeddedSignup:
             return text_response(404, "no such sign-up page")
         query = dict(parse_qsl(request.query_string.decode("latin-1")))
         redirect_uri = _local_redirect(form.get("redirect_uri") if form else query.get("redirect_uri"))
-        state = self._unseal(form.get("state", "")) if form else {}
-        if form and step != "business" and state is None:
-            return self._page("start", {}, redirect_uri, status=400,
-                              error="This sign-up has expired; start again.")
+        state: State | None = {}
+        if form:
+            try:
+                state = self._unseal(form.get("state", ""))
+            except UnusableState as unusable:
+                if step != "business":
+                    return self._page("start", {}, redirect_uri, status=400, error=str(unusable))
+                state = None
         try:
             return handler(self, state or {}, form, redirect_uri)
         except SandboxError as error:
@@ -126,15 +132,16 @@ class EmbeddedSignup:
         name = optional_str(form, "verifiedName") or state["wabaName"]
         code = f"{secrets.randbelow(10**6):06d}"
         # The simulator plays the phone too: the "text message" with the code is shown on the page.
-        state = {**state, "pending": {"display": display, "name": name, "code": code}}
-        return self._page("verify", state, redirect_uri)
+        # The sealed state keeps only an HMAC of the code: the page's hidden field must not reveal it.
+        state = {**state, "pending": {"display": display, "name": name, "codeMac": self._code_mac(code)}}
+        return self._page("verify", state, redirect_uri, sms_code=code)
 
     def _verify(self, state: State, form: dict[str, str], redirect_uri: str | None) -> HttpResponse:
         pending = state.get("pending")
         if not pending:
             return self._page("number", state, redirect_uri)
         typed = "".join(ch for ch in form.get("code", "") if ch.isdigit())
-        if not same_secret(typed.encode(), pending["code"].encode()):
+        if not same_secret(self._code_mac(typed), pending["codeMac"]):
             return self._page("verify", state, redirect_uri, status=400, typed=form,
                               error="code: that is not the code sent to this number; check it and try again.")
         added = self.sim.state.add_phone_numbers(state["waba"], [NewPhoneNumber(pending["display"], pending["name"])])
@@ -160,14 +167,15 @@ class EmbeddedSignup:
     # --- helpers -----------------------------------------------------------------------------
 
     def _page(self, step: str, state: State, redirect_uri: str | None, *, status: int = 200,
-              error: str | None = None, typed: dict[str, str] | None = None) -> HttpResponse:
+              error: str | None = None, typed: dict[str, str] | None = None,
+              sms_code: str | None = None) -> HttpResponse:
         businesses: list[dict[str, Any]] = []
         if step == "start" and not self._shared():
             with self.sim.state.store.reader() as cursor:
                 businesses = cursor.rows(_RECENT)
         body = render("meta_signup.html", step=step, state=state, sealed=self._seal(state) if state else "",
                       redirect_uri=redirect_uri or "", error=error, typed=typed or {},
-                      businesses=businesses)
+                      businesses=businesses, sms_code=sms_code)
         return html_response(body, status)
 
     def _shared(self) -> bool:
@@ -178,15 +186,23 @@ class EmbeddedSignup:
         payload = base64.urlsafe_b64encode(json.dumps({**state, "at": time.time()}).encode()).decode()
         return payload + "." + hmac.new(self._key, payload.encode(), hashlib.sha256).hexdigest()
 
-    def _unseal(self, text: str) -> State | None:
+    def _unseal(self, text: str) -> State:
+        """The state a page was given; raises UnusableState if it is missing, altered or too old."""
         payload, _, signature = text.rpartition(".")
         if not payload or not same_secret(signature, hmac.new(self._key, payload.encode(),
                                                                       hashlib.sha256).hexdigest()):
-            return None
+            raise UnusableState(INVALID_STATE)
         state = json.loads(base64.urlsafe_b64decode(payload))
         if time.time() - state.pop("at", 0) > STATE_LIFETIME_SECONDS:
-            return None
+            raise UnusableState(EXPIRED_STATE)
         return state
+
+    def _code_mac(self, code: str) -> str:
+        return hmac.new(self._key, b"sms-code:" + code.encode(), hashlib.sha256).hexdigest()
+
+
+class UnusableState(Exception):
+    """The form's `state` cannot be used: the message says why, for the page."""
 
 
 def _local_redirect(value: str | None) -> str | None:

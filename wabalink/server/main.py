@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import errno
 import gc
 import ipaddress
 import json
@@ -11,6 +12,7 @@ import logging
 import os
 import shutil
 import signal
+import socket
 import sys
 import tempfile
 import time
@@ -88,34 +90,44 @@ def ephemeral_database_url() -> str:
 
 def build_parser(defaults: Settings) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wabalink serve", description=__doc__)
-    parser.add_argument("--host", default=defaults.host)
-    parser.add_argument("--port", type=int, default=defaults.port)
+    parser.add_argument("--host", default=defaults.host,
+                        help="address to listen on; a non-loopback one needs --auth strict (default: %(default)s)")
+    parser.add_argument("--port", type=int, default=defaults.port, help="TCP port to listen on (default: %(default)s)")
     parser.add_argument("--database", default=defaults.database_url, metavar="URL",
-                        help="sqlite:///path.db (default: .wabalink/wabalink.db) or postgresql://...")
-    parser.add_argument("--auth", choices=["permissive", "strict"], default=defaults.auth_mode)
+                        help="sqlite:///path.db or postgresql://user@host:5432/db (default: $WABALINK_DATABASE_URL, "
+                             "else sqlite:///$WABALINK_STATE_DIR/wabalink.db, the folder .wabalink)")
+    parser.add_argument("--auth", choices=["permissive", "strict"], default=defaults.auth_mode,
+                        help="permissive: any SigV4 access key is accepted (a 12-digit key is its account); "
+                             "strict: only the --credentials keys, signatures verified (default: %(default)s)")
     parser.add_argument("--credentials", default=defaults.credentials_file, metavar="FILE",
-                        help="strict mode: the access keys, their secrets and accounts")
+                        help="strict mode: the file of access keys, their secrets and accounts (default: "
+                             "$WABALINK_CREDENTIALS, else none)")
     parser.add_argument("--associate-token-lifetime", type=_int_in(ASSOCIATE_TOKEN_LIFETIME_RANGE),
                         default=defaults.associate_token_lifetime_seconds, metavar="SECONDS",
-                        help="how long a phase-1 associateInProgressToken stays usable (%(default)s; 1 to 86400)")
+                        help="how long a phase-1 associateInProgressToken stays usable, 1 to 86400 "
+                             "(default: %(default)s)")
     parser.add_argument("--waba-quota", type=_int_in(WABA_QUOTA_RANGE), default=defaults.waba_quota_per_region,
-                        metavar="N", help="linked WABAs allowed per account and region (%(default)s; at least 1)")
+                        metavar="N", help="linked WABAs allowed per account and region, at least 1 "
+                                          "(default: %(default)s)")
     parser.add_argument("--keep-alive-timeout", type=_int_in(KEEP_ALIVE_TIMEOUT_RANGE),
                         default=defaults.keep_alive_timeout_seconds, metavar="SECONDS",
-                        help="close a keep-alive connection idle this long (%(default)s)")
+                        help="close a keep-alive connection idle this long (default: %(default)s)")
     parser.add_argument("--header-timeout", type=_int_in(HEAD_TIMEOUT_RANGE), default=defaults.head_timeout_seconds,
-                        metavar="SECONDS", help="a request's headers must arrive within this time (%(default)s)")
+                        metavar="SECONDS",
+                        help="a request's headers must arrive within this time (default: %(default)s)")
     parser.add_argument("--max-connections", type=_int_in(MAX_CONNECTIONS_RANGE), default=defaults.max_connections,
-                        metavar="N", help="open connections served at once; more are answered 503 (%(default)s)")
+                        metavar="N",
+                        help="open connections served at once; more are answered 503 (default: %(default)s)")
     parser.add_argument("--meta-graph-url", default=defaults.meta_graph_url, metavar="URL",
                         help="Meta's Graph API base URL (default: the built-in simulator)")
     parser.add_argument("--sandbox-token", default=defaults.sandbox_token, metavar="TOKEN",
                         help="operator token the simulator's sandbox requires (Authorization: Bearer TOKEN); "
-                             "needed with --auth strict")
+                             "needed with --auth strict (default: $WABALINK_SANDBOX_TOKEN, else none)")
     parser.add_argument("--no-sandbox", action="store_true", default=not defaults.sandbox_enabled,
-                        help="switch the simulator's sandbox off (its routes answer 404)")
+                        help="switch the simulator's sandbox off: its routes answer 404 "
+                             "(default: on, unless WABALINK_SANDBOX=off)")
     parser.add_argument("--console", action=argparse.BooleanOptionalAction, default=defaults.console_enabled,
-                        help="serve the web console at / (default: on)")
+                        help="serve the web console at / (default: on, unless WABALINK_CONSOLE=off)")
     parser.add_argument("--meta-webhook-url", default=defaults.meta_webhook_url, metavar="URL",
                         help="where the simulator sends its app's webhooks (default: this server's receiver)")
     parser.add_argument("--s3-endpoint-url", default=defaults.s3_endpoint_url, metavar="URL",
@@ -124,31 +136,41 @@ def build_parser(defaults: Settings) -> argparse.ArgumentParser:
                         help="where the simulator keeps media bytes (default: blobs/ beside the SQLite file)")
     parser.add_argument("--template-approval-delay", type=float, default=defaults.template_approval_delay_seconds,
                         metavar="SECONDS", help="the simulator approves new and edited templates this long after "
-                                                "(default 0: at once)")
+                                                "(default: %(default)s; 0: at once)")
     parser.add_argument("--meta-app-secret", default=None, metavar="SECRET",
                         help="external Graph API: the app secret its webhooks are signed with "
-                             "(prefer WABALINK_META_APP_SECRET: a command line is visible to other users)")
+                             "(default: $WABALINK_META_APP_SECRET, which is better: a command line is visible "
+                             "to other users)")
     parser.add_argument("--sns-endpoint-url", default=defaults.sns_endpoint_url, metavar="URL",
                         help="where events are published (default: AWS_ENDPOINT_URL_SNS, else Amazon SNS)")
     parser.add_argument("--throttle", choices=["off", "aws"], default=defaults.throttle,
-                        help="aws: apply AWS's per-account request quotas (ThrottledRequestException)")
-    parser.add_argument("--event-max-attempts", type=_int_in(EVENT_MAX_ATTEMPTS_RANGE), default=defaults.event_max_attempts, metavar="N",
-                        help="an event is dead after N failed deliveries (0: no limit but --event-max-age)")
-    parser.add_argument("--event-max-age", type=_int_in(EVENT_MAX_AGE_RANGE), default=defaults.event_max_age_seconds, metavar="SECONDS",
-                        help="an event still undelivered this long after it happened is dead")
-    parser.add_argument("--event-retry-max-delay", type=_int_in(EVENT_RETRY_MAX_DELAY_RANGE), default=defaults.event_retry_max_delay_seconds,
-                        metavar="SECONDS", help="longest pause between two delivery attempts of an event")
+                        help="aws: apply AWS's per-account request quotas (ThrottledRequestException) "
+                             "(default: %(default)s)")
+    parser.add_argument("--event-max-attempts", type=_int_in(EVENT_MAX_ATTEMPTS_RANGE),
+                        default=defaults.event_max_attempts, metavar="N",
+                        help="an event is dead after N failed deliveries, 0: no limit but --event-max-age "
+                             "(default: %(default)s)")
+    parser.add_argument("--event-max-age", type=_int_in(EVENT_MAX_AGE_RANGE), default=defaults.event_max_age_seconds,
+                        metavar="SECONDS",
+                        help="an event still undelivered this long after it happened is dead (default: %(default)s)")
+    parser.add_argument("--event-retry-max-delay", type=_int_in(EVENT_RETRY_MAX_DELAY_RANGE),
+                        default=defaults.event_retry_max_delay_seconds, metavar="SECONDS",
+                        help="longest pause between two delivery attempts of an event (default: %(default)s)")
     parser.add_argument("--public-url", default=defaults.public_url, metavar="URL",
-                        help="the URL users reach this server at, for the links it hands out")
-    parser.add_argument("--flow-preview-lifetime", type=_int_in(FLOW_PREVIEW_LIFETIME_RANGE), default=defaults.flow_preview_lifetime_seconds,
-                        metavar="SECONDS", help="how long a Flow preview link stays valid (Meta: 30 days)")
+                        help="the URL users reach this server at, for the links it hands out "
+                             "(default: this server's loopback URL)")
+    parser.add_argument("--flow-preview-lifetime", type=_int_in(FLOW_PREVIEW_LIFETIME_RANGE),
+                        default=defaults.flow_preview_lifetime_seconds, metavar="SECONDS",
+                        help="how long a Flow preview link stays valid, as Meta's (default: %(default)s)")
     parser.add_argument("--ephemeral", action="store_true",
-                        help="a temporary SQLite database, removed when the server stops (not with --database)")
+                        help="a temporary SQLite database, removed when the server stops, not with --database "
+                             "(default: off)")
     parser.add_argument("--allow-unauthenticated", action="store_true", default=defaults.allow_unauthenticated,
                         help="allow --auth permissive on a non-loopback address (CI service containers, "
                              "development networks): anyone who can reach the port can use it; "
-                             "also WABALINK_ALLOW_UNAUTHENTICATED=1")
-    parser.add_argument("--log-level", default=defaults.log_level, choices=["debug", "info", "warning", "error"])
+                             "also WABALINK_ALLOW_UNAUTHENTICATED=1 (default: off)")
+    parser.add_argument("--log-level", default=defaults.log_level, choices=["debug", "info", "warning", "error"],
+                        help="least severe JSON log lines written to stderr (default: %(default)s)")
     return parser
 
 
@@ -201,16 +223,30 @@ def main(argv: list[str]) -> int:
 
     import uvicorn
 
+    from sqlalchemy.exc import SQLAlchemyError
+
     from wabalink.server.app import WabalinkApp
+    from wabalink.store.db import unreachable_database_message
     from wabalink.server.connections import connection_cap, guarded_protocol, raise_descriptor_limit
 
     try:
+        # Bound before anything else starts: a port in use is then one message, not a half-started server.
+        listener = bind_listener(settings.host, settings.port)
+    except OSError as error:
+        print(f"wabalink serve: {listen_failure_message(settings.host, settings.port, error)}", file=sys.stderr)
+        return 1
+    try:
         app = WabalinkApp(settings)
     except ValueError as error:  # a bad --database or --credentials value
+        listener.close()
         print(f"wabalink serve: {error}", file=sys.stderr)
         return 2
+    except SQLAlchemyError as error:  # the database cannot be reached or opened
+        listener.close()
+        print(f"wabalink serve: {unreachable_database_message(settings.database_url or '', error)}", file=sys.stderr)
+        return 1
     logging.getLogger("wabalink.server").info("listening", extra={
-        "host": settings.host, "port": settings.port, "auth": settings.auth_mode,
+        "host": settings.host, "port": listener.getsockname()[1], "auth": settings.auth_mode,
         "store": "sqlite" if app.store.is_sqlite else "postgresql"})
     max_connections = connection_cap(settings.max_connections, raise_descriptor_limit())
     protocol = guarded_protocol(head_timeout=settings.head_timeout_seconds, body_timeout=settings.body_timeout_seconds,
@@ -218,8 +254,31 @@ def main(argv: list[str]) -> int:
     tune_garbage_collector()
     # uvicorn's limit_concurrency is not used: it counts connections only once their headers are
     # complete, while the guarded protocol refuses a connection over the cap as it opens.
-    uvicorn.run(app, host=settings.host.strip("[]"), port=settings.port, loop="uvloop", http=protocol,
-                lifespan="on", access_log=False, log_config=None, log_level=settings.log_level,
-                timeout_keep_alive=settings.keep_alive_timeout_seconds,
-                proxy_headers=False)  # the app never reads the client address: skip that middleware
+    config = uvicorn.Config(app, host=settings.host.strip("[]"), port=settings.port, loop="uvloop", http=protocol,
+                            lifespan="on", access_log=False, log_config=None, log_level=settings.log_level,
+                            timeout_keep_alive=settings.keep_alive_timeout_seconds,
+                            proxy_headers=False)  # the app never reads the client address: skip that middleware
+    uvicorn.Server(config).run(sockets=[listener])
     return 0
+
+
+def bind_listener(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on host:port; raises OSError (EADDRINUSE when the port is taken)."""
+    address = host.strip("[]")
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # restart over TIME_WAIT connections
+        listener.bind((address, port))
+        listener.listen(2048)
+    except OSError:
+        listener.close()
+        raise
+    return listener
+
+
+def listen_failure_message(host: str, port: int, error: OSError) -> str:
+    if error.errno == errno.EADDRINUSE:
+        return (f"{host}:{port} is already in use; choose another port with --port N "
+                f'(make run ARGS="--port N")')
+    return f"cannot listen on {host}:{port} ({error.strerror or error})"

@@ -141,7 +141,7 @@ class EventDelivery:
                 if error is None:
                     event_store.mark_delivered(conn, row["seq"], now)
                     continue
-                failures += 1
+                failures, last_failure = failures + 1, (row, error)
                 attempts = row["attempts"] + 1
                 spent = ((self.settings.max_attempts and attempts >= self.settings.max_attempts)
                          or now - row["created_at"] >= self.settings.max_age_seconds)
@@ -150,7 +150,8 @@ class EventDelivery:
                 event_store.mark_failed(conn, row["seq"], event_store.DEAD if spent else event_store.RETRYING,
                                         error, now + delay)
         if failures:
-            log.warning("events not delivered", extra={"failed": failures, "claimed": len(claimed)})
+            log.warning("events not delivered", extra={"failed": failures, "claimed": len(claimed),
+                                                       **_failure_fields(*last_failure)})
 
     def _client(self, topic_arn: str, role_arn: str | None) -> Any:
         region = topic_arn.split(":")[3]
@@ -192,3 +193,16 @@ def _sns_destination(destinations: list[Row]) -> tuple[str, str | None] | None:
         if ":sns:" in arn:
             return arn, destination.get("roleArn") or None
     return None
+
+
+NO_SNS_HINT = ("set --sns-endpoint-url (or AWS_ENDPOINT_URL_SNS) to a local SNS such as moto's server, "
+               "or AWS credentials for real SNS")
+
+
+def _failure_fields(row: Row, error: str) -> dict[str, str]:
+    """Log fields of one failed delivery: where it went, why it failed, and how to fix a missing SNS."""
+    destination = _sns_destination(json.loads(row["destinations"]))
+    fields = {"destination": destination[0] if destination else "", "reason": error.split(" failed: ", 1)[-1]}
+    if "NoCredentialsError" in error or "EndpointConnectionError" in error:
+        fields["hint"] = NO_SNS_HINT
+    return fields

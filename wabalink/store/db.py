@@ -10,6 +10,7 @@ upgrade a read lock.
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import threading
 import time
@@ -21,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, select, text
-from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import ArgumentError, IntegrityError
 from sqlalchemy.sql.expression import ClauseElement
 
 from wabalink.store import migrations, schema
@@ -38,8 +39,35 @@ def default_database_url(state_dir: str | os.PathLike[str] | None = None) -> str
     return f"sqlite:///{folder / 'wabalink.db'}"
 
 
+SUPPORTED_URLS = "sqlite:///path.db or postgresql://user@host:5432/db"
+_SUPPORTED_SCHEMES = ("sqlite", "postgresql", "postgres", "postgresql+psycopg")
+
+
+def masked_url(url: str) -> str:
+    """The URL with its password replaced by ***, for messages and logs."""
+    return re.sub(r"^([^:/]+://[^:/@]*):[^@/]*@", r"\1:***@", url)
+
+
+def unreachable_database_message(url: str, error: BaseException) -> str:
+    """One line saying which database could not be opened and why, without the URL's password."""
+    detail = str(getattr(error, "orig", None) or error).strip().splitlines()
+    # psycopg: 'connection failed: connection to server at "h", port 5999 failed: Connection refused'
+    reason = re.sub(r"^.*failed: (FATAL:\s+)?", "", detail[0] if detail else "") or type(error).__name__
+    if url.startswith("sqlite"):
+        return f"cannot open the SQLite database {masked_url(url)} ({reason})"
+    try:
+        parsed = make_url(_sqlalchemy_url(url))
+        where = f"{parsed.host or 'localhost'}:{parsed.port or 5432}"
+    except ArgumentError:
+        where = masked_url(url)
+    return f"cannot connect to PostgreSQL at {where} ({reason}); is it running, and is the URL right?"
+
+
 def _sqlalchemy_url(url: str) -> str:
     # Users write plain postgresql:// URLs; psycopg 3 is the driver we ship.
+    scheme = url.split("://", 1)[0] if "://" in url else ""
+    if scheme not in _SUPPORTED_SCHEMES:  # another driver would fail later with a traceback
+        raise ValueError(f"unsupported database URL {masked_url(url)}; use {SUPPORTED_URLS}")
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix):]
