@@ -42,7 +42,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
 from pathlib import Path
@@ -155,10 +155,7 @@ def _unrecognized() -> AwsError:
 def load_credentials_file(path: str | Path) -> Credentials:
     """Read a credentials file (JSON or CSV, see the module docstring)."""
     text = Path(path).read_text(encoding="utf-8")
-    if text.lstrip().startswith("{"):
-        entries = _credentials_from_json(text)
-    else:
-        entries = _credentials_from_csv(text)
+    entries = _credentials_from_json(text) if text.lstrip().startswith("{") else _credentials_from_csv(text)
     for key_id, (secret, account) in entries.items():
         if not key_id or not secret:
             raise ValueError(f"{path}: every entry needs an access key id and a secret")
@@ -256,7 +253,7 @@ def _parse_amz_date(text: str) -> datetime:
     if match is None:
         raise ValueError(f"not an ISO 8601 basic date: {text!r}")
     year, month, day, hour, minute, second = (int(part) for part in match.groups())
-    return datetime(year, month, day, hour, minute, second, tzinfo=timezone.utc)
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 def _hmac(key: bytes, message: str) -> bytes:
@@ -379,7 +376,7 @@ class Authenticator:
         if known is None:
             raise _unrecognized()
         secret, account_id = known
-        self._check_date(signed, now or datetime.now(timezone.utc))
+        self._check_date(signed, now or datetime.now(UTC))
         if "host" not in signed.signed_headers:
             raise _incomplete("'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.")
 
@@ -472,7 +469,7 @@ class Authenticator:
         if not value:
             return None
         try:
-            return parsedate_to_datetime(value).astimezone(timezone.utc).strftime(AMZ_DATE_FORMAT)
+            return parsedate_to_datetime(value).astimezone(UTC).strftime(AMZ_DATE_FORMAT)
         except (TypeError, ValueError, IndexError):
             return None
 
@@ -494,7 +491,7 @@ class Authenticator:
             raise _incomplete(
                 f"Date must be in ISO-8601 'basic format'. Got '{signed.amz_date}'. "
                 "See http://en.wikipedia.org/wiki/ISO_8601") from None
-        now = now.astimezone(timezone.utc)
+        now = now.astimezone(UTC)
         minutes = int(self.max_skew.total_seconds() // 60)
         if signed.presigned_expires is not None and now > signed_at + timedelta(seconds=signed.presigned_expires):
             raise _invalid(

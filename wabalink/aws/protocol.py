@@ -29,7 +29,7 @@ import math
 import re
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
 from urllib.parse import parse_qsl, unquote
@@ -40,7 +40,12 @@ from botocore.model import OperationModel, ServiceModel
 from wabalink.aws.errors import AwsError, SerializationException, UnknownOperationException
 from wabalink.aws.shape_specs import MemberSpec, ShapeCompiler, ShapeSpec
 from wabalink.aws.validation import (
-    Problems, decode_json_header, null_error, parse_timestamp_text, read_value, scalar_from_text,
+    Problems,
+    decode_json_header,
+    null_error,
+    parse_timestamp_text,
+    read_value,
+    scalar_from_text,
     validation_exception,
 )
 
@@ -80,7 +85,7 @@ def _json_encode(value: Any) -> str:
 def _epoch_seconds(value: Any) -> int | float:
     if isinstance(value, datetime):
         if value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
+            value = value.replace(tzinfo=UTC)
         seconds = value.timestamp()
     elif isinstance(value, str):
         parsed = parse_timestamp_text(value)
@@ -134,10 +139,10 @@ def _header_text(member: MemberSpec, value: Any) -> str:
         fmt = member.timestamp_format or spec.timestamp_format or "rfc822"
         if fmt == "unixTimestamp":
             return str(_epoch_seconds(value))
-        moment = value if isinstance(value, datetime) else datetime.fromtimestamp(_epoch_seconds(value), tz=timezone.utc)
+        moment = value if isinstance(value, datetime) else datetime.fromtimestamp(_epoch_seconds(value), tz=UTC)
         if fmt == "iso8601":
-            return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        return format_datetime(moment.astimezone(timezone.utc), usegmt=True)
+            return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return format_datetime(moment.astimezone(UTC), usegmt=True)
     if spec.type == "boolean":
         return "true" if value else "false"
     if spec.type == "blob":

@@ -13,11 +13,10 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, select, text
@@ -57,7 +56,7 @@ class Query:
         self.statement = statement
         self._compiled: dict[str, _Compiled] = {}
 
-    def compiled(self, dialect: Dialect) -> "_Compiled":
+    def compiled(self, dialect: Dialect) -> _Compiled:
         found = self._compiled.get(dialect.name)
         if found is None:
             compiled = self.statement.compile(dialect=dialect)
@@ -128,7 +127,7 @@ class _Reader:
 
     __slots__ = ("_store", "_snapshot", "_connection", "_pooled")
 
-    def __init__(self, store: "Store", snapshot: bool) -> None:
+    def __init__(self, store: Store, snapshot: bool) -> None:
         self._store, self._snapshot = store, snapshot
 
     def __enter__(self) -> Cursor:
@@ -203,7 +202,7 @@ class Store:
         finally:
             self._release(dbapi_connection, pooled)
 
-    def reader(self, *, snapshot: bool = True) -> "_Reader":
+    def reader(self, *, snapshot: bool = True) -> _Reader:
         """Reads on a `Cursor` (`with store.reader() as cursor:`). On SQLite, one snapshot for all
         its statements, or with `snapshot=False` no transaction at all (a single SELECT is
         consistent by itself; the hottest reads skip BEGIN and ROLLBACK). On PostgreSQL, READ

@@ -290,10 +290,10 @@ class _Redactor:
         alt = "|".join(re.escape(n) for n in names)
         # "name": "value" / 'name': 'value' (JSON, Python reprs, raw bodies)
         self._quoted = re.compile(
-            r"""(\\?["'](?:%s)\\?["']\s*:\s*)(\\?["'])(.*?)(\2)""" % alt, re.S
+            rf"""(\\?["'](?:{alt})\\?["']\s*:\s*)(\\?["'])(.*?)(\2)""", re.S
         )
         # name=value (shorthand on the command line)
-        self._shorthand = re.compile(r"""((?<![\w])(?:%s)\s*@?\s*=\s*)([^,}\]\s'"]+|'[^']*'|"[^"]*")""" % alt)
+        self._shorthand = re.compile(rf"""((?<![\w])(?:{alt})\s*@?\s*=\s*)([^,}}\]\s'"]+|'[^']*'|"[^"]*")""")
         self.values: set[str] = set()
 
     def add_values(self, data: Any) -> None:
@@ -752,9 +752,7 @@ def _make_client(session, g: dict, scoped: dict):
 
 def _render(data, output, query, color, g, scoped, stdout, op_model, stream: bool = False) -> int:
     from .output import render
-    from .pager import open_output
-
-    from .pager import PagerError
+    from .pager import PagerError, open_output
 
     pager_cfg = None if "AWS_PAGER" in os.environ else scoped.get("cli_pager")
     try:
