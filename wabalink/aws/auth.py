@@ -217,6 +217,13 @@ def canonical_uri(raw_path: str | bytes) -> str:
     return quote(_remove_dot_segments(text).encode("latin-1", "replace"), safe="/~")
 
 
+def _query_mentions(query_string: bytes | str, marker: str) -> bool:
+    """Whether `marker` (ASCII) appears in the raw query string, bytes or text."""
+    if isinstance(query_string, bytes):
+        return marker.encode("ascii") in query_string
+    return marker in query_string
+
+
 def _query_pairs(query_string: bytes | str) -> list[tuple[bytes, bytes]]:
     raw = query_string.encode("latin-1") if isinstance(query_string, str) else query_string
     pairs = []
@@ -308,7 +315,7 @@ class Authenticator:
         authorization = headers.get("authorization")
         if authorization is not None:
             credential = self._credential_from_header_fast(authorization)
-        elif query_string and (b"X-Amz-Credential" if isinstance(query_string, bytes) else "X-Amz-Credential") in query_string:
+        elif query_string and _query_mentions(query_string, "X-Amz-Credential"):
             credential = self._credential_from_query(query_string)
         else:
             return Principal("", DEFAULT_ACCOUNT_ID, self.default_region)
@@ -366,7 +373,7 @@ class Authenticator:
         authorization = headers.get("authorization")
         if authorization is not None:
             signed = self._parse_authorization_header(authorization, headers)
-        elif query_string and (b"X-Amz-" if isinstance(query_string, bytes) else "X-Amz-") in query_string:
+        elif query_string and _query_mentions(query_string, "X-Amz-"):
             signed = self._parse_presigned_query(query_string)
         else:
             raise _missing_token()
@@ -419,7 +426,7 @@ class Authenticator:
         amz_date = headers.get("x-amz-date") or self._amz_date_from_http_date(headers.get("date"))
         if not amz_date:
             problems.append("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.")
-        if problems:
+        if problems or not amz_date:  # a missing date is one of the problems
             raise _incomplete(" ".join(problems) + f" Authorization={authorization}")
         return self._signed_from_parts(fields["Credential"], fields["SignedHeaders"], fields["Signature"], amz_date, None)
 

@@ -292,9 +292,9 @@ class RestJsonProtocol:
         if candidates is not None:
             if len(candidates) == 1 and not candidates[0].required_query:
                 return candidates[0].operation, {}
-            query = _parse_query(query_string)
+            literal_query = _parse_query(query_string)
             for route in candidates:
-                if route.matches_query(query):
+                if route.matches_query(literal_query):
                     return route.operation, {}
         query: dict[str, list[str]] | None = None
         for route in self._label_routes.get(method, ()):
@@ -349,10 +349,10 @@ class RestJsonProtocol:
                     locations["querystring"], query_string, spec.literal_query_keys, hidden, result, errors)
             if "header" in locations:
                 for member in locations["header"]:
-                    text = headers.get(member.wire_name.lower())
-                    if text is None:
+                    header_text = headers.get(member.wire_name.lower())
+                    if header_text is None:
                         continue
-                    result[member.name] = self._read_header(member, text, hidden, errors)
+                    result[member.name] = self._read_header(member, header_text, hidden, errors)
             if "headers" in locations:
                 for member in locations["headers"]:
                     prefix = member.wire_name.lower()
@@ -400,10 +400,10 @@ class RestJsonProtocol:
             # Required members are checked once all locations are read (see parse).
             wire_members = input_spec.body_members_by_wire_name
             for wire_name, item in document.items():
-                member = wire_members.get(wire_name)
-                if member is None or item is None:
+                wire_member = wire_members.get(wire_name)
+                if wire_member is None or item is None:
                     continue
-                result[member.name] = read_value(member.shape, item, member.name, hidden, errors)
+                result[wire_member.name] = read_value(wire_member.shape, item, wire_member.name, hidden, errors)
 
     @staticmethod
     def _decode_json_body(body: bytes) -> dict[str, Any]:

@@ -45,7 +45,7 @@ class SandboxUnreachable(Exception):
 class _Parser(argparse.ArgumentParser):
     """argparse that reports usage errors with AWS CLI v2's exit code (252) instead of 2."""
 
-    def error(self, message: str) -> Any:  # type: ignore[override]
+    def error(self, message: str) -> Any:
         self.print_usage(sys.stderr)
         self.exit(RC_USAGE, f"{self.prog}: error: {message}\n")
 

@@ -17,11 +17,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, Engine, create_engine, event, select, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
 
 from wabalink.store import migrations, schema
@@ -59,7 +60,8 @@ class Query:
     def compiled(self, dialect: Dialect) -> _Compiled:
         found = self._compiled.get(dialect.name)
         if found is None:
-            compiled = self.statement.compile(dialect=dialect)
+            # Queries are SELECT/INSERT/UPDATE/DELETE statements: SQL compilers, not DDL ones.
+            compiled = cast(SQLCompiler, self.statement.compile(dialect=dialect))
             positional = tuple(compiled.positiontup) if compiled.positional and compiled.positiontup else None
             # Literals in the statement (`status == "INCOMPLETE"`) are bound parameters too.
             literals = {name: bind.effective_value for name, bind in compiled.binds.items() if not bind.required}
@@ -286,7 +288,7 @@ def _apply_sqlite_pragmas(connection: sqlite3.Connection) -> None:
 
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    def _on_connect(dbapi_connection, _record) -> None:
         # Let SQLAlchemy, not the sqlite3 module, decide where transactions begin.
         dbapi_connection.isolation_level = None
         _apply_sqlite_pragmas(dbapi_connection)

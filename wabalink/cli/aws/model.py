@@ -18,7 +18,7 @@ SERVICE = "socialmessaging"
 
 
 def _data_dirs() -> list[str]:
-    dirs = []
+    dirs: list[str] = []
     extra = os.environ.get("AWS_DATA_PATH")
     if extra:
         dirs.extend(os.path.expanduser(p) for p in extra.split(os.pathsep) if p)
