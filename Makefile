@@ -8,7 +8,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 ARGS ?=
 
-.PHONY: run test install install-test bench dist clean check-python
+.PHONY: run test check install install-test bench dist clean check-python
 
 $(BIN)/python:
 	@$(MAKE) --no-print-directory check-python PYTHON="$(PYTHON)"
@@ -45,6 +45,10 @@ run: $(VENV)/.installed
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q $(ARGS)
+
+# The linter and the type checker, configured in pyproject.toml ([tool.ruff], [tool.mypy]).
+check: $(VENV)/.installed-test
+	$(BIN)/ruff check . && $(BIN)/mypy
 
 bench: $(VENV)/.installed-bench
 	$(BIN)/python bench/run.py $(ARGS)

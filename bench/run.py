@@ -33,8 +33,17 @@ import cli_speed  # noqa: E402
 import media as media_bench  # noqa: E402
 import messaging as messaging_bench  # noqa: E402
 from associations import precreate_wabas, run_associations, spot_check  # noqa: E402
-from servers import (SANDBOX_TOKEN, RssSampler, Server, bare_server, cpu_seconds, dump_json, memory_report,  # noqa: E402
-                     moto_server, wabalink_server)
+from servers import (  # noqa: E402
+    SANDBOX_TOKEN,
+    RssSampler,
+    Server,
+    bare_server,
+    cpu_seconds,
+    dump_json,
+    memory_report,
+    moto_server,
+    wabalink_server,
+)
 from wrkload import WrkMissing, assert_clean, check_once, find_wrk, presign_get, run_wrk, write_script  # noqa: E402
 
 REGION = "us-east-1"
@@ -139,7 +148,7 @@ class Profiler:
         self.enabled, self.pid, self.output = enabled, pid, output
         self.process: subprocess.Popen[bytes] | None = None
 
-    def __enter__(self) -> "Profiler":
+    def __enter__(self) -> Profiler:
         if self.enabled:
             spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
             if not Path(spy).exists():
@@ -476,7 +485,7 @@ def main(argv: list[str]) -> int:
         print("bench: moto is not installed; `make bench` installs the bench extra "
               "(pip install -e '.[bench]'), or pass --skip moto", file=sys.stderr)
         return 2
-    started = datetime.datetime.now(datetime.timezone.utc)
+    started = datetime.datetime.now(datetime.UTC)
     results: dict[str, Any] = {
         "started": started.isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
@@ -508,7 +517,7 @@ def main(argv: list[str]) -> int:
                     print(f"--- {log.name} (tail) ---\n{tail}", file=sys.stderr)
             return 1
     results["summary"] = summarize(results)
-    results["elapsed_s"] = round((datetime.datetime.now(datetime.timezone.utc) - started).total_seconds(), 1)
+    results["elapsed_s"] = round((datetime.datetime.now(datetime.UTC) - started).total_seconds(), 1)
     args.output.mkdir(parents=True, exist_ok=True)
     path = args.output / f"bench-{started.strftime('%Y%m%dT%H%M%SZ')}.json"
     dump_json(path, results)  # before printing: a report's bug must not lose the figures

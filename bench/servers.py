@@ -47,8 +47,8 @@ class Server:
         assert self.process is not None
         return self.process.pid
 
-    def start(self) -> "Server":
-        self._log = open(self.log_path, "ab")
+    def start(self) -> Server:
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - the server writes to it until stop() closes it
         self.process = subprocess.Popen(self.command, stdout=self._log, stderr=subprocess.STDOUT, cwd=REPO_ROOT)
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
@@ -86,7 +86,7 @@ class Server:
         except OSError:
             return ""
 
-    def __enter__(self) -> "Server":
+    def __enter__(self) -> Server:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:
@@ -145,7 +145,7 @@ class RssSampler:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"rss-{pid}", daemon=True)
 
-    def __enter__(self) -> "RssSampler":
+    def __enter__(self) -> RssSampler:
         self._thread.start()
         return self
 

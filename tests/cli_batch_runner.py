@@ -11,7 +11,8 @@ from __future__ import annotations
 import io
 import json
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 def _aws_runner() -> Callable[[list[str]], int]:

@@ -97,11 +97,11 @@ class ServerProcess:
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> "ServerProcess":
+    def start(self) -> ServerProcess:
         env = {**os.environ, **self.env}
         command = [sys.executable, "-m", "wabalink.cli.main", "serve", "--port", str(self.port),
                    "--database", self.database_url, *self.extra_args]
-        self.log_file = open(self.log_path, "ab")
+        self.log_file = open(self.log_path, "ab")  # noqa: SIM115 - the server writes to it until stop() or kill()
         self.process = subprocess.Popen(command, stdout=self.log_file, stderr=subprocess.STDOUT, env=env,
                                         cwd=REPO_ROOT)
         deadline = time.monotonic() + 30

@@ -7,7 +7,7 @@ Imported explicitly by tests (`from conftest_aws import ...`); pytest does not l
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -19,7 +19,7 @@ from wabalink.aws.model import load_service_model
 from wabalink.aws.protocol import RestJsonProtocol
 
 HEX32 = "0123456789abcdef0123456789abcdef"
-SAMPLE_TIMESTAMP = datetime(2024, 5, 6, 7, 8, 9, tzinfo=timezone.utc)
+SAMPLE_TIMESTAMP = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
 
 # Candidate strings for patterned shapes; the first one satisfying pattern and length wins.
 PATTERN_CANDIDATES = [

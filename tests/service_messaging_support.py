@@ -118,7 +118,7 @@ class MotoServer:
 
     def __init__(self, log_path: Path) -> None:
         self.port = free_port()
-        self.log = open(log_path, "ab")
+        self.log = open(log_path, "ab")  # noqa: SIM115 - moto writes to it until stop() closes it
         self.process = subprocess.Popen([str(Path(sys.executable).parent / "moto_server"), "-p", str(self.port)],
                                         stdout=self.log, stderr=subprocess.STDOUT, env={**os.environ, **AWS_TEST_ENV})
         deadline = time.monotonic() + 30

@@ -3,6 +3,7 @@ and the server killed with SIGKILL in the middle of a stream of finalizations.""
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -91,7 +92,7 @@ def test_sigkill_during_finalizations_leaves_whole_links_or_none(start_server: A
 
     def stream(worker: int) -> None:
         for token, entry in prepared[worker::4]:
-            outcomes.append(attempt(lambda: finalize(clients[worker], token, entry)))
+            outcomes.append(attempt(functools.partial(finalize, clients[worker], token, entry)))
 
     threads = [threading.Thread(target=stream, args=(worker,)) for worker in range(4)]
     for thread in threads:

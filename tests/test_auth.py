@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -135,7 +135,7 @@ def test_strict_accepts_presigned_url() -> None:
 
 def test_strict_accepts_small_clock_skew_both_ways() -> None:
     request = sign("GET", "/v1/whatsapp/waba/list")
-    signed_at = datetime.strptime(request[3]["x-amz-date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+    signed_at = datetime.strptime(request[3]["x-amz-date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
     for skew in (timedelta(minutes=14), -timedelta(minutes=14)):
         assert strict().authenticate(*request, now=signed_at + skew).account_id == ACCOUNT
 
@@ -216,7 +216,7 @@ def test_strict_regions_of_botocores_partitions_are_accepted(region: str) -> Non
 
 def test_strict_stale_and_future_dates() -> None:
     request = sign("GET", "/v1/whatsapp/waba/list")
-    signed_at = datetime.strptime(request[3]["x-amz-date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+    signed_at = datetime.strptime(request[3]["x-amz-date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
     error = expect_error(strict(), request, "InvalidSignatureException", now=signed_at + timedelta(minutes=16))
     assert error.message.startswith(f"Signature expired: {request[3]['x-amz-date']} is now earlier than ")
     assert error.message.endswith(" - 15 min.)")
@@ -234,7 +234,7 @@ def test_strict_scope_date_must_match_request_date() -> None:
 def test_strict_expired_presigned_url() -> None:
     request = sign("GET", "/v1/whatsapp/waba/list", presign=True)  # expires in 300 s
     signed_at = datetime.strptime(dict(p.split("=") for p in request[2].decode().split("&"))["X-Amz-Date"],
-                                  "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+                                  "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
     expect_error(strict(), request, "InvalidSignatureException", now=signed_at + timedelta(seconds=301))
 
 

@@ -136,7 +136,7 @@ def test_json_prints_other_falsy_values() -> None:
 
 
 def test_datetimes_become_iso_8601_everywhere() -> None:
-    when = datetime.datetime(2024, 6, 10, 6, 13, 20, 250000, tzinfo=datetime.timezone.utc)
+    when = datetime.datetime(2024, 6, 10, 6, 13, 20, 250000, tzinfo=datetime.UTC)
     data = {"linkDate": when}
     assert rendered(data, "json") == '{\n    "linkDate": "2024-06-10T06:13:20.250000+00:00"\n}\n'
     assert rendered(data, "text") == "2024-06-10T06:13:20.250000+00:00\n"

@@ -15,6 +15,7 @@ executable, one of them on a pseudo-terminal to check the terminal width source.
 
 from __future__ import annotations
 
+import fcntl
 import io
 import json
 import os
@@ -25,7 +26,6 @@ import subprocess
 import sys
 import termios
 import threading
-import fcntl
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field

@@ -141,7 +141,7 @@ def _v2_name(arg: str) -> str:
 def _normalise(outcome: dict[str, Any]) -> Outcome:
     def fix(text: str) -> str:
         text = re.sub(r"(^|usage: |  )aws(?=[ :]|$)", r"\1wabalink", text, flags=re.M)
-        for cli_name, operation in model.operations_by_cli_name().items():
+        for cli_name in model.operations_by_cli_name():
             text = text.replace(_v2_name(cli_name), cli_name)
         return text
     return Outcome(fix(outcome["stdout"]), fix(outcome["stderr"]), outcome["rc"])

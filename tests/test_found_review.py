@@ -106,7 +106,7 @@ def test_non_ascii_secrets_are_refused_not_500(start_server: Any, case: str) -> 
         return
     response = urllib.request.urlopen(server.endpoint + "/console/", timeout=10)
     cookie = response.headers["set-cookie"].split(";")[0]
-    status, _ = _http(server.endpoint, "POST", "/console/account", "csrf_token=%C3%A9&account=111111111111".encode(),
+    status, _ = _http(server.endpoint, "POST", "/console/account", b"csrf_token=%C3%A9&account=111111111111",
                       {"cookie": cookie, "origin": server.endpoint,
                        "content-type": "application/x-www-form-urlencoded"})
     assert status == 403

@@ -46,7 +46,7 @@ class ScriptedServer:
                         head += line
                     if not head:
                         break
-                    length = [int(l.split(b":")[1]) for l in head.split(b"\r\n") if l.lower().startswith(b"content-length")]
+                    length = [int(field.split(b":")[1]) for field in head.split(b"\r\n") if field.lower().startswith(b"content-length")]
                     self.requests.append(head + (reader.read(length[0]) if length else b""))
                     conn.sendall(self.answers.pop(0))
                 reader.close()  # or the socket stays open behind it

@@ -14,6 +14,7 @@ from tests.messaging_support import Business, graph, inbound_ok, new_business, s
 from tests.meta_support import Server, running_simulator, store_of_kind
 from tests.webhook_receiver import WebhookReceiver
 
+
 @pytest.fixture(scope="module")
 def receiver() -> Iterator[WebhookReceiver]:
     with WebhookReceiver("unset") as running:

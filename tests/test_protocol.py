@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -231,7 +231,7 @@ def test_output_round_trips_through_botocore_parser(op_name: str) -> None:
 def test_output_wire_format_epoch_seconds_base64_and_no_nulls() -> None:
     op = operation("GetLinkedWhatsAppBusinessAccount")
     output = sample_value(op.output_shape)
-    output["account"]["linkDate"] = datetime(2024, 1, 2, 3, 4, 5, 500000, tzinfo=timezone.utc)
+    output["account"]["linkDate"] = datetime(2024, 1, 2, 3, 4, 5, 500000, tzinfo=UTC)
     output["account"]["name"] = None
     output["notInTheModel"] = "dropped"
     _, _, body = protocol().serialize(op, output)
@@ -432,8 +432,8 @@ def test_uri_labels_literal_query_headers_and_maps(synthetic) -> None:
     model, proto = synthetic
     params = {
         "thingId": "a b/c",
-        "since": datetime(2024, 1, 2, 3, 4, 5, tzinfo=timezone.utc),
-        "modifiedAfter": datetime(2024, 2, 3, 4, 5, 6, tzinfo=timezone.utc),
+        "since": datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC),
+        "modifiedAfter": datetime(2024, 2, 3, 4, 5, 6, tzinfo=UTC),
         "filters": ["x", "y z"],
         "extra": {"free": "form"},
         "context": {"nested": [1, 2]},
@@ -459,7 +459,7 @@ def test_structure_payload(synthetic) -> None:
 def test_output_headers_location_names_and_payload(synthetic) -> None:
     model, proto = synthetic
     op = model.operation_model("GetThing")
-    output = {"etag": "abc", "updated": datetime(2024, 1, 2, 3, 4, 5, tzinfo=timezone.utc), "name": "thing"}
+    output = {"etag": "abc", "updated": datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC), "name": "thing"}
     status, headers, body = proto.serialize(op, output)
     assert json.loads(body) == {"Name": "thing"}
     response = {"status_code": status, "headers": HeadersDict({k.decode(): v.decode() for k, v in headers}), "body": body}

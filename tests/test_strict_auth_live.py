@@ -121,7 +121,7 @@ def test_malformed_region_scope(strict_server: Any) -> None:
 
 
 def test_stale_date(strict_server: Any) -> None:
-    stale = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=20)
+    stale = datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=20)
     status, error_type, body = raw_call(strict_server, signed_headers(
         strict_server, FIRST, KEYS[FIRST]["secret"], when=stale))
     assert (status, error_type) == (403, "InvalidSignatureException")

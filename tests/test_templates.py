@@ -299,7 +299,7 @@ def moto_s3(tmp_path: Any) -> Any:
     from tests.conftest import free_port
 
     port = free_port()
-    log = open(tmp_path / "moto.log", "ab")
+    log = open(tmp_path / "moto.log", "ab")  # noqa: SIM115 - moto writes to it until the fixture ends
     process = subprocess.Popen([sys.executable, "-m", "moto.server", "-p", str(port)], stdout=log,
                                stderr=subprocess.STDOUT)
     endpoint = f"http://127.0.0.1:{port}"

@@ -127,7 +127,7 @@ class Settings:
         return url_host(self.host)
 
     @classmethod
-    def from_env(cls) -> "Settings":
+    def from_env(cls) -> Settings:
         return cls(
             database_url=os.environ.get("WABALINK_DATABASE_URL") or None,
             auth_mode=os.environ.get("WABALINK_AUTH", "permissive"),

@@ -42,7 +42,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
 from pathlib import Path
@@ -155,10 +155,7 @@ def _unrecognized() -> AwsError:
 def load_credentials_file(path: str | Path) -> Credentials:
     """Read a credentials file (JSON or CSV, see the module docstring)."""
     text = Path(path).read_text(encoding="utf-8")
-    if text.lstrip().startswith("{"):
-        entries = _credentials_from_json(text)
-    else:
-        entries = _credentials_from_csv(text)
+    entries = _credentials_from_json(text) if text.lstrip().startswith("{") else _credentials_from_csv(text)
     for key_id, (secret, account) in entries.items():
         if not key_id or not secret:
             raise ValueError(f"{path}: every entry needs an access key id and a secret")
@@ -220,6 +217,13 @@ def canonical_uri(raw_path: str | bytes) -> str:
     return quote(_remove_dot_segments(text).encode("latin-1", "replace"), safe="/~")
 
 
+def _query_mentions(query_string: bytes | str, marker: str) -> bool:
+    """Whether `marker` (ASCII) appears in the raw query string, bytes or text."""
+    if isinstance(query_string, bytes):
+        return marker.encode("ascii") in query_string
+    return marker in query_string
+
+
 def _query_pairs(query_string: bytes | str) -> list[tuple[bytes, bytes]]:
     raw = query_string.encode("latin-1") if isinstance(query_string, str) else query_string
     pairs = []
@@ -256,7 +260,7 @@ def _parse_amz_date(text: str) -> datetime:
     if match is None:
         raise ValueError(f"not an ISO 8601 basic date: {text!r}")
     year, month, day, hour, minute, second = (int(part) for part in match.groups())
-    return datetime(year, month, day, hour, minute, second, tzinfo=timezone.utc)
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 def _hmac(key: bytes, message: str) -> bytes:
@@ -311,7 +315,7 @@ class Authenticator:
         authorization = headers.get("authorization")
         if authorization is not None:
             credential = self._credential_from_header_fast(authorization)
-        elif query_string and (b"X-Amz-Credential" if isinstance(query_string, bytes) else "X-Amz-Credential") in query_string:
+        elif query_string and _query_mentions(query_string, "X-Amz-Credential"):
             credential = self._credential_from_query(query_string)
         else:
             return Principal("", DEFAULT_ACCOUNT_ID, self.default_region)
@@ -369,7 +373,7 @@ class Authenticator:
         authorization = headers.get("authorization")
         if authorization is not None:
             signed = self._parse_authorization_header(authorization, headers)
-        elif query_string and (b"X-Amz-" if isinstance(query_string, bytes) else "X-Amz-") in query_string:
+        elif query_string and _query_mentions(query_string, "X-Amz-"):
             signed = self._parse_presigned_query(query_string)
         else:
             raise _missing_token()
@@ -379,7 +383,7 @@ class Authenticator:
         if known is None:
             raise _unrecognized()
         secret, account_id = known
-        self._check_date(signed, now or datetime.now(timezone.utc))
+        self._check_date(signed, now or datetime.now(UTC))
         if "host" not in signed.signed_headers:
             raise _incomplete("'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.")
 
@@ -422,7 +426,7 @@ class Authenticator:
         amz_date = headers.get("x-amz-date") or self._amz_date_from_http_date(headers.get("date"))
         if not amz_date:
             problems.append("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.")
-        if problems:
+        if problems or not amz_date:  # a missing date is one of the problems
             raise _incomplete(" ".join(problems) + f" Authorization={authorization}")
         return self._signed_from_parts(fields["Credential"], fields["SignedHeaders"], fields["Signature"], amz_date, None)
 
@@ -472,7 +476,7 @@ class Authenticator:
         if not value:
             return None
         try:
-            return parsedate_to_datetime(value).astimezone(timezone.utc).strftime(AMZ_DATE_FORMAT)
+            return parsedate_to_datetime(value).astimezone(UTC).strftime(AMZ_DATE_FORMAT)
         except (TypeError, ValueError, IndexError):
             return None
 
@@ -494,7 +498,7 @@ class Authenticator:
             raise _incomplete(
                 f"Date must be in ISO-8601 'basic format'. Got '{signed.amz_date}'. "
                 "See http://en.wikipedia.org/wiki/ISO_8601") from None
-        now = now.astimezone(timezone.utc)
+        now = now.astimezone(UTC)
         minutes = int(self.max_skew.total_seconds() // 60)
         if signed.presigned_expires is not None and now > signed_at + timedelta(seconds=signed.presigned_expires):
             raise _invalid(

@@ -29,7 +29,7 @@ import math
 import re
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
 from urllib.parse import parse_qsl, unquote
@@ -40,7 +40,12 @@ from botocore.model import OperationModel, ServiceModel
 from wabalink.aws.errors import AwsError, SerializationException, UnknownOperationException
 from wabalink.aws.shape_specs import MemberSpec, ShapeCompiler, ShapeSpec
 from wabalink.aws.validation import (
-    Problems, decode_json_header, null_error, parse_timestamp_text, read_value, scalar_from_text,
+    Problems,
+    decode_json_header,
+    null_error,
+    parse_timestamp_text,
+    read_value,
+    scalar_from_text,
     validation_exception,
 )
 
@@ -80,7 +85,7 @@ def _json_encode(value: Any) -> str:
 def _epoch_seconds(value: Any) -> int | float:
     if isinstance(value, datetime):
         if value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
+            value = value.replace(tzinfo=UTC)
         seconds = value.timestamp()
     elif isinstance(value, str):
         parsed = parse_timestamp_text(value)
@@ -134,10 +139,10 @@ def _header_text(member: MemberSpec, value: Any) -> str:
         fmt = member.timestamp_format or spec.timestamp_format or "rfc822"
         if fmt == "unixTimestamp":
             return str(_epoch_seconds(value))
-        moment = value if isinstance(value, datetime) else datetime.fromtimestamp(_epoch_seconds(value), tz=timezone.utc)
+        moment = value if isinstance(value, datetime) else datetime.fromtimestamp(_epoch_seconds(value), tz=UTC)
         if fmt == "iso8601":
-            return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        return format_datetime(moment.astimezone(timezone.utc), usegmt=True)
+            return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return format_datetime(moment.astimezone(UTC), usegmt=True)
     if spec.type == "boolean":
         return "true" if value else "false"
     if spec.type == "blob":
@@ -287,9 +292,9 @@ class RestJsonProtocol:
         if candidates is not None:
             if len(candidates) == 1 and not candidates[0].required_query:
                 return candidates[0].operation, {}
-            query = _parse_query(query_string)
+            literal_query = _parse_query(query_string)
             for route in candidates:
-                if route.matches_query(query):
+                if route.matches_query(literal_query):
                     return route.operation, {}
         query: dict[str, list[str]] | None = None
         for route in self._label_routes.get(method, ()):
@@ -344,10 +349,10 @@ class RestJsonProtocol:
                     locations["querystring"], query_string, spec.literal_query_keys, hidden, result, errors)
             if "header" in locations:
                 for member in locations["header"]:
-                    text = headers.get(member.wire_name.lower())
-                    if text is None:
+                    header_text = headers.get(member.wire_name.lower())
+                    if header_text is None:
                         continue
-                    result[member.name] = self._read_header(member, text, hidden, errors)
+                    result[member.name] = self._read_header(member, header_text, hidden, errors)
             if "headers" in locations:
                 for member in locations["headers"]:
                     prefix = member.wire_name.lower()
@@ -395,10 +400,10 @@ class RestJsonProtocol:
             # Required members are checked once all locations are read (see parse).
             wire_members = input_spec.body_members_by_wire_name
             for wire_name, item in document.items():
-                member = wire_members.get(wire_name)
-                if member is None or item is None:
+                wire_member = wire_members.get(wire_name)
+                if wire_member is None or item is None:
                     continue
-                result[member.name] = read_value(member.shape, item, member.name, hidden, errors)
+                result[wire_member.name] = read_value(wire_member.shape, item, wire_member.name, hidden, errors)
 
     @staticmethod
     def _decode_json_body(body: bytes) -> dict[str, Any]:

@@ -31,8 +31,16 @@ import urllib.request
 from typing import Any
 
 from wabalink.cli.meta import (
-    DEFAULT_ENDPOINT, ENDPOINT_ENVS, OUTPUTS, RC_OK, RC_SERVER_ERROR, RC_UNREACHABLE, RC_USAGE,
-    _compile_query, _Parser as UsageParser, default_endpoint,
+    DEFAULT_ENDPOINT,
+    ENDPOINT_ENVS,
+    OUTPUTS,
+    RC_OK,
+    RC_SERVER_ERROR,
+    RC_UNREACHABLE,
+    RC_USAGE,
+    UsageParser,
+    _compile_query,
+    default_endpoint,
 )
 
 STATES = ("pending", "delivered", "retrying", "dead", "undeliverable", "no_destination")
@@ -188,7 +196,7 @@ def with_iso_times(value: Any) -> Any:
 
 
 def _iso(epoch_seconds: float) -> str:
-    moment = datetime.datetime.fromtimestamp(epoch_seconds, datetime.timezone.utc)
+    moment = datetime.datetime.fromtimestamp(epoch_seconds, datetime.UTC)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
@@ -218,14 +226,14 @@ def _call(args: argparse.Namespace, method: str, path: str, query: dict[str, str
 def _parser() -> argparse.ArgumentParser:
     parser = UsageParser(prog="wabalink events", description="The event log of a running `wabalink serve`: the "
                          "events bound for event destinations (SNS topics), their delivery state, and replays.")
-    common = argparse.ArgumentParser(add_help=False)
+    common = UsageParser(add_help=False)
     common.add_argument("--endpoint-url", "--endpoint", dest="endpoint_url", metavar="URL",
                         help=f"wabalink server URL (default: ${', $'.join(ENDPOINT_ENVS)}, else {DEFAULT_ENDPOINT})")
     common.add_argument("--sandbox-token", default=os.environ.get("WABALINK_SANDBOX_TOKEN") or None, metavar="TOKEN",
                         help="the operator token of a server started with --sandbox-token or --auth strict "
                              "(default: $WABALINK_SANDBOX_TOKEN)")
     common.add_argument("--query", metavar="JMESPATH", help="JMESPath query applied to the answer")
-    accounts = argparse.ArgumentParser(add_help=False)
+    accounts = UsageParser(add_help=False)
     accounts.add_argument("--account-id", help="the account whose events to show (default: the access key's, "
                                                "as the server's permissive mode maps it)")
     accounts.add_argument("--all-accounts", action="store_true", help="every account's events")
@@ -233,7 +241,7 @@ def _parser() -> argparse.ArgumentParser:
     accounts.add_argument("--message-id", help="the AWS messageId of SendWhatsAppMessage")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=UsageParser)
 
-    def command(name: str, help_: str, parents: list[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+    def command(name: str, help_: str, parents: list[UsageParser]) -> argparse.ArgumentParser:
         return commands.add_parser(name, parents=parents, help=help_, description=help_)
 
     sub = command("list", "List the events of the log, oldest first, with their delivery state "

@@ -44,10 +44,10 @@ class SandboxUnreachable(Exception):
     """Nothing answered at the endpoint."""
 
 
-class _Parser(argparse.ArgumentParser):
+class UsageParser(argparse.ArgumentParser):
     """argparse that reports usage errors with AWS CLI v2's exit code (252) instead of 2."""
 
-    def error(self, message: str) -> Any:  # type: ignore[override]
+    def error(self, message: str) -> Any:
         self.print_usage(sys.stderr)
         self.exit(RC_USAGE, f"{self.prog}: error: {message}\n")
 
@@ -336,14 +336,14 @@ what is left.
 """
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = UsageParser(
         prog="wabalink meta",
         description="Drive the built-in Meta simulator of a running `wabalink serve`: create WABAs and "
                     "phone numbers, mint, expire and revoke embedded sign-up tokens, inject Graph API faults, "
                     "make users write to business numbers, set delivery, throughput and failure rules, "
                     "see conversations and pending webhooks, review message templates.",
     )
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=UsageParser)
 
     def command(name: str, help_: str, build: Any, epilog: str | None = None) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_, description=help_, epilog=epilog,

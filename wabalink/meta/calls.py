@@ -3,8 +3,9 @@ parameters) or a sandbox call (path arguments and the JSON body)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from wabalink.meta.access import Caller
 from wabalink.meta.errors import SandboxError

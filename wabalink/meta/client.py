@@ -16,7 +16,8 @@ import threading
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
-from wabalink.meta import media_client
+from wabalink.meta import media_client, template_answers
+from wabalink.meta.client_flows import FlowsGraphCalls
 from wabalink.meta.graph_answers import (
     GraphApiError,
     GraphProtocolError,
@@ -31,12 +32,10 @@ from wabalink.meta.graph_answers import (
     token_info,
     waba,
 )
-from wabalink.meta.client_flows import FlowsGraphCalls
 from wabalink.meta.http11 import ConnectionDropped, Http11Connection
 from wabalink.meta.media_client import Download, MediaInfo
-from wabalink.store.blobs import Readable
-from wabalink.meta import template_answers
 from wabalink.meta.template_answers import CreatedTemplate, TemplateSummary
+from wabalink.store.blobs import Readable
 
 DEFAULT_GRAPH_VERSION = "v21.0"
 PHONE_NUMBER_FIELDS = ("id", "display_phone_number", "verified_name", "quality_rating",

@@ -8,7 +8,7 @@ lists in `graph_api.py`, without knowing the others."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from wabalink.meta.calls import GraphCall
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 ObjectHandler = Callable[["MetaSimulator", GraphCall], "dict[str, Any] | None"]
 
 
-def object_routes(handlers: dict[str, Sequence[ObjectHandler]]) -> list[Route[Any]]:
+def object_routes(handlers: Mapping[str, Sequence[ObjectHandler]]) -> list[Route[Any]]:
     """One `/{object_id}` route per method, trying that method's handlers in order."""
 
     def route(method: str, candidates: Sequence[ObjectHandler]) -> Route[Any]:

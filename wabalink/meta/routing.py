@@ -11,14 +11,17 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 H = TypeVar("H", bound=Callable[..., Any])
+# A route is read-only, so a route to a narrower handler (one returning a plain dict) is a route to
+# the wider handler type its table holds.
+H_co = TypeVar("H_co", bound=Callable[..., Any], covariant=True)
 _PLACEHOLDER = re.compile(r"^\{([a-z_]+)\}$")
 
 
 @dataclass(frozen=True)
-class Route(Generic[H]):
+class Route(Generic[H_co]):
     method: str
     pattern: str
-    handler: H
+    handler: H_co
 
     def segments(self) -> list[str]:
         return [s for s in self.pattern.split("/") if s]

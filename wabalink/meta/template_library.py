@@ -195,7 +195,7 @@ def _buttons(template: LibraryTemplate, inputs: Any) -> list[dict[str, Any]]:
         if kind == "URL":
             url = given.get("url") if given else None
             base = url.get("base_url") if isinstance(url, dict) else None
-            if not isinstance(base, str) or not base.startswith(("http://", "https://")):
+            if not isinstance(url, dict) or not isinstance(base, str) or not base.startswith(("http://", "https://")):
                 raise TemplateError(f"library template {template.name} has a URL button: give its "
                                     "library_template_button_inputs url.base_url (an http(s) URL).")
             suffix = url.get("url_suffix_example")

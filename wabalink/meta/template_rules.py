@@ -259,9 +259,8 @@ def _check_button(button: dict[str, Any], where: str) -> None:
         example = button.get("example")
         if not isinstance(example, str) or not example or len(example) > COUPON_MAX:
             raise TemplateError(f"{where}.example must be a sample coupon code of at most {COUPON_MAX} characters.")
-    elif kind == "FLOW":
-        if not (button.get("flow_id") or button.get("flow_name") or button.get("flow_json")):
-            raise TemplateError(f"{where} needs flow_id, flow_name or flow_json.")
+    elif kind == "FLOW" and not (button.get("flow_id") or button.get("flow_name") or button.get("flow_json")):
+        raise TemplateError(f"{where} needs flow_id, flow_name or flow_json.")
 
 
 # --- sends ----------------------------------------------------------------------------------------

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 import os
+import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -32,7 +32,11 @@ from wabalink.meta.graph_api import handle_graph
 from wabalink.meta.sandbox_api import handle_sandbox
 from wabalink.meta.signup import EmbeddedSignup
 from wabalink.meta.simulator import MetaSimulator, simulator_app_credentials
+from wabalink.server.events_api import EVENTS_PREFIX, handle_events
 from wabalink.server.http import HttpRequest, HttpResponse, json_response
+from wabalink.service.event_delivery import DeliverySettings, EventDelivery
+from wabalink.service.handover import HandoverWorker
+from wabalink.service.messaging import SIMULATOR_VERSIONS
 from wabalink.service.operations import (
     BoundOperation,
     Dependencies,
@@ -40,10 +44,6 @@ from wabalink.service.operations import (
     ServiceSettings,
     build_dispatch_table,
 )
-from wabalink.server.events_api import EVENTS_PREFIX, handle_events
-from wabalink.service.event_delivery import DeliverySettings, EventDelivery
-from wabalink.service.handover import HandoverWorker
-from wabalink.service.messaging import SIMULATOR_VERSIONS
 from wabalink.service.pagination import PageTokens
 from wabalink.service.throttle import RequestThrottle
 from wabalink.service.webhooks import WebhookReceiver

@@ -19,9 +19,18 @@ import time
 from collections.abc import Callable
 
 from wabalink.config import (
-    ASSOCIATE_TOKEN_LIFETIME_RANGE, EVENT_MAX_AGE_RANGE, EVENT_MAX_ATTEMPTS_RANGE, EVENT_RETRY_MAX_DELAY_RANGE,
-    FLOW_PREVIEW_LIFETIME_RANGE, HEAD_TIMEOUT_RANGE, KEEP_ALIVE_TIMEOUT_RANGE, MAX_CONNECTIONS_RANGE,
-    WABA_QUOTA_RANGE, Settings, SettingError, parse_int_in_range,
+    ASSOCIATE_TOKEN_LIFETIME_RANGE,
+    EVENT_MAX_AGE_RANGE,
+    EVENT_MAX_ATTEMPTS_RANGE,
+    EVENT_RETRY_MAX_DELAY_RANGE,
+    FLOW_PREVIEW_LIFETIME_RANGE,
+    HEAD_TIMEOUT_RANGE,
+    KEEP_ALIVE_TIMEOUT_RANGE,
+    MAX_CONNECTIONS_RANGE,
+    WABA_QUOTA_RANGE,
+    SettingError,
+    Settings,
+    parse_int_in_range,
 )
 
 # LogRecord attributes that are not ours: everything else passed in `extra` is a structured field.
@@ -222,12 +231,11 @@ def main(argv: list[str]) -> int:
         settings.database_url = ephemeral_database_url()
 
     import uvicorn
-
     from sqlalchemy.exc import SQLAlchemyError
 
     from wabalink.server.app import WabalinkApp
-    from wabalink.store.db import unreachable_database_message
     from wabalink.server.connections import connection_cap, guarded_protocol, raise_descriptor_limit
+    from wabalink.store.db import unreachable_database_message
 
     try:
         # Bound before anything else starts: a port in use is then one message, not a half-started server.

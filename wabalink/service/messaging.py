@@ -13,7 +13,6 @@ known before the hand-over; with an external Graph API a 2500 arrives as a hand-
 
 from __future__ import annotations
 
-import json
 import re
 import time
 import uuid

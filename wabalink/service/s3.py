@@ -15,8 +15,8 @@ DependencyException.
 from __future__ import annotations
 
 import functools
-import re
 import http.client
+import re
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass

@@ -126,8 +126,10 @@ def _record_change(conn: Cursor, waba: Row, meta_waba_id: str, change: Row) -> i
     conn.lock(f"webhook:{dedupe_key}")
     if event_store.has_dedupe_key(conn, dedupe_key):
         return 0
-    value = change.get("value") if isinstance(change.get("value"), dict) else {}
-    metadata = value.get("metadata") if isinstance(value.get("metadata"), dict) else {}
+    given_value = change.get("value")
+    value: dict[str, Any] = given_value if isinstance(given_value, dict) else {}
+    given_metadata = value.get("metadata")
+    metadata: dict[str, Any] = given_metadata if isinstance(given_metadata, dict) else {}
     phone = None
     if metadata.get("phone_number_id"):
         phone = links.find_phone_by_meta_id(conn, waba["id"], str(metadata["phone_number_id"]))

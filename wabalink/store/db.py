@@ -14,16 +14,16 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, Engine, create_engine, event, select, text
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
 
 from wabalink.store import migrations, schema
@@ -85,10 +85,11 @@ class Query:
         self.statement = statement
         self._compiled: dict[str, _Compiled] = {}
 
-    def compiled(self, dialect: Dialect) -> "_Compiled":
+    def compiled(self, dialect: Dialect) -> _Compiled:
         found = self._compiled.get(dialect.name)
         if found is None:
-            compiled = self.statement.compile(dialect=dialect)
+            # Queries are SELECT/INSERT/UPDATE/DELETE statements: SQL compilers, not DDL ones.
+            compiled = cast(SQLCompiler, self.statement.compile(dialect=dialect))
             positional = tuple(compiled.positiontup) if compiled.positional and compiled.positiontup else None
             # Literals in the statement (`status == "INCOMPLETE"`) are bound parameters too.
             literals = {name: bind.effective_value for name, bind in compiled.binds.items() if not bind.required}
@@ -156,7 +157,7 @@ class _Reader:
 
     __slots__ = ("_store", "_snapshot", "_connection", "_pooled")
 
-    def __init__(self, store: "Store", snapshot: bool) -> None:
+    def __init__(self, store: Store, snapshot: bool) -> None:
         self._store, self._snapshot = store, snapshot
 
     def __enter__(self) -> Cursor:
@@ -231,7 +232,7 @@ class Store:
         finally:
             self._release(dbapi_connection, pooled)
 
-    def reader(self, *, snapshot: bool = True) -> "_Reader":
+    def reader(self, *, snapshot: bool = True) -> _Reader:
         """Reads on a `Cursor` (`with store.reader() as cursor:`). On SQLite, one snapshot for all
         its statements, or with `snapshot=False` no transaction at all (a single SELECT is
         consistent by itself; the hottest reads skip BEGIN and ROLLBACK). On PostgreSQL, READ
@@ -315,7 +316,7 @@ def _apply_sqlite_pragmas(connection: sqlite3.Connection) -> None:
 
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    def _on_connect(dbapi_connection, _record) -> None:
         # Let SQLAlchemy, not the sqlite3 module, decide where transactions begin.
         dbapi_connection.isolation_level = None
         _apply_sqlite_pragmas(dbapi_connection)

@@ -9,8 +9,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Column, Float, Index, Integer, String, Table, Text, and_, bindparam, delete, exists, func
-from sqlalchemy import insert, select, update
+from sqlalchemy import (
+    Column,
+    Float,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    select,
+    update,
+)
 
 from wabalink.store.db import Cursor, Query
 from wabalink.store.schema import meta_phone_numbers, meta_webhook_subscriptions, metadata

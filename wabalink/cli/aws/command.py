@@ -134,25 +134,26 @@ def parse_argv(argv: list[str]) -> tuple[Parsed, Any, dict]:
                 val = need_value(name, inline)
                 if name in CHOICES and val not in CHOICES[name]:
                     raise invalid_choice(name, val, CHOICES[name])
+                setting: str | int = val
                 if name in INT_VALUES:
                     try:
-                        val = int(val)
+                        setting = int(val)
                     except ValueError:
                         raise UsageError(f"argument {name}: invalid int value: '{val}'") from None
                 if name in ("--cli-input-json", "--cli-input-yaml"):
                     other = "--cli-input-yaml" if name == "--cli-input-json" else "--cli-input-json"
                     if GLOBAL_VALUES[other] in p.g:
                         raise UsageError(f"argument {name}: not allowed with argument {other}")
-                p.g[GLOBAL_VALUES[name]] = val
+                p.g[GLOBAL_VALUES[name]] = setting
             elif name == "--generate-cli-skeleton" and op is not None:
-                val = inline
-                if val is None and i + 1 < n and not argv[i + 1].startswith("--"):
+                skeleton = inline
+                if skeleton is None and i + 1 < n and not argv[i + 1].startswith("--"):
                     i += 1
-                    val = argv[i]
-                val = val or "input"
-                if val not in CHOICES[name]:
-                    raise invalid_choice(name, val, CHOICES[name])
-                p.skeleton = val
+                    skeleton = argv[i]
+                skeleton = skeleton or "input"
+                if skeleton not in CHOICES[name]:
+                    raise invalid_choice(name, skeleton, CHOICES[name])
+                p.skeleton = skeleton
             elif op is not None and name in bools and inline is None:
                 arg, flag = bools[name]
                 p.values[arg.cli_name] = flag
@@ -168,12 +169,13 @@ def parse_argv(argv: list[str]) -> tuple[Parsed, Any, dict]:
                     p.values[name] = vals
                 else:
                     val = need_value(name, inline)
+                    value: str | int = val
                     if arg.type_name in ("integer", "long") and isinstance(arg, params.PagingArgument):
                         try:
-                            val = int(val)
+                            value = int(val)
                         except ValueError:
                             raise UsageError(f"argument {name}: invalid int value: '{val}'") from None
-                    p.values[name] = val
+                    p.values[name] = value
             else:
                 p.unknown.append(tok)
         elif op is None and not tok.startswith("-"):
@@ -290,10 +292,10 @@ class _Redactor:
         alt = "|".join(re.escape(n) for n in names)
         # "name": "value" / 'name': 'value' (JSON, Python reprs, raw bodies)
         self._quoted = re.compile(
-            r"""(\\?["'](?:%s)\\?["']\s*:\s*)(\\?["'])(.*?)(\2)""" % alt, re.S
+            rf"""(\\?["'](?:{alt})\\?["']\s*:\s*)(\\?["'])(.*?)(\2)""", re.S
         )
         # name=value (shorthand on the command line)
-        self._shorthand = re.compile(r"""((?<![\w])(?:%s)\s*@?\s*=\s*)([^,}\]\s'"]+|'[^']*'|"[^"]*")""" % alt)
+        self._shorthand = re.compile(rf"""((?<![\w])(?:{alt})\s*@?\s*=\s*)([^,}}\]\s'"]+|'[^']*'|"[^"]*")""")
         self.values: set[str] = set()
 
     def add_values(self, data: Any) -> None:
@@ -593,6 +595,7 @@ def _call(parsed: Parsed, op, table, stdout, stderr, redactor) -> int:
         from . import prompt
 
         extra = prompt.prompt_for_arguments(op, table, parsed.values, only_required=(mode == "on-partial"))
+        assert parsed.op_name is not None  # an operation was parsed, or there is no `op`
         parsed2, _, _ = parse_argv([parsed.op_name] + extra)
         if parsed2.unknown:
             raise UsageError(f"Unknown options: {', '.join(parsed2.unknown)}")
@@ -752,9 +755,7 @@ def _make_client(session, g: dict, scoped: dict):
 
 def _render(data, output, query, color, g, scoped, stdout, op_model, stream: bool = False) -> int:
     from .output import render
-    from .pager import open_output
-
-    from .pager import PagerError
+    from .pager import PagerError, open_output
 
     pager_cfg = None if "AWS_PAGER" in os.environ else scoped.get("cli_pager")
     try:

@@ -54,7 +54,7 @@ def import_botocore_session():
     import botocore
 
     pkg = types.ModuleType("botocore.docs")
-    pkg.__path__ = [p + "/docs" for p in botocore.__path__]  # type: ignore[attr-defined]
+    pkg.__path__ = [p + "/docs" for p in botocore.__path__]
     pkg.__package__ = "botocore.docs"
     doc = types.ModuleType("botocore.docs.docstring")
     for cls in ("ClientMethodDocstring", "PaginatorDocstring", "WaiterDocstring"):

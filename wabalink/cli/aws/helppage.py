@@ -224,10 +224,7 @@ def operation_page(op: Operation, table: dict) -> str:
     modeled = [a for a in visible if hasattr(a, "shape")]
     paging = [a for a in visible if not hasattr(a, "shape")]
     for a in modeled + paging:
-        if a.is_bool:
-            flag = f"{a.cli_name} | --no-{a.cli_name[2:]}"
-        else:
-            flag = f"{a.cli_name} <value>"
+        flag = f"{a.cli_name} | --no-{a.cli_name[2:]}" if a.is_bool else f"{a.cli_name} <value>"
         if a is (paging or [None])[0]:
             out.append("[--cli-input-json | --cli-input-yaml]")
         out.append(flag if a.required else f"[{flag}]")

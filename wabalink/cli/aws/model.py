@@ -11,14 +11,14 @@ from __future__ import annotations
 import gzip
 import json
 import os
-from functools import lru_cache
+from functools import cache
 from importlib.util import find_spec
 
 SERVICE = "socialmessaging"
 
 
 def _data_dirs() -> list[str]:
-    dirs = []
+    dirs: list[str] = []
     extra = os.environ.get("AWS_DATA_PATH")
     if extra:
         dirs.extend(os.path.expanduser(p) for p in extra.split(os.pathsep) if p)
@@ -46,7 +46,7 @@ def _load(type_name: str) -> dict | None:
     return None
 
 
-@lru_cache(maxsize=None)
+@cache
 def service_json() -> dict:
     data = _load("service-2")
     if data is None:  # pragma: no cover - botocore always ships it
@@ -54,7 +54,7 @@ def service_json() -> dict:
     return data
 
 
-@lru_cache(maxsize=None)
+@cache
 def paginators_json() -> dict:
     data = _load("paginators-1") or {}
     return data.get("pagination", {})
@@ -75,7 +75,7 @@ class Shape:
         return self._d["type"]
 
     @property
-    def members(self) -> dict[str, "Shape"]:
+    def members(self) -> dict[str, Shape]:
         return {k: Shape(v["shape"], v) for k, v in self._d.get("members", {}).items()}
 
     @property
@@ -83,15 +83,15 @@ class Shape:
         return list(self._d.get("required", []))
 
     @property
-    def member(self) -> "Shape":
+    def member(self) -> Shape:
         return Shape(self._d["member"]["shape"], self._d["member"])
 
     @property
-    def key(self) -> "Shape":
+    def key(self) -> Shape:
         return Shape(self._d["key"]["shape"], self._d["key"])
 
     @property
-    def value(self) -> "Shape":
+    def value(self) -> Shape:
         return Shape(self._d["value"]["shape"], self._d["value"])
 
     @property
@@ -155,7 +155,7 @@ class Operation:
         return paginators_json().get(self.name)
 
 
-@lru_cache(maxsize=None)
+@cache
 def operations_by_cli_name() -> dict[str, str]:
     from botocore import xform_name
 

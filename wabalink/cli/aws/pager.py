@@ -14,7 +14,7 @@ import shlex
 import subprocess
 import sys
 from collections.abc import Iterator
-from typing import Any, TextIO
+from typing import IO, Any, TextIO, cast
 
 DEFAULT_PAGER = "more" if sys.platform == "win32" else "less -R"
 DEFAULT_LESS_FLAGS = "FRX"
@@ -38,7 +38,7 @@ class PagerStream:
     table as the AWS CLI does when it pages.
     """
 
-    def __init__(self, pipe: TextIO) -> None:
+    def __init__(self, pipe: IO[str]) -> None:
         self._pipe = pipe
 
     def write(self, text: str) -> int:
@@ -106,7 +106,7 @@ def open_output(no_pager: bool, pager_command: str | None) -> Iterator[TextIO]:
         return
     assert process.stdin is not None
     try:
-        yield PagerStream(process.stdin)  # type: ignore[misc]
+        yield cast(TextIO, PagerStream(process.stdin))  # a TextIO by delegation (__getattr__)
     except BrokenPipeError:
         pass  # the user quit the pager before reading everything
     finally:

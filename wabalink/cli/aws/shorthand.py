@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import re
 import string
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 KEY_CHARS = frozenset(string.ascii_letters + string.digits + "-_.#/:")
 _WS = frozenset(string.whitespace)
