@@ -51,12 +51,19 @@ class Outcome:
     rc: int
 
 
+def _unavailable(reason: str) -> None:
+    """Skipped with the reason on a developer's machine; CI (.ci/run) must run these tests."""
+    if os.environ.get("WABALINK_REQUIRE_AWS_CLI_V2") == "1":
+        pytest.fail(reason + " (WABALINK_REQUIRE_AWS_CLI_V2=1: CI must compare against AWS CLI v2)")
+    pytest.skip(reason)
+
+
 # --- the two CLIs --------------------------------------------------------------------------------
 
 @pytest.fixture(scope="session")
 def aws_v2() -> Path:
     if not (REPO / ".." / "shared").is_dir():
-        pytest.skip("AWS CLI v2 is not available: ../shared (with tools/install-aws-cli-v2) does not exist")
+        _unavailable("AWS CLI v2 is not available: ../shared (with tools/install-aws-cli-v2) does not exist")
     installed = subprocess.run([str(INSTALLER)], capture_output=True, text=True, timeout=600, check=True)
     return Path(installed.stdout.strip().splitlines()[-1])
 
@@ -335,7 +342,7 @@ HELP_OPERATIONS = OPERATIONS if os.environ.get("WABALINK_V2_HELP_ALL") else sort
 @pytest.fixture(scope="session")
 def help_pages(aws_v2: Path, cli_env: dict[str, str]) -> dict[str, tuple[HelpPage, HelpPage]]:
     if shutil.which("groff") is None:
-        pytest.skip("AWS CLI v2 renders help with groff, which is not installed")
+        _unavailable("AWS CLI v2 renders help with groff, which is not installed (apt-get install groff)")
     jobs = [["socialmessaging", op, "help", "--no-cli-pager"] for op in HELP_OPERATIONS]
     ours = dict(zip(HELP_OPERATIONS, _batch([sys.executable, str(RUNNER), "wabalink"], cli_env, jobs)))
     with ThreadPoolExecutor(2) as pool:
@@ -372,7 +379,7 @@ def test_missing_region_and_credentials_errors_are_v2s(aws_v2: Path, cli_env: di
 
 def test_service_help_page_has_v2s_structure_and_commands(aws_v2: Path, cli_env: dict[str, str]) -> None:
     if shutil.which("groff") is None:
-        pytest.skip("AWS CLI v2 renders help with groff, which is not installed")
+        _unavailable("AWS CLI v2 renders help with groff, which is not installed (apt-get install groff)")
     ours = _batch([sys.executable, str(RUNNER), "wabalink"], cli_env, [["socialmessaging", "help", "--no-cli-pager"]])
     expected, actual = parse_help(_v2_help(aws_v2, cli_env, None), v2=True), parse_help(ours[0]["stdout"], v2=False)
     assert actual.sections == expected.sections == ["description", "available commands"]
