@@ -11,9 +11,10 @@ import subprocess
 from typing import Any
 
 from . import model
-from .helppage import GLOBAL_OPTIONS, PROG, shorthand_example
+from .helppage import GLOBAL_OPTIONS
 from .model import Operation, Shape
 from .rstdoc import RstWriter
+from .shorthanddoc import has_no_examples, shorthand_example
 
 SCALARS = {"string", "integer", "long", "boolean", "double", "float", "blob", "timestamp"}
 CROSSLINK = "See also: AWS API Documentation"
@@ -185,7 +186,8 @@ def _option(w: RstWriter, arg: Any, op: Operation) -> None:
         w.dedent()
         w.new_paragraph()
         return
-    w.write(f"``{arg.cli_name}`` ({shape.type_name}){' [required]' if arg.required else ''}\n")
+    name = f"``{arg.cli_name}`` | ``--no-{arg.cli_name[2:]}``" if arg.is_bool else f"``{arg.cli_name}``"
+    w.write(f"{name} ({shape.type_name}){' [required]' if arg.required else ''}\n")
     w.indent()
     w.include_html(shape.documentation)
     _enums(shape, w)
@@ -194,10 +196,13 @@ def _option(w: RstWriter, arg: Any, op: Operation) -> None:
         _member(w, name, sub, [shape.name], required)
     w.dedent()
     w.new_paragraph()
-    _option_example(w, shape)
+    if not arg.is_bool:
+        _option_example(w, shape)
 
 
 def _option_example(w: RstWriter, shape: Shape) -> None:
+    if has_no_examples(shape):
+        return
     example = shorthand_example(shape)
     if example:
         w.new_paragraph()
@@ -255,7 +260,8 @@ def operation_rst(op: Operation, table: dict) -> str:
     modeled = [a for a in visible if hasattr(a, "shape")]
     paging = [a for a in visible if not hasattr(a, "shape")]
     for a in modeled:
-        w.writeln(f"{a.cli_name} <value>" if a.required else f"[{a.cli_name} <value>]")
+        option = f"{a.cli_name} | --no-{a.cli_name[2:]}" if a.is_bool else f"{a.cli_name} <value>"
+        w.writeln(option if a.required else f"[{option}]")
     w.writeln("[--cli-input-json | --cli-input-yaml]")
     for a in paging:
         w.writeln(f"[{a.cli_name} <value>]")
