@@ -281,7 +281,8 @@ def test_error_output_is_v2s(error_runs: Runs, job: list[str]) -> None:
 # justified and hyphenated lines); wabalink renders the same reStructuredText the same way, so the
 # pages are compared byte for byte.  The one normalisation beyond the program name: an operation
 # v2's name table lacks is titled with v2's generic name, whose length moves the centred header and
-# footer lines; for those operations the header and footer are compared word by word.
+# footer lines; for those operations the rest of the page is compared byte for byte and the footer
+# must name the operation.
 
 def _v2_help(aws: Path, env: dict[str, str], op: str | None) -> str:
     done = subprocess.run([str(aws), "socialmessaging", *([_v2_name(op)] if op else []), "help", "--no-cli-pager"], env=env,
@@ -310,9 +311,9 @@ def help_pages(aws_v2: Path, cli_env: dict[str, str]) -> dict[str, tuple[str, st
     return dict(zip(pages, zip(v2, ours)))
 
 
-def _header_and_footer(page: str) -> tuple[list[str], list[str]]:
-    lines = page.splitlines()
-    return lines[1:-1], [" ".join(lines[0].split()).lower(), " ".join(lines[-1].split()).lower()]
+def _body(page: str) -> list[str]:
+    """A page without its header and footer lines (they centre the title)."""
+    return page.splitlines()[1:-1]
 
 
 @pytest.mark.parametrize("op", HELP_OPERATIONS)
@@ -321,10 +322,9 @@ def test_help_page_is_v2s(help_pages: dict[str, tuple[str, str]], op: str) -> No
     if model.operations_by_cli_name()[op] in V2_NAMED_OPERATIONS:
         assert actual == expected
         return
-    body, ends = _header_and_footer(actual)
-    v2_body, v2_ends = _header_and_footer(expected)
-    assert body == v2_body
-    assert ends == [end.replace(_v2_name(op), op) for end in v2_ends]
+    # A long title overlaps the header's two copies (overstruck by groff): the footer names it.
+    assert _body(actual) == _body(expected)
+    assert actual.splitlines()[-1].strip() == f"{op.upper()}()"
 
 
 def test_service_help_page_is_v2s(help_pages: dict[str, tuple[str, str]]) -> None:
