@@ -111,6 +111,14 @@ class Cursor:
         self._cursor.execute(compiled.sql, compiled.parameters(params))
         return self._cursor.rowcount
 
+    def run_many(self, query: Query, params: list[dict[str, Any]]) -> None:
+        """Executes once per parameter set, in one driver call (psycopg pipelines the round trips;
+        sqlite3 loops in C)."""
+        if not params:
+            return
+        compiled = query.compiled(self._dialect)
+        self._cursor.executemany(compiled.sql, [compiled.parameters(one) for one in params])
+
     def tuples(self, query: Query, **params: Any) -> list[tuple[Any, ...]]:
         """Rows as the driver gives them, columns in the statement's order."""
         self.run(query, **params)
