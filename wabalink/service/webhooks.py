@@ -87,6 +87,7 @@ class WebhookReceiver:
     def record(self, entries: list[Any]) -> int:
         """Every (entry, change) of the webhook as events, in one transaction; how many were new."""
         recorded = 0
+        phones: dict[tuple[str, str], Row | None] = {}  # the body's statuses are mostly of one number
         with self.store.writer() as conn:
             for entry in entries:
                 if not isinstance(entry, dict) or not isinstance(entry.get("changes"), list):
@@ -99,7 +100,7 @@ class WebhookReceiver:
                 for change in entry["changes"]:
                     if isinstance(change, dict):
                         for waba in wabas:
-                            recorded += _record_change(conn, waba, meta_waba_id, change)
+                            recorded += _record_change(conn, waba, meta_waba_id, change, phones)
         return recorded
 
     def _verify_subscription(self, request: HttpRequest) -> HttpResponse:
@@ -114,7 +115,8 @@ class WebhookReceiver:
         return json_response(403, {"error": {"message": "hub.verify_token does not match"}})
 
 
-def _record_change(conn: Cursor, waba: Row, meta_waba_id: str, change: Row) -> int:
+def _record_change(conn: Cursor, waba: Row, meta_waba_id: str, change: Row,
+                   phones: dict[tuple[str, str], Row | None]) -> int:
     canonical = json.dumps(change, sort_keys=True, separators=(",", ":"))
     dedupe_key = hashlib.sha256(f"{meta_waba_id}\n{waba['id']}\n{canonical}".encode()).hexdigest()
     conn.lock(f"webhook:{dedupe_key}")
@@ -124,8 +126,11 @@ def _record_change(conn: Cursor, waba: Row, meta_waba_id: str, change: Row) -> i
     metadata = value.get("metadata") if isinstance(value.get("metadata"), dict) else {}
     phone = None
     if metadata.get("phone_number_id"):
-        phone = links.find_phone_by_meta_id(conn, waba["id"], str(metadata["phone_number_id"]))
-        phone = phone if phone is not None and phone["linked"] else None
+        key = (waba["id"], str(metadata["phone_number_id"]))
+        if key not in phones:
+            found = links.find_phone_by_meta_id(conn, *key)
+            phones[key] = found if found is not None and found["linked"] else None
+        phone = phones[key]
     kind, wamid = _kind_and_wamid(change.get("field"), value)
     message_id = None
     if wamid and kind.startswith("status_"):
