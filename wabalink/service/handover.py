@@ -152,7 +152,9 @@ class Outcome:
 class OutcomeRecorder:
     """Group commit of hand-over outcomes: every outcome waiting when a transaction starts is
     recorded in it (with its event), and each caller returns once its own outcome is committed.
-    One thread writes, so the hand-over threads do not queue for the write lock one by one."""
+    One thread writes, so the hand-over threads do not queue for SQLite's write lock one by one. On
+    PostgreSQL, which takes concurrent writers, each outcome is recorded by its own thread: one
+    thread doing every record's round trips in turn would be the bottleneck."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -161,6 +163,8 @@ class OutcomeRecorder:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
+        if not self.store.is_sqlite:
+            return
         self._thread = threading.Thread(target=self._run, name="wabalink-handover-recorder", daemon=True)
         self._thread.start()
 
@@ -172,8 +176,8 @@ class OutcomeRecorder:
     def record(self, outcome: Outcome) -> None:
         """Returns once `outcome` is committed; raises what recording it raised. Without the
         recorder thread (stopped, or never started), records in the caller's thread."""
-        if self._thread is None or not self._thread.is_alive():
-            self._commit([outcome])
+        if not self.store.is_sqlite or self._thread is None or not self._thread.is_alive():
+            self._commit([outcome])  # PostgreSQL takes concurrent writers: no queue through one thread
         else:
             self._waiting.put(outcome)
             if not outcome.done.wait(RECORD_WAIT_SECONDS):
