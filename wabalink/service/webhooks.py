@@ -40,8 +40,17 @@ SIGNATURE_HEADER = "x-hub-signature-256"
 IN_FLIGHT_RETRY_SECONDS = 30
 
 
+# How long the receiver waits, polling, for a racing hand-over to record its wamid before answering 503.
+HAND_OVER_WAIT_SECONDS = 0.5
+HAND_OVER_POLL_SECONDS = 0.005
+
+
 class RetryLater(Exception):
     """A change cannot be mapped yet; nothing of the webhook is recorded and Meta retries it."""
+
+    def __init__(self, waba_link_id: str, wamid: str, meta_phone_number_id: str) -> None:
+        super().__init__(wamid)
+        self.waba_link_id, self.wamid, self.meta_phone_number_id = waba_link_id, wamid, meta_phone_number_id
 
 _COMPLETE_LINKS = Query(select(linked_wabas).where(
     linked_wabas.c.meta_waba_id == bindparam("meta_waba_id"), linked_wabas.c.registration_status == "COMPLETE"))
@@ -68,14 +77,31 @@ class WebhookReceiver:
         entries = body.get("entry") if isinstance(body, dict) else None
         if not isinstance(entries, list):
             return json_response(400, {"error": {"message": "the webhook body has no entry list"}})
-        try:
-            recorded = self.record(entries)
-        except RetryLater:
-            return json_response(503, {"error": {"message": "a status of a message being handed over: retry"}},
-                                 [(b"retry-after", b"1")])
+        deadline = time.monotonic() + HAND_OVER_WAIT_SECONDS
+        while True:
+            try:
+                recorded = self.record(entries)
+                break
+            except RetryLater as race:
+                # Usually the hand-over commits its wamid within milliseconds: wait for it here
+                # (outside any transaction) rather than make Meta hold the whole queue for a backoff.
+                if not self._await_hand_over(race, deadline):
+                    return json_response(503, {"error": {"message": "a status of a message being handed over: "
+                                                                    "retry"}}, [(b"retry-after", b"1")])
         if recorded:
             notify_new_events()
         return json_response(200, {"success": True, "events": recorded})
+
+    def _await_hand_over(self, race: RetryLater, deadline: float) -> bool:
+        """True once the racing message's hand-over is recorded (or no longer in flight) before
+        `deadline`."""
+        while time.monotonic() < deadline:
+            time.sleep(HAND_OVER_POLL_SECONDS)
+            with self.store.reader(snapshot=False) as conn:
+                if (messages.message_id_for_wamid(conn, race.waba_link_id, race.wamid) is not None
+                        or not messages.hand_over_in_flight(conn, race.waba_link_id, race.meta_phone_number_id)):
+                    return True
+        return False
 
     def signature_matches(self, body: bytes, header: str) -> bool:
         scheme, _, presented = header.partition("=")
@@ -137,7 +163,7 @@ def _record_change(conn: Cursor, waba: Row, meta_waba_id: str, change: Row,
         message_id = messages.message_id_for_wamid(conn, waba["id"], wamid)
         if message_id is None and _young(value) and messages.hand_over_in_flight(
                 conn, waba["id"], str(metadata.get("phone_number_id", ""))):
-            raise RetryLater
+            raise RetryLater(waba["id"], wamid, str(metadata.get("phone_number_id", "")))
     record_event(conn, waba=waba, phone=phone, kind=kind, entry={"id": meta_waba_id, "changes": [change]},
                  message_id=message_id, wamid=wamid, dedupe_key=dedupe_key)
     return 1
