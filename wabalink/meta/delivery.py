@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from wabalink.meta.errors import GraphError
 from wabalink.meta.pump import Pump
-from wabalink.meta.webhooks import WebhookSender, enqueue_webhook, wake_sender, webhook_targets
+from wabalink.meta.webhooks import WebhookSender, wake_sender, webhook_rows, webhook_targets
 from wabalink.store import meta_messages as q
 from wabalink.store.db import Cursor
 
@@ -179,12 +179,13 @@ class StatusScheduler:
             targets: dict[str, list[str]] = {}
             cursor.run_many(q.SET_STATUS, [{"message_wamid": row["wamid"], "status": row["status"],
                                             "error_code": row["error_code"], "updated_at": now} for row in rows])
+            queued: list[dict[str, Any]] = []
             for row in rows:
                 waba_targets = targets.get(row["waba_id"])
                 if waba_targets is None:
                     waba_targets = targets[row["waba_id"]] = webhook_targets(self.sim, cursor, row["waba_id"])
-                enqueue_webhook(self.sim, cursor, row["waba_id"], "messages", status_value(row),
-                                ordering_key=row["wamid"], targets=waba_targets)
+                queued += webhook_rows(row["waba_id"], "messages", status_value(row), row["wamid"], waba_targets, now)
+            cursor.run_many(q.INSERT_WEBHOOK, queued)  # one pipelined round trip on PostgreSQL
             cursor.run_many(q.DELETE_SCHEDULED, [{"schedule_id": row["id"]} for row in rows])
             next_due = None if rows else cursor.scalar(q.NEXT_STATUS_DUE, now=now)
         if rows:
