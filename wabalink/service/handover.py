@@ -7,6 +7,11 @@ Meta), so a restart hands over what a SIGKILL left behind. Each attempt is claim
 (`attempts` + 1, a lease), so two replicas never send the same message at once; Meta has no
 idempotency key, so a message whose attempt was cut between Meta's answer and our commit is sent
 again after its lease (at-least-once in that window only).
+
+Under load a thread claims the messages waiting in the queue together (one transaction), then sends
+them one at a time; each outcome is committed before the thread's next send, so at most one message
+per thread is at Meta without its outcome stored. On SQLite the outcomes of all threads are
+committed together by one recorder thread (group commit), since SQLite has a single writer.
 """
 
 from __future__ import annotations
