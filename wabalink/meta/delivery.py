@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from wabalink.meta.errors import GraphError
 from wabalink.meta.pump import Pump
-from wabalink.meta.webhooks import Target, WebhookSender, enqueue_webhook, wake_sender, webhook_targets
+from wabalink.meta.webhooks import Target, WebhookSender, wake_sender, webhook_rows, webhook_targets
 from wabalink.store import meta_messages as q
 from wabalink.store.db import Cursor
 
@@ -128,9 +128,11 @@ def schedule_statuses(cursor: Cursor, wamid: str, settings: NumberSettings, now:
         steps.append(("delivered", settings.delivered_delay_ms))
         if settings.stop_at != "delivered":
             steps.append(("read", settings.read_delay_ms))
+    scheduled = []
     for status, delay_ms in steps:
         due += delay_ms / 1000
-        cursor.run(q.INSERT_SCHEDULED, wamid=wamid, status=status, due_at=due, error_code=None, error_title=None)
+        scheduled.append({"wamid": wamid, "status": status, "due_at": due, "error_code": None, "error_title": None})
+    cursor.run_many(q.INSERT_SCHEDULED, scheduled)
 
 
 def digits_of(phone_number: str) -> str:
@@ -175,15 +177,16 @@ class StatusScheduler:
             cursor.lock("meta-status-scheduler")
             rows = cursor.rows(q.DUE_STATUSES, now=now, limit=STATUSES_PER_STEP)
             targets: dict[str, list[Target]] = {}
+            cursor.run_many(q.SET_STATUS, [{"message_wamid": row["wamid"], "status": row["status"],
+                                            "error_code": row["error_code"], "updated_at": now} for row in rows])
+            queued: list[dict[str, Any]] = []
             for row in rows:
-                cursor.run(q.SET_STATUS, message_wamid=row["wamid"], status=row["status"],
-                           error_code=row["error_code"], updated_at=now)
                 waba_targets = targets.get(row["waba_id"])
                 if waba_targets is None:
                     waba_targets = targets[row["waba_id"]] = webhook_targets(self.sim, cursor, row["waba_id"])
-                enqueue_webhook(self.sim, cursor, row["waba_id"], "messages", status_value(row),
-                                ordering_key=row["wamid"], targets=waba_targets)
-                cursor.run(q.DELETE_SCHEDULED, schedule_id=row["id"])
+                queued += webhook_rows(row["waba_id"], "messages", status_value(row), row["wamid"], waba_targets, now)
+            cursor.run_many(q.INSERT_WEBHOOK, queued)  # one pipelined round trip on PostgreSQL
+            cursor.run_many(q.DELETE_SCHEDULED, [{"schedule_id": row["id"]} for row in rows])
             next_due = None if rows else cursor.scalar(q.NEXT_STATUS_DUE, now=now)
         if rows:
             wake_sender(self.sim)

@@ -64,14 +64,20 @@ def enqueue_webhook(sim: MetaSimulator, cursor: Cursor | None, meta_waba_id: str
             queued = enqueue_webhook(sim, own, meta_waba_id, field, value, ordering_key=ordering_key)
         wake_sender(sim)
         return queued
-    now = time.time()
-    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
     if targets is None:
         targets = webhook_targets(sim, cursor, meta_waba_id)
-    for app_id, url in targets:
-        cursor.run(q.INSERT_WEBHOOK, waba_id=meta_waba_id, app_id=app_id, target_url=url, field=field, value=text,
-                   ordering_key=ordering_key, created_at=now, due_at=now, attempts=0, last_error=None)
-    return len(targets)
+    rows = webhook_rows(meta_waba_id, field, value, ordering_key, targets, time.time())
+    cursor.run_many(q.INSERT_WEBHOOK, rows)
+    return len(rows)
+
+
+def webhook_rows(meta_waba_id: str, field: str, value: dict[str, Any], ordering_key: str | None,
+                 targets: list[Target], now: float) -> list[dict[str, Any]]:
+    """The queue rows of one change (one per target), for a caller inserting many at once."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return [{"waba_id": meta_waba_id, "app_id": app_id, "target_url": url, "field": field, "value": text,
+             "ordering_key": ordering_key, "created_at": now, "due_at": now, "attempts": 0, "last_error": None}
+            for app_id, url in targets]
 
 
 def webhook_targets(sim: MetaSimulator, cursor: Cursor, waba_id: str) -> list[Target]:
@@ -159,8 +165,7 @@ class WebhookSender:
         with self.sim.store.writer() as cursor:
             cursor.lock("meta-webhook-sender")
             rows = cursor.rows(q.READY_WEBHOOKS, now=now, limit=ROWS_PER_STEP)
-            for row in rows:
-                cursor.run(q.LEASE_WEBHOOK, webhook_id=row["id"], due_at=now + LEASE_SECONDS)
+            cursor.run_many(q.LEASE_WEBHOOK, [{"webhook_id": row["id"], "due_at": now + LEASE_SECONDS} for row in rows])
             if not rows:
                 next_due = cursor.scalar(q.NEXT_WEBHOOK_DUE, now=now)
         if not rows:
@@ -179,8 +184,7 @@ class WebhookSender:
             error = self._post(target, webhook_body(chunk))
             if error is None:
                 with self.sim.store.writer() as cursor:
-                    for row in chunk:
-                        cursor.run(q.DELETE_WEBHOOK, webhook_id=row["id"])
+                    cursor.run_many(q.DELETE_WEBHOOK, [{"webhook_id": row["id"]} for row in chunk])
                 continue
             self._retry_later(target, rows[index * CHANGES_PER_BODY:], error)
             return

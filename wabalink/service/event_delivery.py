@@ -36,6 +36,9 @@ CLAIM_BATCH = 200
 PUBLISH_BATCH = 10  # SNS PublishBatch's limit
 PUBLISH_CONCURRENCY = 8  # PublishBatch calls in flight at once (botocore clients are thread-safe)
 IDLE_POLL_SECONDS = 0.5
+# After a wake-up, events committed within this long join the same round: fuller PublishBatch calls
+# (each costs about as much CPU for 1 entry as for 10) for a few milliseconds of latency.
+GATHER_SECONDS = 0.03
 LEASE_SECONDS = 60.0
 ROLE_CREDENTIALS_MARGIN_SECONDS = 300
 
@@ -82,9 +85,11 @@ class EventDelivery:
             except Exception:  # the store is unreachable for now: try again after a pause
                 log.exception("event delivery round failed")
                 delivered = 0
-            if delivered == 0:
-                self._wake.wait(IDLE_POLL_SECONDS)
+            if delivered < CLAIM_BATCH:
+                if delivered == 0:
+                    self._wake.wait(IDLE_POLL_SECONDS)
                 self._wake.clear()
+                self._stopping.wait(GATHER_SECONDS)
 
     def deliver_due(self) -> int:
         """One round: claim, publish, record. Returns how many events were claimed."""
@@ -128,7 +133,10 @@ class EventDelivery:
         now = time.time()
         failures = 0
         not_deliverable_seqs = {row["seq"] for row in not_deliverable}
+        delivered = [row["seq"] for row in claimed
+                     if row["seq"] not in not_deliverable_seqs and outcomes.get(row["seq"], "not published") is None]
         with self.store.writer() as conn:
+            event_store.mark_all_delivered(conn, delivered, now)
             for row in claimed:
                 if row["seq"] in not_deliverable_seqs:
                     destinations = json.loads(row["destinations"])
@@ -139,8 +147,7 @@ class EventDelivery:
                     continue
                 error = outcomes.get(row["seq"], "not published")
                 if error is None:
-                    event_store.mark_delivered(conn, row["seq"], now)
-                    continue
+                    continue  # marked above
                 failures, last_failure = failures + 1, (row, error)
                 attempts = row["attempts"] + 1
                 spent = ((self.settings.max_attempts and attempts >= self.settings.max_attempts)
@@ -181,8 +188,9 @@ class EventDelivery:
 
         session = botocore.session.get_session()
         endpoint = self.settings.sns_endpoint_url if service == "sns" else None
+        # Entries are built here, from the event log: botocore's validation of each call is pure cost.
         config = Config(retries={"total_max_attempts": 1}, connect_timeout=self.settings.publish_timeout_seconds,
-                        read_timeout=self.settings.publish_timeout_seconds)
+                        read_timeout=self.settings.publish_timeout_seconds, parameter_validation=False)
         return session.create_client(service, region_name=region, endpoint_url=endpoint, config=config,
                                      **(credentials or {}))
 

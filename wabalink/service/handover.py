@@ -7,6 +7,11 @@ Meta), so a restart hands over what a SIGKILL left behind. Each attempt is claim
 (`attempts` + 1, a lease), so two replicas never send the same message at once; Meta has no
 idempotency key, so a message whose attempt was cut between Meta's answer and our commit is sent
 again after its lease (at-least-once in that window only).
+
+Under load a thread claims the messages waiting in the queue together (one transaction), then sends
+them one at a time; each outcome is committed before the thread's next send, so at most one message
+per thread is at Meta without its outcome stored. On SQLite the outcomes of all threads are
+committed together by one recorder thread (group commit), since SQLite has a single writer.
 """
 
 from __future__ import annotations
@@ -14,8 +19,10 @@ from __future__ import annotations
 import logging
 import queue
 import re
+import sys
 import threading
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from wabalink.meta.client import GraphApiError, GraphClient, GraphUnavailableError
@@ -31,6 +38,9 @@ DEFAULT_THREADS = 16
 QUEUE_LIMIT = 10_000
 SWEEP_INTERVAL_SECONDS = 1.0
 SWEEP_BATCH = 500
+CLAIM_BATCH = 8  # messages a hand-over thread claims at once when they are waiting
+RECORD_BATCH = 200  # outcomes recorded in one transaction at most
+RECORD_WAIT_SECONDS = 30.0
 UNREACHABLE_ATTEMPTS = 5  # Meta unreachable this many times: the hand-over failed
 UNREACHABLE_BACKOFF_SECONDS = 2.0
 HANDOVER_FIELD = "aws_message_handover"  # the change field of AWS-generated hand-over events
@@ -45,8 +55,10 @@ class HandoverWorker:
         self._queue: queue.Queue[tuple[str, int]] = queue.Queue(QUEUE_LIMIT)
         self._stopping = threading.Event()
         self._running: list[threading.Thread] = []
+        self._recorder = OutcomeRecorder(store)
 
     def start(self) -> None:
+        self._recorder.start()
         for index in range(self.threads):
             self._spawn(self._work, f"wabalink-handover-{index}")
         self._spawn(self._sweep, "wabalink-handover-sweeper")
@@ -56,6 +68,7 @@ class HandoverWorker:
         deadline = time.monotonic() + timeout
         for thread in self._running:
             thread.join(max(0.0, deadline - time.monotonic()))
+        self._recorder.stop(max(0.0, deadline - time.monotonic()))  # after the threads that wait on it
 
     def submit(self, message_id: str) -> None:
         """Queues a message just accepted (attempts 0); when the queue is full the sweeper takes it later."""
@@ -72,13 +85,18 @@ class HandoverWorker:
     def _work(self) -> None:
         while not self._stopping.is_set():
             try:
-                message_id, attempts_seen = self._queue.get(timeout=0.5)
+                batch = [self._queue.get(timeout=0.5)]
             except queue.Empty:
                 continue
+            while len(batch) < CLAIM_BATCH:  # under load, claim what is waiting in one transaction
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
             try:
-                self.hand_over(message_id, attempts_seen)
-            except Exception:  # a store failure: the message stays in the outbox for the sweeper
-                log.exception("hand-over failed to run", extra={"message_id": message_id})
+                self.hand_over_batch(batch)
+            except Exception:  # a store failure: the messages stay in the outbox for the sweeper
+                log.exception("hand-over failed to run", extra={"message_ids": [item[0] for item in batch]})
 
     def _sweep(self) -> None:
         while not self._stopping.wait(SWEEP_INTERVAL_SECONDS):
@@ -95,43 +113,143 @@ class HandoverWorker:
                     break
 
     def hand_over(self, message_id: str, attempts_seen: int) -> None:
+        self.hand_over_batch([(message_id, attempts_seen)])
+
+    def hand_over_batch(self, items: list[tuple[str, int]]) -> None:
+        """Claims the messages in one transaction, then sends them one by one, each outcome recorded
+        (and committed) before the next send, so at most one message per thread is ever at Meta
+        without its outcome in the store."""
         now = time.time()
         with self.store.writer() as conn:
-            row = messages.claim(conn, message_id, attempts_seen, now, now + self.lease_seconds)
-        if row is None:
-            return  # another worker has it, or it is done
+            claimed = [row for message_id, attempts_seen in items
+                       if (row := messages.claim(conn, message_id, attempts_seen, now, now + self.lease_seconds))]
+        for row in claimed:  # another worker has the others, or they are done
+            self._send(row)
+
+    def _send(self, row: Row) -> None:
         try:
             wamid = self.graph.send_message(row["meta_phone_number_id"], row["meta_api_version"], row["body"].encode())
         except GraphApiError as error:
-            self._record(row, messages.FAILED, None, _graph_error(error))
+            self._recorder.record(Outcome(row, messages.FAILED, None, _graph_error(error)))
             return
         except GraphUnavailableError as error:
             if row["attempts"] < UNREACHABLE_ATTEMPTS:
                 with self.store.writer() as conn:
-                    messages.release(conn, message_id, time.time() + UNREACHABLE_BACKOFF_SECONDS * row["attempts"])
+                    messages.release(conn, row["id"], time.time() + UNREACHABLE_BACKOFF_SECONDS * row["attempts"])
                 return
-            self._record(row, messages.FAILED, None, {
+            self._recorder.record(Outcome(row, messages.FAILED, None, {
                 "code": 131000, "title": "Something went wrong",
-                "message": "Meta's Graph API could not be reached", "error_data": {"details": str(error)[:300]}})
+                "message": "Meta's Graph API could not be reached", "error_data": {"details": str(error)[:300]}}))
             return
-        self._record(row, messages.HANDED_OVER, wamid or None, None)
+        self._recorder.record(Outcome(row, messages.HANDED_OVER, wamid or None, None))
 
-    def _record(self, row: Row, state: str, wamid: str | None, error: Row | None) -> None:
-        """The outcome and its event, in one transaction."""
+
+@dataclass
+class Outcome:
+    row: Row
+    state: str
+    wamid: str | None
+    error: Row | None
+    done: threading.Event = field(default_factory=threading.Event)
+    failure: BaseException | None = None
+
+
+class OutcomeRecorder:
+    """Group commit of hand-over outcomes: every outcome waiting when a transaction starts is
+    recorded in it (with its event), and each caller returns once its own outcome is committed.
+    One thread writes, so the hand-over threads do not queue for SQLite's write lock one by one. On
+    PostgreSQL, which takes concurrent writers, each outcome is recorded by its own thread: one
+    thread doing every record's round trips in turn would be the bottleneck."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._waiting: queue.Queue[Outcome] = queue.Queue()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if not self.store.is_sqlite:
+            return
+        self._thread = threading.Thread(target=self._run, name="wabalink-handover-recorder", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def record(self, outcome: Outcome) -> None:
+        """Returns once `outcome` is committed; raises what recording it raised. Without the
+        recorder thread (stopped, or never started), records in the caller's thread."""
+        if not self.store.is_sqlite or self._thread is None or not self._thread.is_alive():
+            self._commit([outcome])  # PostgreSQL takes concurrent writers: no queue through one thread
+        else:
+            self._waiting.put(outcome)
+            if not outcome.done.wait(RECORD_WAIT_SECONDS):
+                raise TimeoutError("hand-over outcome not recorded in time; the sweeper retries the message")
+        if outcome.failure is not None:
+            raise outcome.failure
+
+    def _run(self) -> None:
+        while True:
+            try:
+                batch = [self._waiting.get(timeout=0.2)]
+            except queue.Empty:
+                if self._stopping.is_set():
+                    return
+                continue
+            while len(batch) < RECORD_BATCH:
+                try:
+                    batch.append(self._waiting.get_nowait())
+                except queue.Empty:
+                    break
+            self._commit(batch)
+
+    def _commit(self, batch: list[Outcome]) -> None:
+        try:
+            recorded = self._write(batch)
+        except Exception:  # one outcome spoils the transaction: record each alone, so only it fails
+            if len(batch) == 1:
+                batch[0].failure = sys.exc_info()[1]
+                batch[0].done.set()
+                return
+            for outcome in batch:
+                self._commit([outcome])
+            return
+        for outcome in batch:
+            outcome.done.set()
+        if recorded:
+            notify_new_events()
+
+    def _write(self, batch: list[Outcome]) -> int:
+        """The outcomes and their events, in one transaction; returns how many events it wrote."""
+        recorded = 0
+        now = time.time()
         with self.store.writer() as conn:
-            if not messages.finish(conn, row["id"], state, wamid, time.time()):
-                return  # a lease expired and another worker recorded it first
-            waba = links.get_waba(conn, row["account_id"], row["region"], row["waba_link_id"])
-            phone = links.get_phone(conn, row["account_id"], row["region"], row["phone_link_id"])
-            if waba is None:
-                return  # unlinked since: no destination to tell
-            kind = "handover_succeeded" if error is None else "handover_failed"
-            record_event(conn, waba=waba, phone=phone, kind=kind, entry=handover_entry(waba, phone, row, wamid, error),
-                         message_id=row["id"], wamid=wamid)
-        # Failures at info, successes at debug: at 1,000 sends/s a line per success is noise and cost.
-        log.log(logging.INFO if error else logging.DEBUG, "hand-over",
-                extra={"message_id": row["id"], "outcome": kind, "meta_error_code": error["code"] if error else None})
-        notify_new_events()
+            wabas: dict[tuple[str, str, str], Row | None] = {}
+            phones: dict[tuple[str, str, str], Row | None] = {}
+            for outcome in batch:
+                row, wamid, error = outcome.row, outcome.wamid, outcome.error
+                if not messages.finish(conn, row["id"], outcome.state, wamid, now):
+                    continue  # a lease expired and another worker recorded it first
+                waba_key = (row["account_id"], row["region"], row["waba_link_id"])
+                if waba_key not in wabas:
+                    wabas[waba_key] = links.get_waba(conn, *waba_key)
+                phone_key = (row["account_id"], row["region"], row["phone_link_id"])
+                if phone_key not in phones:
+                    phones[phone_key] = links.get_phone(conn, *phone_key)
+                waba, phone = wabas[waba_key], phones[phone_key]
+                if waba is None:
+                    continue  # unlinked since: no destination to tell
+                kind = "handover_succeeded" if error is None else "handover_failed"
+                record_event(conn, waba=waba, phone=phone, kind=kind, entry=handover_entry(waba, phone, row, wamid, error),
+                             message_id=row["id"], wamid=wamid)
+                recorded += 1
+                # Failures at info, successes at debug: at 1,000 sends/s a line per success is noise and cost.
+                if error is not None or log.isEnabledFor(logging.DEBUG):
+                    log.log(logging.INFO if error else logging.DEBUG, "hand-over", extra={
+                        "message_id": row["id"], "outcome": kind, "meta_error_code": error["code"] if error else None})
+        return recorded
 
 
 def _graph_error(error: GraphApiError) -> Row:

@@ -46,8 +46,18 @@ IN_FLIGHT_RETRY_SECONDS = 30
 STATUS_HOLD_SECONDS = 30.0
 
 
+# How long the receiver waits, polling, for a racing hand-over to record its wamid before answering 503.
+HAND_OVER_WAIT_SECONDS = 0.5
+HAND_OVER_POLL_SECONDS = 0.005
+
+
 class RetryLater(Exception):
     """A change cannot be mapped yet; nothing of the webhook is recorded and Meta retries it."""
+
+    def __init__(self, waba_link_id: str, wamid: str, meta_phone_number_id: str) -> None:
+        super().__init__(wamid)
+        self.waba_link_id, self.wamid, self.meta_phone_number_id = waba_link_id, wamid, meta_phone_number_id
+
 
 _COMPLETE_LINKS = Query(select(linked_wabas).where(
     linked_wabas.c.meta_waba_id == bindparam("meta_waba_id"), linked_wabas.c.registration_status == "COMPLETE"))
@@ -74,14 +84,31 @@ class WebhookReceiver:
         entries = body.get("entry") if isinstance(body, dict) else None
         if not isinstance(entries, list):
             return json_response(400, {"error": {"message": "the webhook body has no entry list"}})
-        try:
-            recorded = self.record(entries)
-        except RetryLater:
-            return json_response(503, {"error": {"message": "a status of a message being handed over: retry"}},
-                                 [(b"retry-after", b"1")])
+        deadline = time.monotonic() + HAND_OVER_WAIT_SECONDS
+        while True:
+            try:
+                recorded = self.record(entries)
+                break
+            except RetryLater as race:
+                # Usually the hand-over commits its wamid within milliseconds: wait for it here
+                # (outside any transaction) rather than make Meta hold the whole queue for a backoff.
+                if not self._await_hand_over(race, deadline):
+                    return json_response(503, {"error": {"message": "a status of a message being handed over: "
+                                                                    "retry"}}, [(b"retry-after", b"1")])
         if recorded:
             notify_new_events()
         return json_response(200, {"success": True, "events": recorded})
+
+    def _await_hand_over(self, race: RetryLater, deadline: float) -> bool:
+        """True once the racing message's hand-over is recorded (or no longer in flight) before
+        `deadline`."""
+        while time.monotonic() < deadline:
+            time.sleep(HAND_OVER_POLL_SECONDS)
+            with self.store.reader(snapshot=False) as conn:
+                if (messages.message_id_for_wamid(conn, race.waba_link_id, race.wamid) is not None
+                        or not messages.hand_over_in_flight(conn, race.waba_link_id, race.meta_phone_number_id)):
+                    return True
+        return False
 
     def signature_matches(self, body: bytes, header: str) -> bool:
         scheme, _, presented = header.partition("=")
@@ -93,6 +120,7 @@ class WebhookReceiver:
     def record(self, entries: list[Any]) -> int:
         """Every (entry, change) of the webhook as events, in one transaction; how many were new."""
         recorded = 0
+        phones: dict[tuple[str, str], Row | None] = {}  # the body's statuses are mostly of one number
         with self.store.writer() as conn:
             for entry in entries:
                 if not isinstance(entry, dict) or not isinstance(entry.get("changes"), list):
@@ -105,7 +133,7 @@ class WebhookReceiver:
                 for change in entry["changes"]:
                     if isinstance(change, dict):
                         for waba in wabas:
-                            recorded += _record_change(conn, waba, meta_waba_id, change)
+                            recorded += _record_change(conn, waba, meta_waba_id, change, phones)
         return recorded
 
     def _verify_subscription(self, request: HttpRequest) -> HttpResponse:
@@ -120,7 +148,8 @@ class WebhookReceiver:
         return json_response(403, {"error": {"message": "hub.verify_token does not match"}})
 
 
-def _record_change(conn: Cursor, waba: Row, meta_waba_id: str, change: Row) -> int:
+def _record_change(conn: Cursor, waba: Row, meta_waba_id: str, change: Row,
+                   phones: dict[tuple[str, str], Row | None]) -> int:
     canonical = json.dumps(change, sort_keys=True, separators=(",", ":"))
     dedupe_key = hashlib.sha256(f"{meta_waba_id}\n{waba['id']}\n{canonical}".encode()).hexdigest()
     conn.lock(f"webhook:{dedupe_key}")
@@ -132,15 +161,18 @@ def _record_change(conn: Cursor, waba: Row, meta_waba_id: str, change: Row) -> i
     metadata: dict[str, Any] = given_metadata if isinstance(given_metadata, dict) else {}
     phone = None
     if metadata.get("phone_number_id"):
-        phone = links.find_phone_by_meta_id(conn, waba["id"], str(metadata["phone_number_id"]))
-        phone = phone if phone is not None and phone["linked"] else None
+        key = (waba["id"], str(metadata["phone_number_id"]))
+        if key not in phones:
+            found = links.find_phone_by_meta_id(conn, *key)
+            phones[key] = found if found is not None and found["linked"] else None
+        phone = phones[key]
     kind, wamid = _kind_and_wamid(change.get("field"), value)
     message_id = None
     if wamid and kind.startswith("status_"):
         message_id = messages.message_id_for_wamid(conn, waba["id"], wamid)
         if message_id is None and _young(value) and messages.hand_over_in_flight(
                 conn, waba["id"], str(metadata.get("phone_number_id", ""))):
-            raise RetryLater
+            raise RetryLater(waba["id"], wamid, str(metadata.get("phone_number_id", "")))
     hold_until = None
     if message_id is not None:
         hold_until = _order_after_predecessor(conn, message_id, kind)

@@ -144,13 +144,16 @@ def release_successors(cursor: Cursor, message_id: str, kind: str, now: float) -
 def claim_due(cursor: Cursor, now: float, lease_until: float, limit: int) -> list[Row]:
     """Due events, held by the caller until `lease_until` (inside the caller's writer)."""
     rows = cursor.rows(_CLAIM_SELECT, now=now, limit=limit)
-    for row in rows:
-        cursor.run(_SET_CLAIM, key=row["seq"], until=lease_until)
+    cursor.run_many(_SET_CLAIM, [{"key": row["seq"], "until": lease_until} for row in rows])
     return rows
 
 
 def mark_delivered(cursor: Cursor, seq: int, now: float) -> None:
     cursor.run(_DELIVERED, key=seq, now=now)
+
+
+def mark_all_delivered(cursor: Cursor, seqs: list[int], now: float) -> None:
+    cursor.run_many(_DELIVERED, [{"key": seq, "now": now} for seq in seqs])
 
 
 def mark_failed(cursor: Cursor, seq: int, state: str, last_error: str, next_attempt_at: float) -> None:

@@ -64,7 +64,7 @@ _CLAIM = Query(update(sent_messages).where(
     M.id == bindparam("key"),
     or_(M.state == QUEUED, M.state == SENDING),
     or_(M.attempts == bindparam("attempts_seen"), M.claimed_until < bindparam("now")),
-).values(state=SENDING, attempts=M.attempts + 1, claimed_until=bindparam("until")))
+).values(state=SENDING, attempts=M.attempts + 1, claimed_until=bindparam("until")).returning(*sent_messages.c))
 _GET = Query(select(sent_messages).where(M.id == bindparam("key")))
 _FINISH = Query(update(sent_messages).where(M.id == bindparam("key"), M.state == SENDING).values(
     state=bindparam("state"), wamid=bindparam("wamid"), handed_over_at=bindparam("now")))
@@ -90,9 +90,7 @@ def claim(cursor: Cursor, message_id: str, attempts_seen: int, now: float, until
     """The message, now held by the caller until `until`; None when another worker holds it, or
     it is done. `attempts_seen` is what the caller saw: a queued row fresh from SendWhatsAppMessage
     is claimable at once by its own process, a stale one only once its lease expired."""
-    if cursor.run(_CLAIM, key=message_id, attempts_seen=attempts_seen, now=now, until=until) != 1:
-        return None
-    return cursor.row(_GET, key=message_id)
+    return cursor.row(_CLAIM, key=message_id, attempts_seen=attempts_seen, now=now, until=until)
 
 
 def finish(cursor: Cursor, message_id: str, state: str, wamid: str | None, now: float) -> bool:
