@@ -25,14 +25,23 @@ def as_written(block: str, endpoint: str) -> str:
     return block.replace("http://127.0.0.1:4599", endpoint).replace(".venv/bin/", f"{VENV_BIN}/")
 
 
-def test_the_walkthrough_runs_as_written(start_server: Any) -> None:
+WALKTHROUGH = "## Link a WhatsApp Business Account, end to end"
+
+
+def test_the_walkthrough_and_its_messages_run_as_written(start_server: Any) -> None:
+    """Both shell blocks, in one shell as a reader pastes them; the outputs the README shows."""
     server = start_server()
-    script = as_written(readme_block("## Link a WhatsApp Business Account, end to end", "sh"), server.endpoint)
+    script = "\n".join(as_written(readme_block(WALKTHROUGH, "sh", index), server.endpoint) for index in (0, 1))
     done = subprocess.run(["bash", "-euo", "pipefail", "-c", script], capture_output=True, text=True, timeout=120,
                           cwd=README.parent)
     assert done.returncode == 0, done.stderr + done.stdout
-    assert '"statusCode": 200' in done.stdout
-    assert done.stdout.strip().splitlines()[-1].split() == ["Acme", "COMPLETE"]
+    lines = done.stdout.strip().splitlines()
+    phase_two = lines.index("{")
+    assert lines[phase_two + 1] == '    "statusCode": 200,'
+    assert lines[phase_two + 2].startswith('    "linkedWhatsAppBusinessAccountId": "waba-')
+    assert lines[phase_two + 4].split() == ["Acme", "COMPLETE"]
+    assert lines[phase_two + 5].startswith("wamid.")  # the customer's inbound message
+    assert lines[-1].split() == ["handover_succeeded", "status_sent", "status_delivered", "status_read"]
 
 
 def test_the_boto3_example_runs_as_written(start_server: Any) -> None:

@@ -61,8 +61,10 @@ def test_operations_raise_only_errors_their_operation_declares() -> None:
         assert raised <= declared, f"{name} raises {sorted(raised - declared)}, which it does not declare"
 
 
-def test_no_service_module_is_over_400_lines_without_a_reason() -> None:
-    for path in SERVICE_DIR.glob("*.py"):
+def test_no_module_is_over_400_lines_without_a_reason() -> None:
+    for path in SERVICE_DIR.parent.rglob("*.py"):
+        if path.name in ("shapes.py", "exceptions.py") and path.parent.name == "aws":
+            continue  # generated from the model
         text = path.read_text()
         if len(text.splitlines()) > 400:
             assert "Over 400 lines because" in text, f"{path.name} is over 400 lines"
@@ -108,3 +110,9 @@ def test_a_token_changed_in_one_character_is_refused() -> None:
         pages.position(CTX, "ListThings", {}, forged)
     with pytest.raises(InvalidParametersException):
         PageTokens(b"other" * 8).position(CTX, "ListThings", {}, token)
+
+
+def test_no_operation_answers_not_implemented() -> None:
+    """All 38 operations of the model are built: none would answer 501."""
+    missing = sorted(set(load_service_model().operation_names) - set(declared_operations()))
+    assert missing == []

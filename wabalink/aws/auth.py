@@ -1,5 +1,7 @@
 """SigV4 authentication: who is calling (access key -> account) and from which region.
 
+Over 400 lines because SigV4 has two carriers (headers and presigned query), two modes and the AWS error of each failure, which read best together.
+
 Two modes:
 
 * ``permissive`` (default, for local development): the SigV4 ``Authorization`` header (or the

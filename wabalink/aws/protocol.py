@@ -1,5 +1,7 @@
 """Model-driven rest-json: routing, input parsing + validation, output and error serialization.
 
+Over 400 lines because it is the one rest-json protocol, in one module as the design asks: routing, parsing and serialization share the compiled shapes (validation is in validation.py).
+
 Nothing here knows about WhatsApp: every operation is handled from the botocore service model.
 At construction the model is compiled once into small `ShapeSpec`/`MemberSpec` objects
 (compiled regexes, enum sets, wire-name tables) so the per-request work is plain dict walking.

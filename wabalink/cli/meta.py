@@ -1,5 +1,7 @@
 """`wabalink meta ...`: the Meta simulator's sandbox from the command line.
 
+Over 400 lines because it declares every sandbox command (30) with its options; each command is a few lines, and the flows commands already live in cli/meta_flows.py.
+
 Each command is one HTTP call to a running `wabalink serve` (its `/meta/sandbox` API) and prints the
 answer as JSON (or `--output text|table|yaml`, filtered by `--query`, as `wabalink socialmessaging`
 does). The server is found the way `wabalink socialmessaging` finds it, so one setting serves both.

@@ -1,5 +1,7 @@
 """The Meta simulator's state: queries over the meta_* tables.
 
+Over 400 lines because it is the simulator's core state (businesses, WABAs, numbers, tokens) and its queries, kept together as one small query module per area elsewhere.
+
 Every method opens its own `store.reader()` or `store.writer()`, so each multi-row change (a WABA
 with its numbers and its sign-up token, a batch of numbers) is atomic. Statements are built once
 (`Query`, compiled per dialect) and run on the DBAPI cursor: every Graph call runs one or more of

@@ -1,5 +1,7 @@
 """`wabalink socialmessaging <operation> [options]`: an AWS-CLI-compatible command.
 
+Over 400 lines because it is the AWS CLI v2 command driver (global options, parameter sources, pagination, errors and exit codes); its parts with their own state live beside it (params, skeleton, helppage, pager, prompt).
+
 Entry point: :func:`main` (argv after ``socialmessaging``; returns the exit code).
 botocore does credentials, config, endpoints, signing, retries and validation; this
 module parses the command line from the service model, builds the call and reports
