@@ -12,7 +12,7 @@ from wabalink.cli.meta import _parser as meta_parser
 from wabalink.config import Settings
 from wabalink.server.main import build_parser as serve_parser
 
-README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 
 
 def _section(title: str) -> str:
