@@ -78,6 +78,7 @@ def fresh_browser(browser: Any) -> Any:
     return browser
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """One browser per session: under pytest-xdist (--dist loadgroup) the browser tests share a worker."""
     for item in items:
