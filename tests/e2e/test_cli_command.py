@@ -690,10 +690,18 @@ def test_timestamp_format_wire(env, server, capsys):
 
 # -- help ------------------------------------------------------------------------------------------
 
+def _unbolded(page: str) -> str:
+    """A help page without groff's overstrike (bold and underline)."""
+    import re
+
+    return re.sub(r".\x08", "", page)
+
+
 def test_operation_help_sections(env, capsys):
     rc, out, _ = run(capsys, OP, "help")
+    out = _unbolded(out)
     assert rc == 0
-    for section in ("Description", "Synopsis", "Options", "Global Options", "Output"):
+    for section in ("DESCRIPTION", "SYNOPSIS", "OPTIONS", "GLOBAL OPTIONS", "OUTPUT"):
         assert f"\n{section}\n" in out
     assert "[--signup-callback <value>]" in out and "[--cli-input-json | --cli-input-yaml]" in out
     assert "Shorthand Syntax:" in out and "JSON Syntax:" in out
@@ -719,12 +727,12 @@ def test_paginated_help_describes_pagination(env, capsys):
     # AWS CLI v2 adds a paragraph to the description of paginated operations only.
     rc, out, _ = run(capsys, LIST, "help")
     assert rc == 0
-    text = " ".join(out.split("Synopsis")[0].split())
-    assert (f"{LIST} is a paginated operation. Multiple API calls may be issued in order to "
-            "retrieve the entire data set of results. You can disable pagination by providing "
-            "the --no-paginate argument.") in text
-    assert text.endswith("must extract data from the results of the following query "
-                         "expressions: linkedAccounts See also: AWS API Documentation")
+    # Justified and hyphenated by groff: compared without spaces and hyphens.
+    text = "".join(_unbolded(out).split("\nSYNOPSIS\n")[0].split()).replace("-", "")
+    assert "".join((f"{LIST} is a paginated operation. Multiple API calls may be issued in order to "
+                    "retrieve the entire data set of results. You can disable pagination by providing "
+                    "the --no-paginate argument.").split()).replace("-", "") in text
+    assert text.endswith("mustextractdatafromtheresultsofthefollowingqueryexpressions:linkedAccounts")
     rc, out, _ = run(capsys, OP, "help")
     assert "paginated operation" not in out
 

@@ -12,7 +12,9 @@ Known, deliberate differences (normalised below, each with its reason):
   v2's generic name (``get-whats-app-...``); wabalink uses botocore's name (``get-whatsapp-...``);
 - v2 validates its ``--generate-cli-skeleton output`` stub response against the model, so a
   placeholder shorter than a string's ``min`` length makes v2 fail; the shared model drops string
-  ``min`` lengths so the skeletons can be compared at all.
+  ``min`` lengths so the skeletons can be compared at all;
+- help pages of operations v2 does not name: v2 centres its generic name in the header and footer
+  lines, so those two lines are left out of the byte comparison.
 """
 
 from __future__ import annotations
@@ -276,55 +278,13 @@ def test_error_output_is_v2s(error_runs: Runs, job: list[str]) -> None:
     error_runs.compare(job)
 
 
-# --- help pages: every operation, section by section ----------------------------------------------
-# v2 renders help through docutils' man page writer and groff (bold by overstrike, justified and
-# hyphenated lines); wabalink prints the same content as plain text without those dependencies.
-# So the pages cannot be byte-identical; what is compared is their structure and content: the
-# sections in order, the synopsis, each option's name, type and [required] mark, every global
-# option with its choices, every output member (nested) with its type, and the description's words.
-
-@dataclass(frozen=True)
-class HelpPage:
-    sections: list[str]
-    synopsis: list[str]
-    options: list[str]
-    global_options: list[str]
-    output: list[str]
-    description: str
-    commands: list[str]
-
-
-_OPTION_HEADER = re.compile(r"^(--[\w-]+(?: \| --[\w-]+)?) \((\w+)\)( \[required\])?")
-_MEMBER_HEADER = re.compile(r"^([\w-]+ -> \(\w+\)(?: \[required\])?|\(\w+\))$")
-
-
-def parse_help(text: str, v2: bool) -> HelpPage:
-    text = re.sub(r".\x08", "", text)  # groff's overstrike bold and underline
-    blocks: dict[str, list[str]] = {}
-    current = None
-    for line in text.splitlines():
-        heading = line.strip()
-        is_heading = bool(re.fullmatch(r"[A-Z][A-Z ]+", line)) if v2 else \
-            heading in ("Description", "Synopsis", "Options", "Global Options", "Output", "Examples",
-                        "Available Commands")
-        if is_heading and heading:
-            current = heading.lower()
-            blocks[current] = []
-        elif current is not None:
-            blocks[current].append(" ".join(line.split()))
-    sections = [name for name in blocks if name != "name"]
-    description = re.sub(r"[\s\-]", "", "".join(blocks.get("description", [])))
-    description = description.replace("Seealso:AWSAPIDocumentation", "")
-    options = [m.group(0) for line in blocks.get("options", []) if (m := _OPTION_HEADER.match(line))]
-    global_options = [line for line in blocks.get("global options", [])
-                      if _OPTION_HEADER.match(line) or re.match(r"^(o|•) [\w-]+$", line)]
-    global_options = [re.sub(r"^(o|•) ", "* ", line) for line in global_options]
-    output = [line for line in blocks.get("output", []) if _MEMBER_HEADER.match(line)]
-    synopsis = [line for line in blocks.get("synopsis", []) if line]
-    commands = [re.sub(r"^(o|•) ", "", line) for line in blocks.get("available commands", [])
-                if re.match(r"^(o|•) [\w-]+$", line)]
-    return HelpPage(sections, synopsis, options, global_options, output, description, commands)
-
+# --- help pages: every operation, byte for byte -------------------------------------------------
+# v2 renders help as reStructuredText -> docutils' man page writer -> groff (bold by overstrike,
+# justified and hyphenated lines); wabalink renders the same reStructuredText the same way, so the
+# pages are compared byte for byte.  The one normalisation beyond the program name: an operation
+# v2's name table lacks is titled with v2's generic name, whose length moves the centred header and
+# footer lines; for those operations the rest of the page is compared byte for byte and the footer
+# must name the operation.
 
 def _v2_help(aws: Path, env: dict[str, str], op: str | None) -> str:
     done = subprocess.run([str(aws), "socialmessaging", *([_v2_name(op)] if op else []), "help", "--no-cli-pager"], env=env,
@@ -333,32 +293,50 @@ def _v2_help(aws: Path, env: dict[str, str], op: str | None) -> str:
 
 
 # v2 takes about 1.5 s per help page (docutils and groff): a spread of operations by default
-# (paginated, nested input, blobs, no output...), all of them with WABALINK_V2_HELP_ALL=1.
+# (paginated, nested input, blobs, booleans, no output...), all of them with WABALINK_V2_HELP_ALL=1.
 HELP_OPERATIONS = OPERATIONS if os.environ.get("WABALINK_V2_HELP_ALL") else sorted(
     {*OPERATIONS[::7], "associate-whatsapp-business-account", "list-linked-whatsapp-business-accounts",
-     "post-whatsapp-message-media", "untag-resource"})
+     "post-whatsapp-message-media", "untag-resource", "update-whatsapp-message-template"})
+SERVICE_PAGE = "(service)"
 
 
 @pytest.fixture(scope="session")
-def help_pages(aws_v2: Path, cli_env: dict[str, str]) -> dict[str, tuple[HelpPage, HelpPage]]:
+def help_pages(aws_v2: Path, cli_env: dict[str, str]) -> dict[str, tuple[str, str]]:
+    """(v2's page, wabalink's page) per operation, and for the service page."""
     if shutil.which("groff") is None:
         _unavailable("AWS CLI v2 renders help with groff, which is not installed (apt-get install groff)")
-    jobs = [["socialmessaging", op, "help", "--no-cli-pager"] for op in HELP_OPERATIONS]
-    ours = dict(zip(HELP_OPERATIONS, _batch([sys.executable, str(RUNNER), "wabalink"], cli_env, jobs)))
+    pages = [*HELP_OPERATIONS, SERVICE_PAGE]
+    jobs = [["socialmessaging", *([] if op == SERVICE_PAGE else [op]), "help", "--no-cli-pager"] for op in pages]
+    ours = [outcome["stdout"] for outcome in _batch([sys.executable, str(RUNNER), "wabalink"], cli_env, jobs)]
     with ThreadPoolExecutor(2) as pool:
-        v2 = dict(zip(HELP_OPERATIONS, pool.map(lambda op: _v2_help(aws_v2, cli_env, op), HELP_OPERATIONS)))
-    return {op: (parse_help(v2[op], v2=True), parse_help(ours[op]["stdout"], v2=False)) for op in HELP_OPERATIONS}
+        v2 = list(pool.map(lambda op: _v2_help(aws_v2, cli_env, None if op == SERVICE_PAGE else op), pages))
+    return dict(zip(pages, zip(v2, ours)))
+
+
+def _body(page: str) -> list[str]:
+    """A page without its header and footer lines (they centre the title)."""
+    return page.splitlines()[1:-1]
 
 
 @pytest.mark.parametrize("op", HELP_OPERATIONS)
-def test_help_page_has_v2s_structure_and_content(help_pages: dict[str, tuple[HelpPage, HelpPage]], op: str) -> None:
+def test_help_page_is_v2s(help_pages: dict[str, tuple[str, str]], op: str) -> None:
     expected, actual = help_pages[op]
-    assert actual.sections == expected.sections
-    assert actual.synopsis == expected.synopsis
-    assert actual.options == expected.options
-    assert actual.global_options == expected.global_options
-    assert actual.output == expected.output
-    assert actual.description == expected.description
+    if model.operations_by_cli_name()[op] in V2_NAMED_OPERATIONS:
+        assert actual == expected
+        return
+    # A long title overlaps the header's two copies (overstruck by groff): the footer names it.
+    assert _body(actual) == _body(expected)
+    assert actual.splitlines()[-1].strip() == f"{op.upper()}()"
+
+
+def test_service_help_page_is_v2s(help_pages: dict[str, tuple[str, str]]) -> None:
+    expected, actual = help_pages[SERVICE_PAGE]
+    # v2 sorts the commands by its own names, which differ for operations its name table lacks.
+    command = re.compile(r"^ +\+\x08o [\w-]+$", re.M)  # the bullet is bold: +, backspace, o
+    v2_commands = command.findall(expected)
+    v2_sorted = iter(sorted(v2_commands, key=lambda line: line.split()[-1]))
+    assert command.sub(lambda _: next(v2_sorted), expected) == actual
+    assert len(v2_commands) == len(OPERATIONS) + 1  # and help
 
 
 # --- configuration errors: no region, no credentials ------------------------------------------------
@@ -376,13 +354,3 @@ def test_missing_region_and_credentials_errors_are_v2s(aws_v2: Path, cli_env: di
         runs.compare(job)
     assert "NoCredentials" in runs.ours[tuple(jobs[1])].stderr
 
-
-def test_service_help_page_has_v2s_structure_and_commands(aws_v2: Path, cli_env: dict[str, str]) -> None:
-    if shutil.which("groff") is None:
-        _unavailable("AWS CLI v2 renders help with groff, which is not installed (apt-get install groff)")
-    ours = _batch([sys.executable, str(RUNNER), "wabalink"], cli_env, [["socialmessaging", "help", "--no-cli-pager"]])
-    expected, actual = parse_help(_v2_help(aws_v2, cli_env, None), v2=True), parse_help(ours[0]["stdout"], v2=False)
-    assert actual.sections == expected.sections == ["description", "available commands"]
-    # v2 sorts by its own names, which differ for operations its name table lacks.
-    assert actual.commands == sorted(expected.commands) and len(actual.commands) == len(OPERATIONS) + 1  # and help
-    assert actual.description == expected.description

@@ -1,4 +1,8 @@
-"""`wabalink socialmessaging [<operation>] help`: pages generated from the model."""
+"""`wabalink socialmessaging [<operation>] help`: pages generated from the model.
+
+Pages are AWS CLI v2's own (see helpman: reStructuredText, docutils, groff).  Where groff or
+docutils is missing, the plain-text rendering below is printed instead, and says so.
+"""
 from __future__ import annotations
 
 import re
@@ -214,7 +218,29 @@ def _paging_note(op: Operation) -> list[str]:
     return ["", note]
 
 
+FALLBACK_NOTE = ("(groff or docutils is not installed: this page is plain text, "
+                 "not the AWS CLI's man page rendering)")
+
+
 def operation_page(op: Operation, table: dict) -> str:
+    from . import helpman
+
+    page = helpman.render(helpman.operation_rst(op, table))
+    return page if page is not None else _with_note(plain_operation_page(op, table))
+
+
+def service_page() -> str:
+    from . import helpman
+
+    page = helpman.render(helpman.service_rst())
+    return page if page is not None else _with_note(plain_service_page())
+
+
+def _with_note(page: str) -> str:
+    return FALLBACK_NOTE + "\n\n" + page
+
+
+def plain_operation_page(op: Operation, table: dict) -> str:
     out: list[str] = [f"[ {PROG} . socialmessaging ]", "", op.cli_name, "", "Description", ""]
     out.extend(doc_to_text(op.documentation))
     out += _paging_note(op)
@@ -296,7 +322,7 @@ def _wrap(lines: list[str]) -> list[str]:
     return res
 
 
-def service_page() -> str:
+def plain_service_page() -> str:
     data = model.service_json()
     out = [f"[ {PROG} ]", "", "socialmessaging", "", "Description", ""]
     out.extend(doc_to_text(data.get("documentation", "")))
