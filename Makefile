@@ -8,7 +8,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 ARGS ?=
 
-.PHONY: run test check install install-test bench dist clean check-python
+.PHONY: run test test-fast check install install-test bench dist clean check-python
 
 $(BIN)/python:
 	@$(MAKE) --no-print-directory check-python PYTHON="$(PYTHON)"
@@ -43,8 +43,16 @@ install-test: $(VENV)/.installed-test
 run: $(VENV)/.installed
 	$(BIN)/wabalink serve $(ARGS)
 
+# The whole suite on TEST_WORKERS processes (pytest-xdist; 2 by default, at most the CPU count),
+# with the ten slowest tests listed so they stay visible. TEST_WORKERS=0 runs in this process.
+TEST_WORKERS ?= 2
+TEST_JOBS = $(shell n=$$(nproc 2>/dev/null || echo 1); w=$(TEST_WORKERS); [ $$w -gt $$n ] && w=$$n; echo $$w)
 test: $(VENV)/.installed-test
-	$(BIN)/python -m pytest -q $(ARGS)
+	$(BIN)/python -m pytest -q -n $(TEST_JOBS) --dist loadgroup --durations=10 $(ARGS)
+
+# Only the in-process layer (tests/unit): seconds, not minutes.
+test-fast: $(VENV)/.installed-test
+	$(BIN)/python -m pytest -q -n $(TEST_JOBS) --dist loadgroup --durations=10 tests/unit $(ARGS)
 
 # The linter and the type checker, configured in pyproject.toml ([tool.ruff], [tool.mypy]).
 check: $(VENV)/.installed-test

@@ -25,7 +25,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.servers import HOST, wabalink_server  # noqa: E402
-from tests.flows import finalize, sign_up  # noqa: E402
+from tests.support.flows import finalize, sign_up  # noqa: E402
 
 ACCOUNT = "100000000001"
 TARGET_MS = 200.0

@@ -1,0 +1,95 @@
+"""The store on SQLite and PostgreSQL: versioned migrations, all-or-nothing writers, the lean query path."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import bindparam, select
+from sqlalchemy.exc import IntegrityError
+
+from tests.support.postgres import drop_postgres_schema, fresh_postgres_url, require_postgres
+from wabalink.store import links
+from wabalink.store.db import LATEST_VERSION, Query, Store
+from wabalink.store.schema import linked_wabas, schema_version
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    if request.param == "postgresql":
+        require_postgres()
+        url = fresh_postgres_url()
+    else:
+        url = f"sqlite:///{tmp_path / 'store.db'}"
+    opened = Store(url)
+    opened.migrate()
+    yield opened
+    opened.dispose()
+    if request.param == "postgresql":
+        drop_postgres_schema(url)
+
+
+def waba_row(hex_id: str, meta_waba_id: str = "1001") -> dict[str, object]:
+    return {"id": hex_id, "account_id": "123456789012", "region": "us-east-1", "meta_waba_id": meta_waba_id,
+            "waba_name": "Store test", "registration_status": "INCOMPLETE", "link_date": 1.0,
+            "event_destinations": "[]", "created_at": 1.0}
+
+
+def test_migrations_are_versioned_and_run_once(store: Store) -> None:
+    assert store.migrate() == LATEST_VERSION
+    with store.engine.connect() as conn:
+        versions = conn.execute(select(schema_version.c.version)).scalars().all()
+    assert versions == list(range(1, LATEST_VERSION + 1))
+    assert store.integrity_check() == "ok"
+
+
+def test_a_failing_writer_leaves_nothing(store: Store) -> None:
+    with pytest.raises(RuntimeError):
+        with store.writer() as cursor:
+            links.insert_waba(cursor, waba_row("a" * 32))
+            raise RuntimeError("crash between two writes")
+    with store.reader() as cursor:
+        assert links.get_waba(cursor, "123456789012", "us-east-1", "a" * 32) is None
+
+
+def test_constraint_violations_are_sqlalchemy_integrity_errors(store: Store) -> None:
+    with store.writer() as cursor:
+        links.insert_waba(cursor, waba_row("a" * 32))
+    with pytest.raises(IntegrityError):
+        with store.writer() as cursor:
+            links.insert_waba(cursor, waba_row("b" * 32))  # same Meta WABA in the same account and region
+    with store.reader() as cursor:
+        assert links.count_wabas(cursor, "123456789012", "us-east-1") == 1
+
+
+def test_literals_in_statements_are_bound(store: Store) -> None:
+    incomplete = Query(select(linked_wabas.c.id).where(
+        linked_wabas.c.registration_status == "INCOMPLETE", linked_wabas.c.id == bindparam("id")))
+    with store.writer() as cursor:
+        links.insert_waba(cursor, waba_row("c" * 32))
+    with store.reader(snapshot=False) as cursor:
+        assert cursor.rows(incomplete, id="c" * 32) == [{"id": "c" * 32}]
+
+
+def test_lock_serializes_writers_of_one_key(store: Store) -> None:
+    # Two writers that count then insert under the same lock never both see "none yet".
+    inserted: list[bool] = []
+    start = threading.Barrier(2)
+
+    def count_then_insert(hex_id: str, meta_id: str) -> None:
+        start.wait()
+        with store.writer() as cursor:
+            cursor.lock("quota:123456789012:us-east-1")
+            if links.count_wabas(cursor, "123456789012", "us-east-1") == 0:
+                links.insert_waba(cursor, waba_row(hex_id, meta_id))
+                inserted.append(True)
+
+    threads = [threading.Thread(target=count_then_insert, args=(hex_id, meta_id))
+               for hex_id, meta_id in (("d" * 32, "2001"), ("e" * 32, "2002"))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert inserted == [True]
