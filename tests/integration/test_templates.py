@@ -258,7 +258,8 @@ def test_reviews_sandbox_and_cli(server: Any, linked: Any) -> None:
     answer = json.loads(cli.stdout)
     assert answer["status"] == "REJECTED" and answer["reason"] == "INVALID_FORMAT"
     assert answer["category"] == "MARKETING" and answer["previousCategory"] == "UTILITY"
-    summary = client.list_whatsapp_message_templates(id=waba_id)["templates"][0]
+    summary = next(t for t in client.list_whatsapp_message_templates(id=waba_id)["templates"]
+                   if t["metaTemplateId"] == template_id)  # beside Meta's hello_world sample
     assert summary["templateStatus"] == "REJECTED" and summary["templateCategory"] == "MARKETING"
     bad = subprocess.run([sys.executable, "-m", "wabalink.cli.main", "meta", "review-template", "--endpoint",
                           server.endpoint, "--template-id", "1", "--decision", "APPROVED"],
