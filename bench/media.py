@@ -57,9 +57,12 @@ def link_phone(endpoint: str, social: Any) -> str:
     import json
     import urllib.request
 
+    from servers import SANDBOX_TOKEN
+
     request = urllib.request.Request(endpoint + "/meta/sandbox/wabas", method="POST",
                                      data=json.dumps({"name": "Bench Media", "phoneNumbers": 1}).encode(),
-                                     headers={"content-type": "application/json"})
+                                     headers={"content-type": "application/json",
+                                              "authorization": f"Bearer {SANDBOX_TOKEN}"})
     with urllib.request.urlopen(request, timeout=30) as answer:
         meta = json.loads(answer.read())
     first = social.associate_whatsapp_business_account(signupCallback={"accessToken": meta["accessToken"]})
