@@ -153,6 +153,8 @@ def mark_delivered(cursor: Cursor, seq: int, now: float) -> None:
 
 
 def mark_all_delivered(cursor: Cursor, seqs: list[int], now: float) -> None:
+    if not seqs:  # a round where nothing was published: no statement at all
+        return
     cursor.run_many(_DELIVERED, [{"key": seq, "now": now} for seq in seqs])
 
 
