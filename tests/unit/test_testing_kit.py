@@ -3,7 +3,6 @@ client, used as a test suite uses them."""
 
 from __future__ import annotations
 
-import importlib.util
 import time
 from pathlib import Path
 from typing import Any
@@ -13,9 +12,7 @@ from botocore.exceptions import ClientError
 
 from tests.support.postgres import drop_postgres_schema, fresh_postgres_url, require_postgres
 from wabalink.testing import (
-    EventLogUnavailable,
     SandboxError,
-    SandboxRouteMissing,
     WabalinkServer,
     wabalink_server,
 )
@@ -140,19 +137,6 @@ def test_client_serves_only_socialmessaging(kit_server: Any) -> None:
         kit_server.client("s3")
 
 
-def _area_built(module: str) -> bool:
-    return importlib.util.find_spec(module) is not None
-
-
-@pytest.mark.skipif(_area_built("wabalink.meta.inbound"), reason="the messaging area is built: see the next test")
-def test_messaging_sandbox_calls_say_which_area_is_missing(kit_server: Any) -> None:
-    waba = kit_server.link(name="No messaging yet", account_id="444455556666")
-    with pytest.raises(SandboxRouteMissing, match="does not include") as raised:
-        kit_server.meta.send_inbound(waba.phone_number.meta_phone_number_id, from_number="+15550001111", text="hi")
-    assert isinstance(raised.value, NotImplementedError)
-
-
-@pytest.mark.skipif(not _area_built("wabalink.meta.inbound"), reason="needs the messaging area (inbound messages)")
 def test_inbound_and_delivery_rules(kit_server: Any) -> None:
     waba = kit_server.link(name="Inbound", account_id="444455556667")
     phone = waba.phone_number.meta_phone_number_id
@@ -162,22 +146,12 @@ def test_inbound_and_delivery_rules(kit_server: Any) -> None:
     assert settings["deliveredDelayMs"] == 5 and settings["stopAt"] == "delivered"
 
 
-@pytest.mark.skipif(not _area_built("wabalink.meta.template_reviews"), reason="needs the templates area")
 def test_review_of_an_unknown_template_is_a_404(kit_server: Any) -> None:
     with pytest.raises(SandboxError) as raised:
         kit_server.meta.review_template("999999999999", "APPROVED")
     assert raised.value.status == 404
 
 
-@pytest.mark.skipif(_area_built("wabalink.server.events_api"), reason="the event log is built: see the next test")
-def test_events_say_which_module_is_missing(kit_server: Any) -> None:
-    with pytest.raises(EventLogUnavailable, match="wabalink.server.events_api") as raised:
-        kit_server.events_for("123456789012").list()
-    assert isinstance(raised.value, NotImplementedError)
-
-
-@pytest.mark.skipif(not _area_built("wabalink.server.events_api"),
-                    reason="needs the messaging service area's event log (wabalink.server.events_api)")
 def test_wait_for_events_times_out_naming_what_it_saw(kit_server: Any) -> None:
     events = kit_server.events_for("555566667777")
     assert events.list() == []

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from wabalink.meta.calls import SandboxCall
 from wabalink.meta.delivery import digits_of
 from wabalink.meta.errors import SandboxError
-from wabalink.meta.messages import new_wamid, optional_module
+from wabalink.meta.messages import new_wamid
 from wabalink.meta.sandbox_input import CONTROL_CHARACTERS, meta_id, optional_str
 from wabalink.meta.webhooks import enqueue_webhook, wake_sender
 from wabalink.server.http import HttpResponse, json_response
@@ -123,9 +123,8 @@ def _image(sim: MetaSimulator, phone_id: str, image: dict[str, Any]) -> dict[str
     if len(raw) > IMAGE_MAX_BYTES:
         raise SandboxError(400, f"image.data must be at most {IMAGE_MAX_BYTES} bytes")
     caption = _string(image, "caption", "image.", 1024, required=False)
-    media = optional_module("wabalink.meta.media")
-    if media is None:
-        raise SandboxError(501, "media store not available: inbound images need the media area")
+    from wabalink.meta import media  # media imports the messages module this one uses
+
     media_id = media.store_media(sim, phone_id, io.BytesIO(raw), mime_type, origin="inbound")
     members = {"mime_type": mime_type, "sha256": base64.b64encode(hashlib.sha256(raw).digest()).decode(),
                "id": media_id}

@@ -14,7 +14,6 @@ land in either order; without them a template or media id is taken as existing).
 from __future__ import annotations
 
 import base64
-import importlib
 import json
 import secrets
 import time
@@ -76,15 +75,6 @@ def pair_rate_error() -> GraphError:
                                       "this phone number to the same phone number in a short period of time.")
 
 
-def optional_module(name: str) -> Any | None:
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as error:
-        if error.name != name:
-            raise
-        return None
-
-
 def _send(sim: MetaSimulator, call: GraphCall) -> dict[str, Any]:
     phone_id = call.args["phone_id"]
     authorize_phone(sim, call.caller, phone_id, "POST")
@@ -116,14 +106,15 @@ def _send(sim: MetaSimulator, call: GraphCall) -> dict[str, Any]:
 
 def _check_references(sim: MetaSimulator, phone: PhoneNumberRecord, checked: CheckedMessage) -> str:
     """Templates and media ids exist; the message's pricing category."""
+    # Imported here: templates and media import this module's helpers (a cycle at import time).
+    from wabalink.meta import media, templates
+
     if checked.template is not None:
-        templates = optional_module("wabalink.meta.templates")
-        found = templates.check_template_send(sim, phone.waba_id, checked.template) if templates else None
-        return found if isinstance(found, str) else TEMPLATE_PRICING_CATEGORY
-    if checked.type in MEDIA_TYPES and checked.content.get("id") is not None:
-        media = optional_module("wabalink.meta.media")
-        if media is not None and not media.media_exists(sim, phone.id, checked.content["id"]):
-            raise invalid(f"{checked.type}.id", f"media {checked.content['id']} was not found for this phone number")
+        templates.check_template_send(sim, phone.waba_id, checked.template)
+        return TEMPLATE_PRICING_CATEGORY
+    media_id = checked.content.get("id") if checked.type in MEDIA_TYPES else None
+    if media_id is not None and not media.media_exists(sim, phone.id, media_id):
+        raise invalid(f"{checked.type}.id", f"media {media_id} was not found for this phone number")
     return "service"
 
 

@@ -10,7 +10,6 @@ is due as APPROVED, so no answer depends on the timer's punctuality.
 
 from __future__ import annotations
 
-import collections
 import threading
 import time
 import weakref
@@ -30,8 +29,6 @@ if TYPE_CHECKING:
 
 DECISIONS = ("APPROVED", "REJECTED", "PAUSED", "DISABLED")
 DEFAULT_REJECTION_REASON = "INVALID_FORMAT"
-# Status changes whose webhook could not be sent because this build has no webhook sender.
-PENDING_WEBHOOKS: collections.deque[tuple[str, str, dict[str, Any]]] = collections.deque(maxlen=1000)
 
 
 def approval_delay(sim: MetaSimulator) -> float:
@@ -46,11 +43,8 @@ def effective_status(row: rows.Row, now: float) -> str:
 
 def send_webhook(sim: MetaSimulator, cursor: Cursor, waba_id: str, field: str, value: dict[str, Any]) -> None:
     """Queues Meta's webhook in the caller's transaction (the sender is the messages area's)."""
-    try:
-        from wabalink.meta.webhooks import enqueue_webhook
-    except ImportError:
-        PENDING_WEBHOOKS.append((waba_id, field, value))
-        return
+    from wabalink.meta.webhooks import enqueue_webhook  # webhooks reaches templates through the simulator
+
     enqueue_webhook(sim, cursor, waba_id, field, value)
 
 

@@ -296,6 +296,5 @@ def check_template_send(sim: MetaSimulator, waba_id: str, template_json_: Any, c
 
 
 SANDBOX_ROUTES = template_reviews.SANDBOX_ROUTES
-PENDING_WEBHOOKS = template_reviews.PENDING_WEBHOOKS
 
-__all__ = ["GRAPH_ROUTES", "SANDBOX_ROUTES", "check_template_send", "TemplateSendError", "PENDING_WEBHOOKS"]
+__all__ = ["GRAPH_ROUTES", "SANDBOX_ROUTES", "check_template_send", "TemplateSendError"]

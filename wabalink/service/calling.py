@@ -20,6 +20,7 @@ from wabalink.aws.shapes import (
     SendWhatsAppCallEventOutput,
     WhatsAppCallPermissionAction,
 )
+from wabalink.service.events import notify_new_events, record_event
 from wabalink.service.meta_linked import linked_phone, meta_refusals
 from wabalink.service.operations import Operations, RequestContext, operation
 
@@ -96,11 +97,7 @@ class Calling(Operations):
         return {"callId": call_id}
 
     def _record_handover(self, phone: Row, call_id: str, action: str, opaque: Any) -> None:
-        """The AWS-generated "call hand-over succeeded" event (when the events area is present)."""
-        try:
-            from wabalink.service.events import notify_new_events, record_event
-        except ImportError:
-            return
+        """The AWS-generated "call hand-over succeeded" event."""
         waba = phone["waba"]
         handover: Row = {"status": "succeeded", "callId": call_id, "action": action,
                          "timestamp": str(int(time.time()))}
