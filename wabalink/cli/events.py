@@ -41,6 +41,7 @@ from wabalink.cli.meta import (
     UsageParser,
     _compile_query,
     default_endpoint,
+    parse_command,
 )
 
 STATES = ("pending", "delivered", "retrying", "dead", "undeliverable", "no_destination")
@@ -63,17 +64,9 @@ class EventsUnreachable(Exception):
 
 
 def main(argv: list[str]) -> int:
-    parser = _parser()
-    if argv[:1] == ["help"]:  # like `wabalink meta help`
-        argv = ["--help", *argv[1:]] if len(argv) == 1 else [*argv[1:], "--help"]
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exit_:  # usage errors exit 252, --help 0
-        return int(exit_.code or 0)
-    if not getattr(args, "command", None):
-        parser.print_usage(sys.stderr)
-        print("wabalink events: error: a command is required (see `wabalink events help`)", file=sys.stderr)
-        return RC_USAGE
+    args = parse_command(_parser(), argv, "events")
+    if isinstance(args, int):
+        return args
     prefix = f"wabalink events {args.command}"
     try:
         args.query = _compile_query(args.query)

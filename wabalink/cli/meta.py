@@ -54,9 +54,10 @@ class UsageParser(argparse.ArgumentParser):
         self.exit(RC_USAGE, f"{self.prog}: error: {message}\n")
 
 
-def main(argv: list[str]) -> int:
-    parser = _parser()
-    if argv[:1] == ["help"]:  # like `wabalink socialmessaging help`
+def parse_command(parser: argparse.ArgumentParser, argv: list[str], program: str) -> argparse.Namespace | int:
+    """The parsed arguments of a `wabalink <program> COMMAND ...` line, or the exit code to end with:
+    `help` anywhere first shows the help (as `wabalink socialmessaging help`), usage errors 252."""
+    if argv[:1] == ["help"]:
         argv = ["--help", *argv[1:]] if len(argv) == 1 else [*argv[1:], "--help"]
     try:
         args = parser.parse_args(argv)
@@ -64,8 +65,15 @@ def main(argv: list[str]) -> int:
         return int(exit_.code or 0)
     if not getattr(args, "command", None):
         parser.print_usage(sys.stderr)
-        print("wabalink meta: error: a command is required (see `wabalink meta help`)", file=sys.stderr)
+        print(f"wabalink {program}: error: a command is required (see `wabalink {program} help`)", file=sys.stderr)
         return RC_USAGE
+    return args
+
+
+def main(argv: list[str]) -> int:
+    args = parse_command(_parser(), argv, "meta")
+    if isinstance(args, int):
+        return args
     prefix = f"wabalink meta {args.command}"
     try:
         query = _compile_query(args.query)
