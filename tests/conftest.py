@@ -20,6 +20,7 @@ import pytest  # noqa: E402
 
 from tests.support.postgres import drop_postgres_schema, fresh_postgres_url, require_postgres  # noqa: E402
 from tests.support.servers import ServerProcess, new_account_id  # noqa: E402
+from tests.support.service_messaging import FakeGraph, MotoServer  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -74,3 +75,21 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         module = item.nodeid.split("::", 1)[0]
         if module in ONE_WORKER_MODULES:
             item.add_marker(pytest.mark.xdist_group(module.rsplit("/", 1)[-1].removesuffix(".py")))
+
+
+# --- messaging: an SNS/SQS (moto's server) and a fake Graph messages endpoint ------------------------
+
+@pytest.fixture(scope="module")
+def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
+    """moto's server, for SNS topics with SQS subscriptions a test reads events back from."""
+    server = MotoServer(tmp_path_factory.mktemp("moto") / "moto.log")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeGraph]:
+    """A Graph API stand-in answering sends as the test says."""
+    graph = FakeGraph()
+    yield graph
+    graph.close()

@@ -8,7 +8,6 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +20,6 @@ AWS = str(Path(sys.executable).with_name("aws"))
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 ACCOUNT = "444455556666"
 REGION = "eu-west-1"
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeGraph]:
-    graph = FakeGraph()
-    yield graph
-    graph.close()
 
 
 def cli_env(home: Path) -> dict[str, str]:

@@ -9,7 +9,6 @@ import json
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -22,13 +21,6 @@ pytestmark = pytest.mark.skipif(importlib.util.find_spec("wabalink.meta.messages
                                 reason="needs the simulator's messages endpoint")
 
 CUSTOMER = "+14255550150"
-
-
-@pytest.fixture(scope="module")
-def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
-    server = MotoServer(tmp_path_factory.mktemp("moto") / "moto.log")
-    yield server
-    server.stop()
 
 
 def statuses_of(envelopes: list[dict[str, Any]]) -> list[str]:

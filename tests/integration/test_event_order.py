@@ -34,20 +34,6 @@ from wabalink.store.db import Store
 TEXT = json.dumps({"messaging_product": "whatsapp", "to": "+14255550150", "text": {"body": "Hi"}}).encode()
 
 
-@pytest.fixture(scope="module")
-def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
-    server = MotoServer(tmp_path_factory.mktemp("moto") / "moto.log")
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeGraph]:
-    graph = FakeGraph()
-    yield graph
-    graph.close()
-
-
 def kinds_per_message(envelopes: list[dict[str, Any]]) -> dict[str, list[str]]:
     """Per messageId, what each published envelope was, in publication order."""
     found: dict[str, list[str]] = defaultdict(list)

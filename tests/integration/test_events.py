@@ -9,7 +9,6 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -30,20 +29,6 @@ from tests.support.service_messaging import (
 from tests.support.service_messaging_flows import link_number, start_messaging_server
 
 TEXT = {"messaging_product": "whatsapp", "to": "+14255550150", "text": {"body": "Hi"}}
-
-
-@pytest.fixture(scope="module")
-def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
-    server = MotoServer(tmp_path_factory.mktemp("moto") / "moto.log")
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeGraph]:
-    graph = FakeGraph()
-    yield graph
-    graph.close()
 
 
 def send(client: Any, phone_id: str, body: dict[str, Any] = TEXT) -> str:

@@ -8,7 +8,6 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -26,20 +25,6 @@ from tests.support.service_messaging import (
 from tests.support.service_messaging_flows import link_number, start_messaging_server, wire_fake
 
 TEXT = json.dumps({"messaging_product": "whatsapp", "to": "+14255550150", "text": {"body": "Hi"}}).encode()
-
-
-@pytest.fixture(scope="module")
-def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
-    server = MotoServer(tmp_path_factory.mktemp("moto") / "moto.log")
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeGraph]:
-    graph = FakeGraph()
-    yield graph
-    graph.close()
 
 
 @pytest.mark.parametrize("database", ["sqlite", "postgresql"])
