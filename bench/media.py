@@ -22,7 +22,7 @@ from typing import Any
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
 
-from servers import dump_json, memory_report, moto_server, proc_status_kb, wabalink_server  # noqa: E402
+from servers import dump_json, memory_report, moto_server, proc_status_kb, sandbox, wabalink_server  # noqa: E402
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -54,17 +54,7 @@ def clients(wabalink_endpoint: str, s3_endpoint: str) -> tuple[Any, Any]:
 
 def link_phone(endpoint: str, social: Any) -> str:
     """A sandbox WABA linked through both phases; its phone number's linked id."""
-    import json
-    import urllib.request
-
-    from servers import SANDBOX_TOKEN
-
-    request = urllib.request.Request(endpoint + "/meta/sandbox/wabas", method="POST",
-                                     data=json.dumps({"name": "Bench Media", "phoneNumbers": 1}).encode(),
-                                     headers={"content-type": "application/json",
-                                              "authorization": f"Bearer {SANDBOX_TOKEN}"})
-    with urllib.request.urlopen(request, timeout=30) as answer:
-        meta = json.loads(answer.read())
+    meta = sandbox(endpoint, "POST", "/wabas", {"name": "Bench Media", "phoneNumbers": 1})
     first = social.associate_whatsapp_business_account(signupCallback={"accessToken": meta["accessToken"]})
     result = first["signupCallbackResult"]
     entry = result["linkedAccountsWithIncompleteSetup"][meta["wabaId"]]

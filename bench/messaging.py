@@ -18,7 +18,6 @@ import os
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +29,13 @@ import event_check  # noqa: E402
 import sendload  # noqa: E402
 from event_check import sink_reset, sink_server, wait_for_events  # noqa: E402
 from servers import (  # noqa: E402
-    SANDBOX_TOKEN,
     RssSampler,
     Server,
     cpu_seconds,
     dump_json,
     memory_report,
+    sandbox,
+    say,
     wabalink_server,
 )
 
@@ -72,18 +72,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def say(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
 # --- servers and setup ----------------------------------------------------------------------------
 
-def sandbox(server: Server, method: str, path: str, payload: dict[str, Any]) -> Any:
-    request = urllib.request.Request(server.endpoint + "/meta/sandbox" + path, data=json.dumps(payload).encode(),
-                                     method=method, headers={"content-type": "application/json",
-                                                             "authorization": f"Bearer {SANDBOX_TOKEN}"})
-    with urllib.request.urlopen(request, timeout=30) as answer:
-        return json.loads(answer.read())
 
 
 def boto_client(server: Server) -> Any:
@@ -99,7 +89,7 @@ def link_sending_waba(server: Server) -> dict[str, Any]:
     """A WABA with 2 numbers linked to the sink's topic, with an approved template, each number at
     the HIGH throughput tier (1,000 messages/s) and a pair limit the load cannot reach."""
     client = boto_client(server)
-    meta = sandbox(server, "POST", "/wabas", {"name": "Bench Messaging", "phoneNumbers": 2})
+    meta = sandbox(server.endpoint, "POST", "/wabas", {"name": "Bench Messaging", "phoneNumbers": 2})
     result = client.associate_whatsapp_business_account(
         signupCallback={"accessToken": meta["accessToken"]})["signupCallbackResult"]
     entry = result["linkedAccountsWithIncompleteSetup"][meta["wabaId"]]
@@ -114,8 +104,8 @@ def link_sending_waba(server: Server) -> dict[str, Any]:
     if created.get("templateStatus") not in (None, "APPROVED"):
         raise RuntimeError(f"setup: the benchmark's template is {created.get('templateStatus')}, not APPROVED")
     for phone in account["phoneNumbers"]:
-        sandbox(server, "PUT", f"/phone-numbers/{phone['metaPhoneNumberId']}/throughput", {"tier": "HIGH"})
-        sandbox(server, "PUT", f"/phone-numbers/{phone['metaPhoneNumberId']}/delivery", {"pairLimit": 1_000_000})
+        sandbox(server.endpoint, "PUT", f"/phone-numbers/{phone['metaPhoneNumberId']}/throughput", {"tier": "HIGH"})
+        sandbox(server.endpoint, "PUT", f"/phone-numbers/{phone['metaPhoneNumberId']}/delivery", {"pairLimit": 1_000_000})
     return {"waba_id": entry["wabaId"], "phones": [p["phoneNumberId"] for p in account["phoneNumbers"]],
             "meta_phones": [p["metaPhoneNumberId"] for p in account["phoneNumbers"]]}
 

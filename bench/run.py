@@ -22,7 +22,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +33,6 @@ import media as media_bench  # noqa: E402
 import messaging as messaging_bench  # noqa: E402
 from associations import precreate_wabas, run_associations, spot_check  # noqa: E402
 from servers import (  # noqa: E402
-    SANDBOX_TOKEN,
     RssSampler,
     Server,
     bare_server,
@@ -42,6 +40,8 @@ from servers import (  # noqa: E402
     dump_json,
     memory_report,
     moto_server,
+    sandbox,
+    say,
     wabalink_server,
 )
 from wrkload import WrkMissing, assert_clean, check_once, find_wrk, presign_get, run_wrk, write_script  # noqa: E402
@@ -92,18 +92,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def say(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
 # --- setup ------------------------------------------------------------------------------------------
 
-def sandbox(server: Server, method: str, path: str, payload: dict[str, Any]) -> Any:
-    request = urllib.request.Request(server.endpoint + "/meta/sandbox" + path, data=json.dumps(payload).encode(),
-                                     method=method, headers={"content-type": "application/json",
-                                                             "authorization": f"Bearer {SANDBOX_TOKEN}"})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())
 
 
 def link_one_waba(server: Server, access_key: str, secret_key: str) -> str:
@@ -114,7 +104,7 @@ def link_one_waba(server: Server, access_key: str, secret_key: str) -> str:
     client = boto3.client("socialmessaging", endpoint_url=server.endpoint, region_name=REGION,
                           aws_access_key_id=access_key, aws_secret_access_key=secret_key,
                           config=Config(retries={"total_max_attempts": 1}))
-    meta = sandbox(server, "POST", "/wabas", {"name": "Bench Reads", "phoneNumbers": 2})
+    meta = sandbox(server.endpoint, "POST", "/wabas", {"name": "Bench Reads", "phoneNumbers": 2})
     first = client.associate_whatsapp_business_account(signupCallback={"accessToken": meta["accessToken"]})
     result = first["signupCallbackResult"]
     entry = result["linkedAccountsWithIncompleteSetup"][meta["wabaId"]]

@@ -186,3 +186,16 @@ def cpu_seconds(pid: int) -> float | None:
 
 def dump_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def say(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def sandbox(endpoint: str, method: str, path: str, payload: dict[str, Any]) -> Any:
+    """One call to a wabalink server's simulator sandbox, with the run's operator token."""
+    request = urllib.request.Request(endpoint + "/meta/sandbox" + path, data=json.dumps(payload).encode(),
+                                     method=method, headers={"content-type": "application/json",
+                                                             "authorization": f"Bearer {SANDBOX_TOKEN}"})
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        return json.loads(answer.read())
