@@ -24,6 +24,7 @@ from wabalink.meta.errors import (
 )
 from wabalink.meta.flow_json import check_flow_json
 from wabalink.meta.flow_pages import asset_download_url, preview_url, timestamp
+from wabalink.meta.paging import page_answer, page_request
 from wabalink.meta.routing import Route
 from wabalink.meta.sandbox_input import NUMERIC_ID, meta_id, required_str
 from wabalink.meta.webhooks import enqueue_webhook
@@ -45,7 +46,6 @@ ASSET_NAME, ASSET_TYPE = "flow.json", "FLOW_JSON"
 UPDATE_ERROR, PUBLISH_ERROR, DEPRECATE_ERROR, DELETE_ERROR = 139001, 139002, 139003, 139004
 LIVE_STATUSES = ("PUBLISHED", "BLOCKED", "THROTTLED")
 DEFAULT_FIELDS = ["id", "name", "status", "categories", "validation_errors"]
-DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 25, 100
 
 
 
@@ -162,24 +162,13 @@ def _create(sim: MetaSimulator, call: GraphCall) -> dict[str, Any]:
 
 def _list(sim: MetaSimulator, call: GraphCall) -> dict[str, Any]:
     waba_id, params = call.args["waba_id"], call.params
-    try:
-        limit = max(1, min(int(params.get("limit", DEFAULT_PAGE_SIZE)), MAX_PAGE_SIZE))
-    except ValueError:
-        raise invalid_parameter_error("Param limit must be an integer") from None
-    after = params.get("after") or None
-    if after is not None and not NUMERIC_ID.fullmatch(after):
-        raise invalid_parameter_error("Param after must be a cursor from a previous page")
+    request = page_request(params)
     authorize_waba(sim, call.caller, waba_id, "GET")
     with sim.state.store.reader() as cursor:
-        page = meta_flows.list_flows(cursor, waba_id, after, limit + 1)
+        page = meta_flows.list_flows(cursor, waba_id, request.after, request.limit + 1)
     rows = [{"id": f.id, "name": f.name, "status": f.status, "categories": f.categories,
-             "validation_errors": f.validation_errors} for f in page[:limit]]
-    paging: dict[str, Any] = {}
-    if rows:
-        paging["cursors"] = {"before": rows[0]["id"], "after": rows[-1]["id"]}
-    if len(page) > limit:
-        paging["next"] = f"{waba_id}/flows?limit={limit}&after={rows[-1]['id']}"
-    return {"data": rows, "paging": paging}
+             "validation_errors": f.validation_errors} for f in page[:request.limit]]
+    return page_answer(rows, len(page) > request.limit, request, f"{waba_id}/flows")
 
 
 def read_object(sim: MetaSimulator, call: GraphCall) -> dict[str, Any] | None:

@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any
 from wabalink.meta.access import authorize_phone, authorize_waba
 from wabalink.meta.calls import GraphCall, GraphHandler, SandboxCall, SandboxHandler
 from wabalink.meta.errors import GraphError, SandboxError, invalid_parameter_error, unknown_object_error
+from wabalink.meta.paging import page_answer, page_request
 from wabalink.meta.routing import Route
-from wabalink.meta.sandbox_input import NUMERIC_ID, meta_id, optional_int, optional_str, required_str
+from wabalink.meta.sandbox_input import meta_id, optional_int, optional_str, required_str
 from wabalink.server.http import HttpResponse, json_response
 from wabalink.store.meta_state import NewPhoneNumber, PhoneNumberRecord, RegistrationOutcome
 
@@ -23,8 +24,6 @@ PIN_PATTERN = re.compile(r"[0-9]{6}")
 REGION_PATTERN = re.compile(r"[A-Z]{2}")
 # meta_phone_numbers.display_phone_number holds 20 characters.
 DISPLAY_PHONE_NUMBER = re.compile(r"\+?[0-9][0-9 ()\-]{4,18}")
-DEFAULT_PAGE_SIZE = 25
-MAX_PAGE_SIZE = 100
 MAX_PHONE_NUMBERS_PER_CALL = 100
 PIN_CONFLICT_CODE = 133005
 
@@ -55,23 +54,10 @@ def phone_fields(phone: PhoneNumberRecord) -> dict[str, Any]:
 def phone_numbers_page(sim: MetaSimulator, waba_id: str, params: dict[str, str]) -> dict[str, Any]:
     """One page of a WABA's numbers, with Meta's paging object (also used by field expansion).
     The caller has checked access to the WABA."""
-    try:
-        limit = int(params.get("limit", DEFAULT_PAGE_SIZE))
-    except ValueError:
-        raise invalid_parameter_error("Param limit must be an integer") from None
-    limit = max(1, min(limit, MAX_PAGE_SIZE))
-    after = params.get("after") or None
-    if after is not None and not NUMERIC_ID.fullmatch(after):
-        raise invalid_parameter_error("Param after must be a cursor from a previous page")
-    page = sim.state.list_phone_numbers(waba_id, after_id=after, limit=limit + 1)
-    rows = [phone_fields(p) for p in page[:limit]]
-    paging: dict[str, Any] = {}
-    if rows:
-        paging["cursors"] = {"before": rows[0]["id"], "after": rows[-1]["id"]}
-    if len(page) > limit:
-        # Meta's `next` carries the access token; ours does not, so following it leaks nothing.
-        paging["next"] = f"{waba_id}/phone_numbers?limit={limit}&after={page[limit - 1].id}"
-    return {"data": rows, "paging": paging}
+    request = page_request(params)
+    page = sim.state.list_phone_numbers(waba_id, after_id=request.after, limit=request.limit + 1)
+    rows = [phone_fields(p) for p in page[:request.limit]]
+    return page_answer(rows, len(page) > request.limit, request, f"{waba_id}/phone_numbers")
 
 
 def _list(sim: MetaSimulator, call: GraphCall) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from wabalink.meta import template_library, template_reviews, template_uploads
 from wabalink.meta.access import authorize_waba
 from wabalink.meta.calls import GraphCall
 from wabalink.meta.errors import GraphError, invalid_parameter_error, permission_error
+from wabalink.meta.paging import page_answer, page_request
 from wabalink.meta.routing import Route
 from wabalink.meta.template_reviews import (
     REVIEW_TIMERS,
@@ -41,7 +42,6 @@ from wabalink.store.meta_state import new_numeric_id
 if TYPE_CHECKING:
     from wabalink.meta.simulator import MetaSimulator
 
-DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 25, 100
 SUBCODE_NOT_FOUND = 2593002  # "Message template not found"
 UNKNOWN_OBJECT_SUBCODE = 33  # unknown_object_error: "Object with ID ... does not exist"
 LIST_FILTERS = ("name", "status", "category", "language")
@@ -140,13 +140,7 @@ def _list(sim: MetaSimulator, call: GraphCall) -> dict[str, Any]:
     waba_id, params = call.args["waba_id"], call.params
     authorize_waba(sim, call.caller, waba_id, "GET")
     before_template_call(sim)
-    try:
-        limit = max(1, min(int(params.get("limit", DEFAULT_PAGE_SIZE)), MAX_PAGE_SIZE))
-    except ValueError:
-        raise invalid_parameter_error("Param limit must be an integer") from None
-    after = params.get("after") or None
-    if after is not None and not after.isdigit():
-        raise invalid_parameter_error("Param after must be a cursor from a previous page")
+    request = page_request(params)
     filters = {name: params[name] for name in LIST_FILTERS if params.get(name)}
     if "status" in filters:
         filters["status"] = filters["status"].upper()
@@ -154,14 +148,9 @@ def _list(sim: MetaSimulator, call: GraphCall) -> dict[str, Any]:
         filters["category"] = filters["category"].upper()
     now = time.time()
     with sim.state.store.reader() as cursor:
-        page = rows.list_templates(cursor, waba_id, filters, after, limit + 1)
-    data = [template_json(row, now) for row in page[:limit]]
-    paging: dict[str, Any] = {}
-    if data:
-        paging["cursors"] = {"before": data[0]["id"], "after": data[-1]["id"]}
-    if len(page) > limit:
-        paging["next"] = f"{waba_id}/message_templates?limit={limit}&after={data[-1]['id']}"
-    return {"data": data, "paging": paging}
+        page = rows.list_templates(cursor, waba_id, filters, request.after, request.limit + 1)
+    data = [template_json(row, now) for row in page[:request.limit]]
+    return page_answer(data, len(page) > request.limit, request, f"{waba_id}/message_templates")
 
 
 def _delete(sim: MetaSimulator, call: GraphCall) -> dict[str, Any]:
