@@ -3,10 +3,14 @@ to its messages endpoint and sandbox."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from tests.support.meta import GRAPH_PREFIX, Server, create_waba
+from tests.support.meta import GRAPH_PREFIX, Server, create_waba, running_simulator, store_of_kind
+from tests.support.webhooks import WebhookReceiver
 
 
 @dataclass(frozen=True)
@@ -61,3 +65,13 @@ def sandbox_ok(server: Server, method: str, path: str, body: dict[str, Any] | No
     status, answer = server.sandbox(method, path, body)
     assert status in (200, 201), answer
     return answer
+
+
+@contextmanager
+def simulator_posting_to(receiver: WebhookReceiver, kind: str, folder: Path) -> Iterator[Server]:
+    """An in-process simulator on a store of `kind` whose app webhooks go to `receiver` (which then
+    checks their signatures with the simulator's generated app secret)."""
+    with store_of_kind(kind, folder) as (store, db_path):
+        with running_simulator(store, db_path, meta_webhook_url=receiver.url) as running:
+            receiver.app_secret = running.simulator.app.app_secret
+            yield running

@@ -10,8 +10,17 @@ from typing import Any
 
 import pytest
 
-from tests.support.messaging import Business, graph, inbound_ok, new_business, sandbox_ok, send, send_ok
-from tests.support.meta import Server, running_simulator, store_of_kind
+from tests.support.messaging import (
+    Business,
+    graph,
+    inbound_ok,
+    new_business,
+    sandbox_ok,
+    send,
+    send_ok,
+    simulator_posting_to,
+)
+from tests.support.meta import Server
 from tests.support.webhooks import WebhookReceiver
 
 
@@ -24,10 +33,8 @@ def receiver() -> Iterator[WebhookReceiver]:
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
            receiver: WebhookReceiver) -> Iterator[Server]:
-    with store_of_kind(request.param, tmp_path_factory.mktemp("messages")) as (store, db_path):
-        with running_simulator(store, db_path, meta_webhook_url=receiver.url) as running:
-            receiver.app_secret = running.simulator.app.app_secret
-            yield running
+    with simulator_posting_to(receiver, request.param, tmp_path_factory.mktemp("messages")) as running:
+        yield running
 
 
 @pytest.fixture
