@@ -38,7 +38,7 @@ def test_a_failure_without_credentials_logs_the_topic_the_reason_and_a_hint(
     try:
         row = {"seq": 7, "attempts": 0, "created_at": time.time(), "envelope": "{}",
                "destinations": json.dumps([{"eventDestinationArn": TOPIC_ARN}])}
-        outcomes = delivery._publish(TOPIC_ARN, None, [row])
+        [outcomes] = delivery._publisher.publish_many([(TOPIC_ARN, None, [{"Id": "7", "Message": "{}"}])])
         with caplog.at_level(logging.WARNING, logger="wabalink.events"):
             delivery._record([row], outcomes, [])
     finally:

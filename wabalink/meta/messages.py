@@ -97,8 +97,8 @@ def _send(sim: MetaSimulator, call: GraphCall) -> dict[str, Any]:
     category = _check_references(sim, phone, checked)
     wamid = new_wamid(checked.wa_id)
     now = time.time()
-    with sim.store.writer() as cursor:
-        _admit_and_store(sim, cursor, phone, checked, wamid, category, now)
+    # Committed together with other threads' writes under load (store/group_commit.py).
+    sim.store.write_grouped(lambda cursor: _admit_and_store(sim, cursor, phone, checked, wamid, category, now))
     sim.messaging.scheduler.wake()
     return {"messaging_product": "whatsapp", "contacts": [{"input": checked.to, "wa_id": checked.wa_id}],
             "messages": [{"id": wamid, "message_status": "accepted"}]}

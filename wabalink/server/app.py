@@ -96,7 +96,7 @@ class WabalinkApp:
         self.delivery = EventDelivery(self.store, DeliverySettings(
             sns_endpoint_url=settings.sns_endpoint_url, max_attempts=settings.event_max_attempts,
             max_age_seconds=settings.event_max_age_seconds,
-            retry_max_delay_seconds=settings.event_retry_max_delay_seconds))
+            retry_max_delay_seconds=settings.event_retry_max_delay_seconds, publish_in_child=True))
         self.throttle = RequestThrottle() if settings.throttle == "aws" else None
         # The built operations; the model's others answer NotImplementedException.
         self.operations: dict[str, BoundOperation] = build_dispatch_table(

@@ -8,7 +8,8 @@ SNS `PublishBatch` (10 per call, botocore's client at `--sns-endpoint-url` / AWS
 credentials from the standard chain, region from the topic ARN, `roleArn` assumed through STS first
 and its credentials cached until shortly before they expire), then records each outcome: delivered,
 or retrying with exponential backoff and the last error, or dead once the retry budget (attempts
-and/or age) is spent. Per AWS messageId, an event is claimed only when every earlier event of that
+and/or age) is spent. The PublishBatch calls themselves run in a child process of the server
+(sns_publisher.py), off the server's interpreter. Per AWS messageId, an event is claimed only when every earlier event of that
 message is finished, so `sent` is published before `delivered` before `read`.
 
 Events whose destination is not an SNS topic (a replayed Amazon Connect or destination-less event)
@@ -21,11 +22,11 @@ import json
 import logging
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from wabalink.service.events import CONNECT_NOT_DELIVERABLE, on_new_events
+from wabalink.service.sns_publisher import Call, PublisherProcess, PublisherSettings, SnsPublisher
 from wabalink.store import events as event_store
 from wabalink.store.db import Store
 
@@ -34,13 +35,11 @@ log = logging.getLogger("wabalink.events")
 Row = dict[str, Any]
 CLAIM_BATCH = 200
 PUBLISH_BATCH = 10  # SNS PublishBatch's limit
-PUBLISH_CONCURRENCY = 8  # PublishBatch calls in flight at once (botocore clients are thread-safe)
 IDLE_POLL_SECONDS = 0.5
 # After a wake-up, events committed within this long join the same round: fuller PublishBatch calls
 # (each costs about as much CPU for 1 entry as for 10) for a few milliseconds of latency.
 GATHER_SECONDS = 0.03
 LEASE_SECONDS = 60.0
-ROLE_CREDENTIALS_MARGIN_SECONDS = 300
 
 
 @dataclass
@@ -51,6 +50,7 @@ class DeliverySettings:
     retry_base_seconds: float = 1.0
     retry_max_delay_seconds: float = 300.0
     publish_timeout_seconds: float = 10.0
+    publish_in_child: bool = False  # PublishBatch in a child process (sns_publisher.py): the server's default
 
 
 class EventDelivery:
@@ -60,11 +60,10 @@ class EventDelivery:
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
-        self._publishers = ThreadPoolExecutor(PUBLISH_CONCURRENCY, thread_name_prefix="wabalink-sns")
-        self._clients_lock = threading.Lock()
+        publisher_settings = PublisherSettings(settings.sns_endpoint_url, settings.publish_timeout_seconds)
+        self._publisher: SnsPublisher | PublisherProcess = (
+            PublisherProcess(publisher_settings) if settings.publish_in_child else SnsPublisher(publisher_settings))
         self._remove_listener = on_new_events(self._wake.set)
-        self._clients: dict[tuple[str, str | None], Any] = {}  # (region, assumed key id)
-        self._role_credentials: dict[str, tuple[dict[str, str], float]] = {}
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="wabalink-event-delivery", daemon=True)
@@ -76,7 +75,7 @@ class EventDelivery:
         self._remove_listener()
         if self._thread is not None:
             self._thread.join(timeout)
-        self._publishers.shutdown(wait=False, cancel_futures=True)
+        self._publisher.close()
 
     def _run(self) -> None:
         while not self._stopping.is_set():
@@ -107,27 +106,14 @@ class EventDelivery:
                 not_deliverable.append(row)
             else:
                 by_topic.setdefault(topic, []).append(row)
-        calls = [self._publishers.submit(self._publish, topic_arn, role_arn, rows[start:start + PUBLISH_BATCH])
-                 for (topic_arn, role_arn), rows in by_topic.items() for start in range(0, len(rows), PUBLISH_BATCH)]
-        for call in calls:
-            outcomes.update(call.result())
+        calls: list[Call] = [
+            (topic_arn, role_arn, [{"Id": str(row["seq"]), "Message": row["envelope"]}
+                                   for row in rows[start:start + PUBLISH_BATCH]])
+            for (topic_arn, role_arn), rows in by_topic.items() for start in range(0, len(rows), PUBLISH_BATCH)]
+        for call_outcomes in self._publisher.publish_many(calls) if calls else []:
+            outcomes.update(call_outcomes)
         self._record(claimed, outcomes, not_deliverable)
         return len(claimed)
-
-    def _publish(self, topic_arn: str, role_arn: str | None, rows: list[Row]) -> dict[int, str | None]:
-        entries = [{"Id": str(row["seq"]), "Message": row["envelope"]} for row in rows]
-        try:
-            answer = self._client(topic_arn, role_arn).publish_batch(TopicArn=topic_arn, PublishBatchRequestEntries=entries)
-        except Exception as error:  # endpoint down, credentials missing, topic gone: all retried
-            reason = f"SNS PublishBatch to {topic_arn} failed: {type(error).__name__}: {str(error)[:300]}"
-            return {row["seq"]: reason for row in rows}
-        outcomes: dict[int, str | None] = {row["seq"]: "SNS PublishBatch answered neither success nor failure"
-                                           for row in rows}
-        for item in answer.get("Successful", []):
-            outcomes[int(item["Id"])] = None
-        for item in answer.get("Failed", []):
-            outcomes[int(item["Id"])] = f"SNS {item.get('Code')}: {str(item.get('Message'))[:300]}"
-        return outcomes
 
     def _record(self, claimed: list[Row], outcomes: dict[int, str | None], not_deliverable: list[Row]) -> None:
         now = time.time()
@@ -159,40 +145,6 @@ class EventDelivery:
         if failures:
             log.warning("events not delivered", extra={"failed": failures, "claimed": len(claimed),
                                                        **_failure_fields(*last_failure)})
-
-    def _client(self, topic_arn: str, role_arn: str | None) -> Any:
-        region = topic_arn.split(":")[3]
-        with self._clients_lock:  # one STS call and one client per key, whichever publisher asks first
-            credentials = self._assumed(role_arn, region) if role_arn else None
-            key = (region, credentials["aws_access_key_id"] if credentials else None)
-            client = self._clients.get(key)
-            if client is None:
-                client = self._clients[key] = self._new_client("sns", region, credentials)
-        return client
-
-    def _assumed(self, role_arn: str, region: str) -> dict[str, str]:
-        """Credentials of `role_arn` through STS AssumeRole, cached until shortly before expiry."""
-        cached = self._role_credentials.get(role_arn)
-        if cached is not None and cached[1] - ROLE_CREDENTIALS_MARGIN_SECONDS > time.time():
-            return cached[0]
-        answer = self._new_client("sts", region, None).assume_role(
-            RoleArn=role_arn, RoleSessionName="wabalink-event-delivery")["Credentials"]
-        credentials = {"aws_access_key_id": answer["AccessKeyId"], "aws_secret_access_key": answer["SecretAccessKey"],
-                       "aws_session_token": answer["SessionToken"]}
-        self._role_credentials[role_arn] = (credentials, answer["Expiration"].timestamp())
-        return credentials
-
-    def _new_client(self, service: str, region: str, credentials: dict[str, str] | None) -> Any:
-        import botocore.session
-        from botocore.config import Config
-
-        session = botocore.session.get_session()
-        endpoint = self.settings.sns_endpoint_url if service == "sns" else None
-        # Entries are built here, from the event log: botocore's validation of each call is pure cost.
-        config = Config(retries={"total_max_attempts": 1}, connect_timeout=self.settings.publish_timeout_seconds,
-                        read_timeout=self.settings.publish_timeout_seconds, parameter_validation=False)
-        return session.create_client(service, region_name=region, endpoint_url=endpoint, config=config,
-                                     **(credentials or {}))
 
 
 def _sns_destination(destinations: list[Row]) -> tuple[str, str | None] | None:

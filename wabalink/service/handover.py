@@ -10,8 +10,8 @@ again after its lease (at-least-once in that window only).
 
 Under load a thread claims the messages waiting in the queue together (one transaction), then sends
 them one at a time; each outcome is committed before the thread's next send, so at most one message
-per thread is at Meta without its outcome stored. On SQLite the outcomes of all threads are
-committed together by one recorder thread (group commit), since SQLite has a single writer.
+per thread is at Meta without its outcome stored. Claims and outcomes go through the store's group
+commit (store/group_commit.py): on SQLite, which has a single writer, they share transactions.
 """
 
 from __future__ import annotations
@@ -19,16 +19,15 @@ from __future__ import annotations
 import logging
 import queue
 import re
-import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from wabalink.meta.client import GraphApiError, GraphClient, GraphUnavailableError
 from wabalink.service.events import notify_new_events, record_event
 from wabalink.store import links, messages
-from wabalink.store.db import Store
+from wabalink.store.db import Cursor, Store
 
 log = logging.getLogger("wabalink.handover")
 
@@ -39,8 +38,6 @@ QUEUE_LIMIT = 10_000
 SWEEP_INTERVAL_SECONDS = 1.0
 SWEEP_BATCH = 500
 CLAIM_BATCH = 8  # messages a hand-over thread claims at once when they are waiting
-RECORD_BATCH = 200  # outcomes recorded in one transaction at most
-RECORD_WAIT_SECONDS = 30.0
 UNREACHABLE_ATTEMPTS = 5  # Meta unreachable this many times: the hand-over failed
 UNREACHABLE_BACKOFF_SECONDS = 2.0
 HANDOVER_FIELD = "aws_message_handover"  # the change field of AWS-generated hand-over events
@@ -58,7 +55,6 @@ class HandoverWorker:
         self._recorder = OutcomeRecorder(store)
 
     def start(self) -> None:
-        self._recorder.start()
         for index in range(self.threads):
             self._spawn(self._work, f"wabalink-handover-{index}")
         self._spawn(self._sweep, "wabalink-handover-sweeper")
@@ -68,7 +64,6 @@ class HandoverWorker:
         deadline = time.monotonic() + timeout
         for thread in self._running:
             thread.join(max(0.0, deadline - time.monotonic()))
-        self._recorder.stop(max(0.0, deadline - time.monotonic()))  # after the threads that wait on it
 
     def submit(self, message_id: str) -> None:
         """Queues a message just accepted (attempts 0); when the queue is full the sweeper takes it later."""
@@ -120,9 +115,9 @@ class HandoverWorker:
         (and committed) before the next send, so at most one message per thread is ever at Meta
         without its outcome in the store."""
         now = time.time()
-        with self.store.writer() as conn:
-            claimed = [row for message_id, attempts_seen in items
-                       if (row := messages.claim(conn, message_id, attempts_seen, now, now + self.lease_seconds))]
+        claimed = self.store.write_grouped(lambda conn: [
+            row for message_id, attempts_seen in items
+            if (row := messages.claim(conn, message_id, attempts_seen, now, now + self.lease_seconds))])
         for row in claimed:  # another worker has the others, or they are done
             self._send(row)
 
@@ -150,106 +145,39 @@ class Outcome:
     state: str
     wamid: str | None
     error: Row | None
-    done: threading.Event = field(default_factory=threading.Event)
-    failure: BaseException | None = None
 
 
 class OutcomeRecorder:
-    """Group commit of hand-over outcomes: every outcome waiting when a transaction starts is
-    recorded in it (with its event), and each caller returns once its own outcome is committed.
-    One thread writes, so the hand-over threads do not queue for SQLite's write lock one by one. On
-    PostgreSQL, which takes concurrent writers, each outcome is recorded by its own thread: one
-    thread doing every record's round trips in turn would be the bottleneck."""
+    """Records hand-over outcomes, each with its event, through the store's group commit: on SQLite
+    the outcomes of all hand-over threads (and other writes) share transactions instead of queueing
+    for the write lock one by one; on PostgreSQL each is written by its own thread."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._waiting: queue.Queue[Outcome] = queue.Queue()
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        if not self.store.is_sqlite:
-            return
-        self._thread = threading.Thread(target=self._run, name="wabalink-handover-recorder", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float) -> None:
-        self._stopping.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
 
     def record(self, outcome: Outcome) -> None:
-        """Returns once `outcome` is committed; raises what recording it raised. Without the
-        recorder thread (stopped, or never started), records in the caller's thread."""
-        if not self.store.is_sqlite or self._thread is None or not self._thread.is_alive():
-            self._commit([outcome])  # PostgreSQL takes concurrent writers: no queue through one thread
-        else:
-            self._waiting.put(outcome)
-            if not outcome.done.wait(RECORD_WAIT_SECONDS):
-                raise TimeoutError("hand-over outcome not recorded in time; the sweeper retries the message")
-        if outcome.failure is not None:
-            raise outcome.failure
-
-    def _run(self) -> None:
-        while True:
-            try:
-                batch = [self._waiting.get(timeout=0.2)]
-            except queue.Empty:
-                if self._stopping.is_set():
-                    return
-                continue
-            while len(batch) < RECORD_BATCH:
-                try:
-                    batch.append(self._waiting.get_nowait())
-                except queue.Empty:
-                    break
-            self._commit(batch)
-
-    def _commit(self, batch: list[Outcome]) -> None:
-        try:
-            recorded = self._write(batch)
-        except Exception:  # one outcome spoils the transaction: record each alone, so only it fails
-            if len(batch) == 1:
-                batch[0].failure = sys.exc_info()[1]
-                batch[0].done.set()
-                return
-            for outcome in batch:
-                self._commit([outcome])
-            return
-        for outcome in batch:
-            outcome.done.set()
-        if recorded:
+        """Returns once `outcome` is committed; raises what recording it raised."""
+        if self.store.write_grouped(lambda conn: self._write(conn, outcome)):
             notify_new_events()
 
-    def _write(self, batch: list[Outcome]) -> int:
-        """The outcomes and their events, in one transaction; returns how many events it wrote."""
-        recorded = 0
-        now = time.time()
-        with self.store.writer() as conn:
-            wabas: dict[tuple[str, str, str], Row | None] = {}
-            phones: dict[tuple[str, str, str], Row | None] = {}
-            for outcome in batch:
-                row, wamid, error = outcome.row, outcome.wamid, outcome.error
-                if not messages.finish(conn, row["id"], outcome.state, wamid, now):
-                    continue  # a lease expired and another worker recorded it first
-                waba_key = (row["account_id"], row["region"], row["waba_link_id"])
-                if waba_key not in wabas:
-                    wabas[waba_key] = links.get_waba(conn, *waba_key)
-                phone_key = (row["account_id"], row["region"], row["phone_link_id"])
-                if phone_key not in phones:
-                    phones[phone_key] = links.get_phone(conn, *phone_key)
-                waba, phone = wabas[waba_key], phones[phone_key]
-                if waba is None:
-                    continue  # unlinked since: no destination to tell
-                kind = "handover_succeeded" if error is None else "handover_failed"
-                record_event(conn, waba=waba, phone=phone, kind=kind, entry=handover_entry(waba, phone, row, wamid, error),
-                             message_id=row["id"], wamid=wamid)
-                recorded += 1
-                # Failures at info, successes at debug: at 1,000 sends/s a line per success is noise and cost.
-                if error is not None or log.isEnabledFor(logging.DEBUG):
-                    log.log(logging.INFO if error else logging.DEBUG, "hand-over", extra={
-                        "message_id": row["id"], "outcome": kind, "meta_error_code": error["code"] if error else None})
-        return recorded
+    @staticmethod
+    def _write(conn: Cursor, outcome: Outcome) -> bool:
+        """The outcome and its event; whether an event was written."""
+        row, wamid, error = outcome.row, outcome.wamid, outcome.error
+        if not messages.finish(conn, row["id"], outcome.state, wamid, time.time()):
+            return False  # a lease expired and another worker recorded it first
+        waba = links.get_waba(conn, row["account_id"], row["region"], row["waba_link_id"])
+        if waba is None:
+            return False  # unlinked since: no destination to tell
+        phone = links.get_phone(conn, row["account_id"], row["region"], row["phone_link_id"])
+        kind = "handover_succeeded" if error is None else "handover_failed"
+        record_event(conn, waba=waba, phone=phone, kind=kind, entry=handover_entry(waba, phone, row, wamid, error),
+                     message_id=row["id"], wamid=wamid)
+        # Failures at info, successes at debug: at 1,000 sends/s a line per success is noise and cost.
+        if error is not None or log.isEnabledFor(logging.DEBUG):
+            log.log(logging.INFO if error else logging.DEBUG, "hand-over", extra={
+                "message_id": row["id"], "outcome": kind, "meta_error_code": error["code"] if error else None})
+        return True
 
 
 def _graph_error(error: GraphApiError) -> Row:

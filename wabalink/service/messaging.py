@@ -25,6 +25,7 @@ from wabalink.aws.shapes import SendWhatsAppMessageInput, SendWhatsAppMessageOut
 from wabalink.service.operations import Operations, RequestContext, operation
 from wabalink.service.ownership import owned_phone
 from wabalink.store import links, messages
+from wabalink.store.db import Cursor
 
 META_API_VERSION = re.compile(r"v(\d{1,3})\.(\d{1,3})")
 # The built-in simulator's Graph versions (Meta answers 2500 "Unknown path components" for others).
@@ -42,7 +43,7 @@ class Messaging(Operations):
         version = checked_version(params["metaApiVersion"], self.deps.extensions.get("graph_versions"))
         message_id = str(uuid.uuid4())
         now = time.time()
-        with self.store.writer() as conn:
+        def accept(conn: Cursor) -> None:
             phone = owned_phone(conn, ctx, params["originationPhoneNumberId"], "originationPhoneNumberId",
                                 missing=ResourceNotFoundException, linked_only=False)
             waba = links.get_waba(conn, ctx.account_id, ctx.region, phone["waba_link_id"])
@@ -57,6 +58,9 @@ class Messaging(Operations):
                 "meta_phone_number_id": phone["meta_phone_number_id"], "meta_api_version": version,
                 "body": body, "state": messages.QUEUED, "claimed_until": now + DIRECT_HANDOVER_GRACE_SECONDS,
                 "created_at": now})
+
+        # Committed together with other threads' writes under load (store/group_commit.py).
+        self.store.write_grouped(accept)
         handover = self.deps.extensions.get("handover")
         if handover is not None:
             handover.submit(message_id)

@@ -22,6 +22,8 @@ import hmac
 import json
 import logging
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -119,22 +121,25 @@ class WebhookReceiver:
 
     def record(self, entries: list[Any]) -> int:
         """Every (entry, change) of the webhook as events, in one transaction; how many were new."""
-        recorded = 0
-        phones: dict[tuple[str, str], Row | None] = {}  # the body's statuses are mostly of one number
-        with self.store.writer() as conn:
-            for entry in entries:
-                if not isinstance(entry, dict) or not isinstance(entry.get("changes"), list):
-                    continue
-                meta_waba_id = str(entry.get("id", ""))
-                wabas = conn.rows(_COMPLETE_LINKS, meta_waba_id=meta_waba_id)
-                if not wabas:
-                    log.info("webhook for a Meta WABA not linked", extra={"meta_waba_id": meta_waba_id})
-                    continue
-                for change in entry["changes"]:
-                    if isinstance(change, dict):
-                        for waba in wabas:
-                            recorded += _record_change(conn, waba, meta_waba_id, change, phones)
-        return recorded
+        changes = list(_prepared_changes(entries))
+
+        def write(conn: Cursor) -> int:
+            recorded = 0
+            phones: dict[tuple[str, str], Row | None] = {}  # the body's statuses are mostly of one number
+            links_by_meta_id: dict[str, list[Row]] = {}
+            for change in changes:
+                wabas = links_by_meta_id.get(change.meta_waba_id)
+                if wabas is None:
+                    wabas = links_by_meta_id[change.meta_waba_id] = conn.rows(
+                        _COMPLETE_LINKS, meta_waba_id=change.meta_waba_id)
+                    if not wabas:
+                        log.info("webhook for a Meta WABA not linked", extra={"meta_waba_id": change.meta_waba_id})
+                for waba in wabas:
+                    recorded += _record_change(conn, waba, change, phones)
+            return recorded
+
+        # Committed together with other threads' writes under load (store/group_commit.py).
+        return self.store.write_grouped(write)
 
     def _verify_subscription(self, request: HttpRequest) -> HttpResponse:
         query = {key: values[0] for key, values in parse_qs(request.query_string.decode("latin-1")).items()}
@@ -148,35 +153,58 @@ class WebhookReceiver:
         return json_response(403, {"error": {"message": "hub.verify_token does not match"}})
 
 
-def _record_change(conn: Cursor, waba: Row, meta_waba_id: str, change: Row,
-                   phones: dict[tuple[str, str], Row | None]) -> int:
-    canonical = json.dumps(change, sort_keys=True, separators=(",", ":"))
-    dedupe_key = hashlib.sha256(f"{meta_waba_id}\n{waba['id']}\n{canonical}".encode()).hexdigest()
+@dataclass(frozen=True)
+class _Change:
+    """One change of a webhook body, with what can be worked out before the transaction."""
+    meta_waba_id: str
+    change: Row
+    canonical: str  # the change as sorted compact JSON: its identity, whatever the sender's formatting
+    value: Row
+    meta_phone_number_id: str
+    kind: str
+    wamid: str | None
+
+
+def _prepared_changes(entries: list[Any]) -> Iterator[_Change]:
+    for entry in entries:
+        if not isinstance(entry, dict) or not isinstance(entry.get("changes"), list):
+            continue
+        meta_waba_id = str(entry.get("id", ""))
+        for change in entry["changes"]:
+            if not isinstance(change, dict):
+                continue
+            given_value = change.get("value")
+            value: dict[str, Any] = given_value if isinstance(given_value, dict) else {}
+            given_metadata = value.get("metadata")
+            metadata: dict[str, Any] = given_metadata if isinstance(given_metadata, dict) else {}
+            kind, wamid = _kind_and_wamid(change.get("field"), value)
+            yield _Change(meta_waba_id, change, json.dumps(change, sort_keys=True, separators=(",", ":")), value,
+                          str(metadata.get("phone_number_id") or ""), kind, wamid)
+
+
+def _record_change(conn: Cursor, waba: Row, change: _Change, phones: dict[tuple[str, str], Row | None]) -> int:
+    dedupe_key = hashlib.sha256(f"{change.meta_waba_id}\n{waba['id']}\n{change.canonical}".encode()).hexdigest()
     conn.lock(f"webhook:{dedupe_key}")
     if event_store.has_dedupe_key(conn, dedupe_key):
         return 0
-    given_value = change.get("value")
-    value: dict[str, Any] = given_value if isinstance(given_value, dict) else {}
-    given_metadata = value.get("metadata")
-    metadata: dict[str, Any] = given_metadata if isinstance(given_metadata, dict) else {}
     phone = None
-    if metadata.get("phone_number_id"):
-        key = (waba["id"], str(metadata["phone_number_id"]))
+    if change.meta_phone_number_id:
+        key = (waba["id"], change.meta_phone_number_id)
         if key not in phones:
             found = links.find_phone_by_meta_id(conn, *key)
             phones[key] = found if found is not None and found["linked"] else None
         phone = phones[key]
-    kind, wamid = _kind_and_wamid(change.get("field"), value)
+    kind, wamid = change.kind, change.wamid
     message_id = None
     if wamid and kind.startswith("status_"):
         message_id = messages.message_id_for_wamid(conn, waba["id"], wamid)
-        if message_id is None and _young(value) and messages.hand_over_in_flight(
-                conn, waba["id"], str(metadata.get("phone_number_id", ""))):
-            raise RetryLater(waba["id"], wamid, str(metadata.get("phone_number_id", "")))
+        if message_id is None and _young(change.value) and messages.hand_over_in_flight(
+                conn, waba["id"], change.meta_phone_number_id):
+            raise RetryLater(waba["id"], wamid, change.meta_phone_number_id)
     hold_until = None
     if message_id is not None:
         hold_until = _order_after_predecessor(conn, message_id, kind)
-    record_event(conn, waba=waba, phone=phone, kind=kind, entry={"id": meta_waba_id, "changes": [change]},
+    record_event(conn, waba=waba, phone=phone, kind=kind, entry={"id": change.meta_waba_id, "changes": [change.change]},
                  message_id=message_id, wamid=wamid, dedupe_key=dedupe_key, hold_until=hold_until)
     return 1
 

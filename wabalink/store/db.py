@@ -17,11 +17,11 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Connection, Engine, create_engine, event, select, text
 from sqlalchemy.engine import Dialect, make_url
@@ -30,10 +30,12 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
 
 from wabalink.store import migrations, schema
+from wabalink.store.group_commit import GroupCommit
 
 DEFAULT_STATE_DIR = ".wabalink"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 POSTGRES_MAX_OVERFLOW = 32
+T = TypeVar("T")
 
 # One writer lock per SQLite file in this process (several Store objects may open the same file).
 _sqlite_writer_locks: dict[str, threading.RLock] = {}
@@ -174,6 +176,10 @@ class Cursor:
         first = self._cursor.fetchone()
         return first[0] if first else None
 
+    def execute_sql(self, sql: str) -> None:
+        """A statement without parameters (SAVEPOINT, RELEASE): for the store's own machinery."""
+        self._cursor.execute(sql)
+
 
 class _Reader:
     """The context manager `Store.reader()` returns: a class, not a generator, since it runs on
@@ -228,6 +234,14 @@ class Store:
             self.engine = create_engine(sa_url, pool_size=pool_size, max_overflow=POSTGRES_MAX_OVERFLOW,
                                         pool_pre_ping=True)
             self._writer_lock = None
+        self.group_commit = GroupCommit(self)
+
+    def write_grouped(self, work: Callable[[Cursor], T]) -> T:
+        """`work(cursor)` in a write transaction, committed when this returns; on SQLite possibly
+        shared with other threads' works (see group_commit.py). Never call it inside `writer()`."""
+        if getattr(self._thread_connections, "in_writer", False):
+            raise RuntimeError("write_grouped() inside writer(): the group commit would wait for this transaction")
+        return self.group_commit.run(work)
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
@@ -244,10 +258,14 @@ class Store:
         # Queue in-process first (SQLite); after the busy timeout, fall back to SQLite's own wait
         # rather than block for ever on a writer of this process that waits for something else.
         queued = self._writer_lock is not None and self._writer_lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
+        outermost = not getattr(self._thread_connections, "in_writer", False)
+        self._thread_connections.in_writer = True
         try:
             with self._write_transaction() as cursor:
                 yield cursor
         finally:
+            if outermost:
+                self._thread_connections.in_writer = False
             if queued:
                 self._writer_lock.release()  # type: ignore[union-attr]
 
@@ -336,6 +354,7 @@ class Store:
             return "ok"
 
     def dispose(self) -> None:
+        self.group_commit.stop()
         with self._opened_lock:
             for connection in self._opened:
                 connection.close()

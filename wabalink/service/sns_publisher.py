@@ -1,0 +1,251 @@
+"""SNS PublishBatch calls for the delivery worker, in a child process of the server.
+
+botocore builds every call in Python: it form-encodes the query-protocol body byte by byte, signs
+it, and parses SNS's XML answer. At a few hundred messages a second (four events each) that was
+the largest CPU cost of a message's life in the server, and the server is one interpreter. So
+`PublisherProcess` runs an `SnsPublisher` in a child Python process (`python -m
+wabalink.service.sns_publisher`): the delivery worker sends it a round's PublishBatch calls over a
+pipe and gets back each entry's outcome. The child never touches the store; the event log and
+every decision about retries stay in the server. A child that dies is started again for the next
+round (the round's events are retried like any failed delivery); when the server dies, the child
+reads the end of its pipe and exits.
+
+`SnsPublisher` is also usable in-process (tests, or a child that cannot start).
+
+Credentials come from botocore's standard chain in the child, which inherits the server's
+environment; `roleArn` is assumed through STS first, its credentials cached until shortly before
+they expire.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import select
+import struct
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from typing import IO, Any
+
+log = logging.getLogger("wabalink.events")
+
+Entry = dict[str, str]  # {"Id": str(seq), "Message": envelope}
+Outcomes = dict[int, str | None]  # seq -> None (published) or why not
+Call = tuple[str, str | None, list[Entry]]  # topic ARN, role ARN, at most 10 entries
+PUBLISH_CONCURRENCY = 8  # PublishBatch calls in flight at once (botocore clients are thread-safe)
+ROLE_CREDENTIALS_MARGIN_SECONDS = 300
+# A body larger than this keeps botocore's own encoding (compact where it matters: real SNS).
+FAST_FORM_MAX_BYTES = 256 * 1024
+_FRAME = struct.Struct("!I")
+
+
+@dataclass(frozen=True)
+class PublisherSettings:
+    sns_endpoint_url: str | None = None  # None: botocore's own (AWS_ENDPOINT_URL_SNS, else real SNS)
+    timeout_seconds: float = 10.0
+
+
+class SnsPublisher:
+    """PublishBatch with botocore: one client per (region, assumed credentials)."""
+
+    def __init__(self, settings: PublisherSettings) -> None:
+        self.settings = settings
+        self._calls = ThreadPoolExecutor(PUBLISH_CONCURRENCY, thread_name_prefix="wabalink-sns")
+        self._clients_lock = threading.Lock()
+        self._clients: dict[tuple[str, str | None], Any] = {}  # (region, assumed key id)
+        self._role_credentials: dict[str, tuple[dict[str, str], float]] = {}
+
+    def publish_many(self, calls: list[Call]) -> list[Outcomes]:
+        """The calls at once (up to PUBLISH_CONCURRENCY in flight); their outcomes in order."""
+        if len(calls) == 1:
+            return [self.publish(*calls[0])]
+        return [future.result() for future in [self._calls.submit(self.publish, *call) for call in calls]]
+
+    def publish(self, topic_arn: str, role_arn: str | None, entries: list[Entry]) -> Outcomes:
+        try:
+            answer = self._client(topic_arn, role_arn).publish_batch(TopicArn=topic_arn, PublishBatchRequestEntries=entries)
+        except Exception as error:  # endpoint down, credentials missing, topic gone: all retried
+            reason = f"SNS PublishBatch to {topic_arn} failed: {type(error).__name__}: {str(error)[:300]}"
+            return {int(entry["Id"]): reason for entry in entries}
+        outcomes: Outcomes = {int(entry["Id"]): "SNS PublishBatch answered neither success nor failure"
+                              for entry in entries}
+        for item in answer.get("Successful", []):
+            outcomes[int(item["Id"])] = None
+        for item in answer.get("Failed", []):
+            outcomes[int(item["Id"])] = f"SNS {item.get('Code')}: {str(item.get('Message'))[:300]}"
+        return outcomes
+
+    def close(self) -> None:
+        self._calls.shutdown(wait=False, cancel_futures=True)
+
+    def _client(self, topic_arn: str, role_arn: str | None) -> Any:
+        region = topic_arn.split(":")[3]
+        with self._clients_lock:  # one STS call and one client per key, whichever thread asks first
+            credentials = self._assumed(role_arn, region) if role_arn else None
+            key = (region, credentials["aws_access_key_id"] if credentials else None)
+            client = self._clients.get(key)
+            if client is None:
+                client = self._clients[key] = self._new_client("sns", region, credentials)
+        return client
+
+    def _assumed(self, role_arn: str, region: str) -> dict[str, str]:
+        """Credentials of `role_arn` through STS AssumeRole, cached until shortly before expiry."""
+        cached = self._role_credentials.get(role_arn)
+        if cached is not None and cached[1] - ROLE_CREDENTIALS_MARGIN_SECONDS > time.time():
+            return cached[0]
+        answer = self._new_client("sts", region, None).assume_role(
+            RoleArn=role_arn, RoleSessionName="wabalink-event-delivery")["Credentials"]
+        credentials = {"aws_access_key_id": answer["AccessKeyId"], "aws_secret_access_key": answer["SecretAccessKey"],
+                       "aws_session_token": answer["SessionToken"]}
+        self._role_credentials[role_arn] = (credentials, answer["Expiration"].timestamp())
+        return credentials
+
+    def _new_client(self, service: str, region: str, credentials: dict[str, str] | None) -> Any:
+        import botocore.session
+        from botocore.config import Config
+
+        session = botocore.session.get_session()
+        endpoint = self.settings.sns_endpoint_url if service == "sns" else None
+        # Entries are built from the event log: botocore's validation of each call is pure cost.
+        config = Config(retries={"total_max_attempts": 1}, connect_timeout=self.settings.timeout_seconds,
+                        read_timeout=self.settings.timeout_seconds, parameter_validation=False)
+        client = session.create_client(service, region_name=region, endpoint_url=endpoint, config=config,
+                                       **(credentials or {}))
+        if service == "sns":
+            client.meta.events.register("before-call.sns.PublishBatch", encode_form_body)
+        return client
+
+
+def encode_form_body(params: dict[str, Any], **_: Any) -> None:
+    """botocore's `before-call` hook: the query-protocol body, form-encoded once and fast.
+
+    botocore would encode the body dict with `urllib.parse.urlencode` (a Python loop per byte) and,
+    since signing reads the body before sending it, do so twice. Every value here is ASCII (the
+    envelopes are `json.dumps` output), so each byte is written as `%XX` by `bytes.hex`, in C:
+    a valid form encoding that SNS decodes to the same parameters."""
+    body = params.get("body")
+    if not isinstance(body, dict) or not all(isinstance(key, str) and isinstance(value, str) and value.isascii()
+                                             for key, value in body.items()):
+        return
+    encoded = "&".join(f"{key}={_percent_encoded(value)}" for key, value in body.items())
+    if len(encoded) <= FAST_FORM_MAX_BYTES:
+        params["body"] = encoded.encode("ascii")
+
+
+def _percent_encoded(value: str) -> str:
+    return "%" + value.encode("ascii").hex("%").upper() if value else ""
+
+
+# --- the child process --------------------------------------------------------------------------
+
+class PublisherProcess:
+    """An `SnsPublisher` in a child process, started on first use and again after it dies."""
+
+    def __init__(self, settings: PublisherSettings) -> None:
+        self.settings = settings
+        self._child: subprocess.Popen[bytes] | None = None
+        self._lock = threading.Lock()
+
+    def publish_many(self, calls: list[Call]) -> list[Outcomes]:
+        with self._lock:  # one round at a time: requests and answers alternate on the pipe
+            try:
+                child = self._started()
+                _write_frame(child.stdin, calls)  # type: ignore[arg-type]
+                answer: list[Outcomes] = _read_frame(child.stdout, self._answer_timeout(calls))  # type: ignore[arg-type]
+                return answer
+            except (OSError, EOFError, TimeoutError, pickle.UnpicklingError) as error:
+                self._stop_child()
+                reason = f"the SNS publisher process failed ({type(error).__name__}: {error}); retried"
+                log.warning("SNS publisher process failed; it is started again for the next round",
+                            extra={"error": type(error).__name__})
+                return [{int(entry["Id"]): reason for entry in entries} for _, _, entries in calls]
+
+    def close(self) -> None:
+        with self._lock:
+            self._stop_child()
+
+    def _answer_timeout(self, calls: list[Call]) -> float:
+        # Calls run PUBLISH_CONCURRENCY at a time, each bounded by connect + read timeouts; an STS
+        # call may come first.
+        waves = -(-len(calls) // PUBLISH_CONCURRENCY)
+        return (waves + 1) * 2 * self.settings.timeout_seconds + 5.0
+
+    def _started(self) -> subprocess.Popen[bytes]:
+        if self._child is not None and self._child.poll() is None:
+            return self._child
+        # Unbuffered pipes: select() then sees every byte of an answer not read yet
+        self._child = subprocess.Popen([sys.executable, "-m", "wabalink.service.sns_publisher"],
+                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0, close_fds=True)
+        _write_frame(self._child.stdin, asdict(self.settings))  # type: ignore[arg-type]
+        return self._child
+
+    def _stop_child(self) -> None:
+        child, self._child = self._child, None
+        if child is None:
+            return
+        for stream in (child.stdin, child.stdout):
+            try:
+                stream.close()  # type: ignore[union-attr]
+            except OSError:
+                pass
+        try:
+            child.wait(2.0)  # it exits at the end of its input
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
+def _write_frame(stream: IO[bytes], value: Any) -> None:
+    data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    pending = memoryview(_FRAME.pack(len(data)) + data)
+    while pending:
+        written = stream.write(pending)  # a raw pipe may take less than given
+        pending = pending[written or 0:]
+    stream.flush()
+
+
+def _read_frame(stream: IO[bytes], timeout: float | None = None) -> Any:
+    if timeout is not None and not select.select([stream], [], [], timeout)[0]:
+        raise TimeoutError(f"no answer within {timeout:.0f} s")
+    header = _read_exactly(stream, _FRAME.size)
+    return pickle.loads(_read_exactly(stream, _FRAME.unpack(header)[0]))
+
+
+def _read_exactly(stream: IO[bytes], size: int) -> bytes:
+    chunks, missing = [], size
+    while missing:
+        chunk = stream.read(missing)  # a raw pipe may give less than asked
+        if not chunk:
+            raise EOFError("the other end closed the pipe")
+        chunks.append(chunk)
+        missing -= len(chunk)
+    return b"".join(chunks)
+
+
+def _serve(requests: IO[bytes], answers: IO[bytes]) -> None:
+    """The child's loop: settings first, then one answer per round of calls, until end of input."""
+    publisher = SnsPublisher(PublisherSettings(**_read_frame(requests)))
+    try:
+        while True:
+            try:
+                calls = _read_frame(requests)
+            except EOFError:
+                return
+            _write_frame(answers, publisher.publish_many(calls))
+    finally:
+        publisher.close()
+
+
+if __name__ == "__main__":
+    # The pipes are the protocol: anything else the child prints goes to stderr (the server's log).
+    protocol_out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    try:
+        _serve(sys.stdin.buffer, protocol_out)
+    except (BrokenPipeError, KeyboardInterrupt):
+        pass
