@@ -31,7 +31,7 @@ from event_check import sink_reset, sink_server, wait_for_events  # noqa: E402
 from servers import (  # noqa: E402
     RssSampler,
     Server,
-    cpu_seconds,
+    tree_cpu_seconds,
     dump_json,
     memory_report,
     sandbox,
@@ -140,7 +140,8 @@ def load_phase(name: str, sink: Server, servers: list[Server], waba: dict[str, A
                *, paced: bool, first_index: int) -> dict[str, Any]:
     sink_reset(sink)
     endpoints = [server.endpoint for server in servers]
-    cpu_before = [cpu_seconds(server.pid) or 0.0 for server in servers]
+    cpu_before = [tree_cpu_seconds(server.pid) for server in servers]
+    sink_before = tree_cpu_seconds(sink.pid)
     generator_before = sum(os.times()[:2])
     if paced:
         sends = sendload.paced(endpoints, waba["phones"], KEY, rate=args.rate, duration=args.lag_seconds,
@@ -149,8 +150,9 @@ def load_phase(name: str, sink: Server, servers: list[Server], waba: dict[str, A
         sends = sendload.flat_out(endpoints, waba["phones"], KEY, threads=args.threads, duration=args.seconds,
                                   first_index=first_index)
     load_end = time.time()
-    cpu_load = sum((cpu_seconds(s.pid) or 0.0) - before for s, before in zip(servers, cpu_before))
+    cpu_load = sum(tree_cpu_seconds(s.pid) - before for s, before in zip(servers, cpu_before))
     generator_cpu = sum(os.times()[:2]) - generator_before
+    sink_cpu = tree_cpu_seconds(sink.pid) - sink_before
     waited = wait_for_events(sink, list(sends.accepted), args.drain_timeout)
     recorded = event_check.sink_get(sink, "/_sink/events")
     events = event_check.event_report(sends.accepted, recorded, load_end)
@@ -162,6 +164,7 @@ def load_phase(name: str, sink: Server, servers: list[Server], waba: dict[str, A
         "drain_wait_s": round(waited, 2),
         "server_cpu_ms_per_message_during_load": round(cpu_load * 1000 / count, 2),
         "generator_cpu_ms_per_message": round(generator_cpu * 1000 / count, 2),
+        "sink_cpu_ms_per_message": round(sink_cpu * 1000 / count, 2),
         "machine_load_average_1m": os.getloadavg()[0]}
     s, e = report["sends"], report["events"]
     say(f"{name}: {s['accepted']} accepted in {s['duration_s']}s = {s['accepted_per_second']}/s "
@@ -259,7 +262,7 @@ def summarize(results: dict[str, Any]) -> dict[str, Any]:
         all_events = all(phase["events"]["incomplete"] == 0 for phase in (flat, paced))
         duplicates = flat["events"]["duplicates"] + paced["events"]["duplicates"]
         out_of_order = flat["events"]["out_of_order"] + paced["events"]["out_of_order"]
-        rss = max(m["vm_hwm_mb"] or 0 for m in result["memory"])
+        rss = round(max((m["vm_hwm_mb"] or 0) + m.get("children_vm_hwm_mb", 0) for m in result["memory"]), 1)
         summary[name] = {
             "accepted_per_second": flat["sends"]["accepted_per_second"],
             "call_p50_ms": flat["sends"]["latency"]["p50_ms"], "call_p99_ms": flat["sends"]["latency"]["p99_ms"],
@@ -305,7 +308,7 @@ def print_report(results: dict[str, Any]) -> None:
         messages = sum(p["events"]["messages"] for p in (flat, paced))
         dup = sum(p["events"]["duplicates"] for p in (flat, paced))
         order = sum(p["events"]["out_of_order"] for p in (flat, paced))
-        rss = max(m["vm_hwm_mb"] or 0 for m in result["memory"])
+        rss = round(max((m["vm_hwm_mb"] or 0) + m.get("children_vm_hwm_mb", 0) for m in result["memory"]), 1)
         figures = [flat["sends"]["accepted_per_second"], flat["sends"]["latency"]["p50_ms"],
                    flat["sends"]["latency"]["p99_ms"], paced["sends"]["accepted_per_second"],
                    paced["events"]["lag_to_read"]["p50_ms"], paced["events"]["lag_to_read"]["p99_ms"]]
@@ -318,7 +321,8 @@ def print_report(results: dict[str, Any]) -> None:
         if "skipped" not in result:
             flat, paced = result["flat_out"], result["paced"]
             print(f"  {name}: flat out: server CPU {flat['server_cpu_ms_per_message_during_load']} ms/message, "
-                  f"generator {flat['generator_cpu_ms_per_message']} ms; last event "
+                  f"generator {flat['generator_cpu_ms_per_message']} ms, SNS sink "
+                  f"{flat.get('sink_cpu_ms_per_message')} ms; last event "
                   f"{flat['events']['last_event_after_load_s']}s after the load (paced: "
                   f"{paced['events']['last_event_after_load_s']}s); 1-min load average "
                   f"{flat['machine_load_average_1m']:.1f} on {os.cpu_count()} CPUs")

@@ -167,9 +167,30 @@ class RssSampler:
 
 
 def memory_report(pid: int) -> dict[str, Any]:
+    """VmHWM and VmRSS of the process, and the VmHWM of its children (wabalink's SNS publisher)."""
     hwm = proc_status_kb(pid, "VmHWM")
     rss = proc_status_kb(pid, "VmRSS")
-    return {"vm_hwm_mb": round(hwm / 1024, 1) if hwm else None, "vm_rss_mb": round(rss / 1024, 1) if rss else None}
+    children_hwm = sum(proc_status_kb(child, "VmHWM") or 0 for child in child_pids(pid))
+    return {"vm_hwm_mb": round(hwm / 1024, 1) if hwm else None, "vm_rss_mb": round(rss / 1024, 1) if rss else None,
+            "children_vm_hwm_mb": round(children_hwm / 1024, 1)}
+
+
+def child_pids(pid: int) -> list[int]:
+    """The process's direct children (from /proc/*/stat)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                continue
+    return found
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds of the process and its direct children (wabalink's SNS publisher runs in one)."""
+    return sum(cpu_seconds(one) or 0.0 for one in [pid, *child_pids(pid)])
 
 
 def cpu_seconds(pid: int) -> float | None:

@@ -31,6 +31,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import IO, Any
+from urllib.parse import urlencode
 
 log = logging.getLogger("wabalink.events")
 
@@ -39,8 +40,6 @@ Outcomes = dict[int, str | None]  # seq -> None (published) or why not
 Call = tuple[str, str | None, list[Entry]]  # topic ARN, role ARN, at most 10 entries
 PUBLISH_CONCURRENCY = 8  # PublishBatch calls in flight at once (botocore clients are thread-safe)
 ROLE_CREDENTIALS_MARGIN_SECONDS = 300
-# A body larger than this keeps botocore's own encoding (compact where it matters: real SNS).
-FAST_FORM_MAX_BYTES = 256 * 1024
 _FRAME = struct.Struct("!I")
 
 
@@ -122,23 +121,18 @@ class SnsPublisher:
 
 
 def encode_form_body(params: dict[str, Any], **_: Any) -> None:
-    """botocore's `before-call` hook: the query-protocol body, form-encoded once and fast.
+    """botocore's `before-call` hook: the query-protocol body, form-encoded once.
 
-    botocore would encode the body dict with `urllib.parse.urlencode` (a Python loop per byte) and,
-    since signing reads the body before sending it, do so twice. Every value here is ASCII (the
-    envelopes are `json.dumps` output), so each byte is written as `%XX` by `bytes.hex`, in C:
-    a valid form encoding that SNS decodes to the same parameters."""
+    botocore keeps the body a dict until it is sent and form-encodes it (`urllib.parse.urlencode`,
+    a Python loop per byte) each time it is read: once to sign it, once to send it. Encoding it
+    here, exactly as botocore would, halves that cost and changes no byte."""
     body = params.get("body")
-    if not isinstance(body, dict) or not all(isinstance(key, str) and isinstance(value, str) and value.isascii()
-                                             for key, value in body.items()):
-        return
-    encoded = "&".join(f"{key}={_percent_encoded(value)}" for key, value in body.items())
-    if len(encoded) <= FAST_FORM_MAX_BYTES:
-        params["body"] = encoded.encode("ascii")
+    if isinstance(body, dict):
+        params["body"] = urlencode([(_utf8(key), _utf8(value)) for key, value in body.items()], doseq=True).encode()
 
 
-def _percent_encoded(value: str) -> str:
-    return "%" + value.encode("ascii").hex("%").upper() if value else ""
+def _utf8(value: Any) -> Any:
+    return value.encode("utf-8") if isinstance(value, str) else value
 
 
 # --- the child process --------------------------------------------------------------------------
