@@ -26,8 +26,8 @@ from tests.support.service_messaging import (
     wait_for_events,
 )
 from tests.support.service_messaging_flows import link_number, start_messaging_server
-from wabalink.service.events import record_event
-from wabalink.service.webhooks import STATUS_HOLD_SECONDS, _order_after_predecessor
+from wabalink.service.events import event_row
+from wabalink.service.webhooks import STATUS_HOLD_SECONDS, StatusOrdering
 from wabalink.store import events as event_store
 from wabalink.store.db import Store
 
@@ -127,14 +127,26 @@ WABA = {"id": "0123456789abcdef0123456789abcdef", "account_id": "111122223333", 
             [{"eventDestinationArn": "arn:aws:sns:us-east-1:111122223333:statuses"}])}
 
 
-def record_status(store: Store, message_id: str, status: str) -> None:
-    """As the receiver records a status webhook of a message sent through SendWhatsAppMessage."""
-    kind = f"status_{status}"
+def record_statuses(store: Store, message_id: str, *statuses: str) -> None:
+    """As the receiver records a webhook body with these statuses of a message sent through
+    SendWhatsAppMessage, in this order."""
     with store.writer() as cursor:
-        hold_until = _order_after_predecessor(cursor, message_id, kind)
-        change = {"field": "messages", "value": {"statuses": [{"status": status}]}}
-        record_event(cursor, waba=WABA, phone=None, kind=kind, message_id=message_id, hold_until=hold_until,
-                     entry={"id": "1001", "changes": [change]})
+        ordering = StatusOrdering(cursor, [message_id])
+        rows = []
+        for status in statuses:
+            now = time.time()
+            kind = f"status_{status}"
+            change = {"field": "messages", "value": {"statuses": [{"status": status}]}}
+            row = event_row(waba=WABA, phone=None, kind=kind, message_id=message_id,
+                            hold_until=ordering.place(message_id, kind, now), entry={"id": "1001", "changes": [change]})
+            ordering.add(row, now)
+            rows.append(row)
+        ordering.write_releases(cursor, time.time())
+        event_store.insert_events(cursor, rows)
+
+
+def record_status(store: Store, message_id: str, status: str) -> None:
+    record_statuses(store, message_id, status)
 
 
 def claim(store: Store, at: float) -> list[str]:
@@ -155,6 +167,18 @@ def test_statuses_are_claimed_by_rank_and_a_lone_one_only_after_its_hold(store: 
     now = time.time()
     assert [claim(store, now), claim(store, now), claim(store, now), claim(store, now)] == [
         ["sent"], ["delivered"], ["read"], []]
+
+    # The same, out of order within ONE webhook body: read waits for delivered, delivered for sent.
+    batched = str(uuid.uuid4())
+    record_statuses(store, batched, "read", "delivered")
+    assert claim(store, time.time()) == []
+    record_statuses(store, batched, "sent")
+    now = time.time()
+    assert [claim(store, now), claim(store, now), claim(store, now)] == [["sent"], ["delivered"], ["read"]]
+    in_order = str(uuid.uuid4())
+    record_statuses(store, in_order, "delivered", "sent", "read")  # sent releases delivered in the same body
+    now = time.time()
+    assert [claim(store, now), claim(store, now), claim(store, now)] == [["sent"], ["delivered"], ["read"]]
 
     lone = str(uuid.uuid4())
     record_status(store, lone, "read")  # its delivered never comes

@@ -91,19 +91,26 @@ def record_event(cursor: Cursor, *, waba: Row, phone: Row | None, kind: str, ent
     its id. `entry` is ONE Meta webhook entry (`{"id": <Meta WABA id>, "changes": [one change]}`);
     `message_id` is the AWS messageId of the message it is about (a new UUID when None);
     `hold_until`: not published before then unless released (a status waiting for its predecessor)."""
+    row = event_row(waba=waba, phone=phone, kind=kind, entry=entry, message_id=message_id, wamid=wamid,
+                    dedupe_key=dedupe_key, hold_until=hold_until)
+    event_store.insert_event(cursor, row)
+    return str(row["id"])
+
+
+def event_row(*, waba: Row, phone: Row | None, kind: str, entry: Row, message_id: str | None = None,
+              wamid: str | None = None, dedupe_key: str | None = None, hold_until: float | None = None) -> Row:
+    """The event log row `record_event` writes (for writers that insert several at once)."""
     epoch_ns = time.time_ns()
     now = epoch_ns / 1e9
-    event_id = str(uuid.uuid4())
     message_id = message_id or str(uuid.uuid4())
     destinations = json.loads(waba.get("event_destinations") or "[]")
     state, reason = initial_state(destinations)
-    event_store.insert_event(cursor, {
-        "id": event_id, "account_id": waba["account_id"], "region": waba["region"], "waba_link_id": waba["id"],
+    return {
+        "id": str(uuid.uuid4()), "account_id": waba["account_id"], "region": waba["region"], "waba_link_id": waba["id"],
         "phone_link_id": phone["id"] if phone else None, "message_id": message_id, "wamid": wamid, "kind": kind,
         "envelope": json.dumps(envelope(waba, phone, entry, message_id, epoch_ns), separators=(",", ":")),
         "destinations": json.dumps(destinations), "dedupe_key": dedupe_key, "state": state, "last_error": reason,
-        "next_attempt_at": max(now, hold_until or now), "created_at": now})
-    return event_id
+        "next_attempt_at": max(now, hold_until or now), "created_at": now}
 
 
 def rendered_event(row: Row) -> Row:

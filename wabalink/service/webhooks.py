@@ -31,7 +31,7 @@ from sqlalchemy import bindparam, select
 
 from wabalink.secret_compare import same_secret
 from wabalink.server.http import HttpRequest, HttpResponse, json_response
-from wabalink.service.events import notify_new_events, record_event
+from wabalink.service.events import event_row, notify_new_events
 from wabalink.store import events as event_store
 from wabalink.store import links, messages
 from wabalink.store.db import Cursor, Query, Store
@@ -122,24 +122,8 @@ class WebhookReceiver:
     def record(self, entries: list[Any]) -> int:
         """Every (entry, change) of the webhook as events, in one transaction; how many were new."""
         changes = list(_prepared_changes(entries))
-
-        def write(conn: Cursor) -> int:
-            recorded = 0
-            phones: dict[tuple[str, str], Row | None] = {}  # the body's statuses are mostly of one number
-            links_by_meta_id: dict[str, list[Row]] = {}
-            for change in changes:
-                wabas = links_by_meta_id.get(change.meta_waba_id)
-                if wabas is None:
-                    wabas = links_by_meta_id[change.meta_waba_id] = conn.rows(
-                        _COMPLETE_LINKS, meta_waba_id=change.meta_waba_id)
-                    if not wabas:
-                        log.info("webhook for a Meta WABA not linked", extra={"meta_waba_id": change.meta_waba_id})
-                for waba in wabas:
-                    recorded += _record_change(conn, waba, change, phones)
-            return recorded
-
         # Committed together with other threads' writes under load (store/group_commit.py).
-        return self.store.write_grouped(write)
+        return self.store.write_grouped(lambda conn: _record_changes(conn, changes))
 
     def _verify_subscription(self, request: HttpRequest) -> HttpResponse:
         query = {key: values[0] for key, values in parse_qs(request.query_string.decode("latin-1")).items()}
@@ -182,46 +166,126 @@ def _prepared_changes(entries: list[Any]) -> Iterator[_Change]:
                           str(metadata.get("phone_number_id") or ""), kind, wamid)
 
 
-def _record_change(conn: Cursor, waba: Row, change: _Change, phones: dict[tuple[str, str], Row | None]) -> int:
-    dedupe_key = hashlib.sha256(f"{change.meta_waba_id}\n{waba['id']}\n{change.canonical}".encode()).hexdigest()
-    conn.lock(f"webhook:{dedupe_key}")
-    if event_store.has_dedupe_key(conn, dedupe_key):
+def _record_changes(conn: Cursor, changes: list[_Change]) -> int:
+    """The changes as events, with a fixed number of statements per body rather than per change
+    (each is a network round trip on PostgreSQL): locks, dedupe keys, wamids and the messages'
+    earlier events are each looked up once for the whole body, and the events inserted together."""
+    links_by_meta_id: dict[str, list[Row]] = {}
+    items: list[tuple[_Change, Row, str]] = []  # (change, linked WABA, dedupe key)
+    for change in changes:
+        wabas = links_by_meta_id.get(change.meta_waba_id)
+        if wabas is None:
+            wabas = links_by_meta_id[change.meta_waba_id] = conn.rows(_COMPLETE_LINKS, meta_waba_id=change.meta_waba_id)
+            if not wabas:
+                log.info("webhook for a Meta WABA not linked", extra={"meta_waba_id": change.meta_waba_id})
+        for waba in wabas:
+            digest = hashlib.sha256(f"{change.meta_waba_id}\n{waba['id']}\n{change.canonical}".encode()).hexdigest()
+            items.append((change, waba, digest))
+    if not items:
         return 0
-    phone = None
-    if change.meta_phone_number_id:
-        key = (waba["id"], change.meta_phone_number_id)
-        if key not in phones:
-            found = links.find_phone_by_meta_id(conn, *key)
-            phones[key] = found if found is not None and found["linked"] else None
-        phone = phones[key]
-    kind, wamid = change.kind, change.wamid
-    message_id = None
-    if wamid and kind.startswith("status_"):
-        message_id = messages.message_id_for_wamid(conn, waba["id"], wamid)
-        if message_id is None and _young(change.value) and messages.hand_over_in_flight(
-                conn, waba["id"], change.meta_phone_number_id):
-            raise RetryLater(waba["id"], wamid, change.meta_phone_number_id)
-    hold_until = None
-    if message_id is not None:
-        hold_until = _order_after_predecessor(conn, message_id, kind)
-    record_event(conn, waba=waba, phone=phone, kind=kind, entry={"id": change.meta_waba_id, "changes": [change.change]},
-                 message_id=message_id, wamid=wamid, dedupe_key=dedupe_key, hold_until=hold_until)
-    return 1
-
-
-def _order_after_predecessor(conn: Cursor, message_id: str, kind: str) -> float | None:
-    """A status that arrives before its predecessor (read before delivered, delivered before sent:
-    Meta retries out of order) is held, up to STATUS_HOLD_SECONDS, for it; a status recorded
-    releases the successors held for it. Delivery publishes a message's events by status rank
-    (store/events.py), so a held status goes out after the predecessor. Returns the hold's end."""
-    conn.lock(f"message-events:{message_id}")  # recordings of one message's statuses, one at a time
+    keys = [dedupe_key for _, _, dedupe_key in items]
+    conn.lock_all([f"webhook:{key}" for key in keys])  # a retry racing its first delivery waits here
+    seen = event_store.existing_dedupe_keys(conn, keys)
+    message_ids = _message_ids(conn, [(change, waba) for change, waba, key in items if key not in seen])
+    ordering = StatusOrdering(conn, sorted(set(message_ids.values())))
+    phones: dict[tuple[str, str], Row | None] = {}  # a body's statuses are mostly of one number
+    rows: list[Row] = []
     now = time.time()
-    event_store.release_successors(conn, message_id, kind, now)
-    predecessor = event_store.PREDECESSORS.get(kind)
-    if predecessor is None or event_store.has_event_of_kind(conn, message_id, predecessor):
+    for change, waba, dedupe_key in items:
+        if dedupe_key in seen:
+            continue
+        seen.add(dedupe_key)
+        message_id = message_ids.get((waba["id"], change.wamid or ""))
+        hold_until = ordering.place(message_id, change.kind, now) if message_id is not None else None
+        row = event_row(waba=waba, phone=_phone(conn, phones, waba, change.meta_phone_number_id), kind=change.kind,
+                        entry={"id": change.meta_waba_id, "changes": [change.change]}, message_id=message_id,
+                        wamid=change.wamid, dedupe_key=dedupe_key, hold_until=hold_until)
+        ordering.add(row, now)
+        rows.append(row)
+    ordering.write_releases(conn, now)
+    event_store.insert_events(conn, rows)
+    return len(rows)
+
+
+def _message_ids(conn: Cursor, items: list[tuple[_Change, Row]]) -> dict[tuple[str, str], str]:
+    """(WABA link id, wamid) -> AWS messageId, for statuses of messages sent through
+    SendWhatsAppMessage. A young status of an unknown wamid while a hand-over of its number is in
+    flight may be about the message whose wamid is being recorded: RetryLater."""
+    wamids_by_waba: dict[str, set[str]] = {}
+    for change, waba in items:
+        if change.wamid and change.kind.startswith("status_"):
+            wamids_by_waba.setdefault(waba["id"], set()).add(change.wamid)
+    found: dict[tuple[str, str], str] = {}
+    for waba_link_id, wamids in wamids_by_waba.items():
+        for wamid, message_id in messages.message_ids_for_wamids(conn, waba_link_id, sorted(wamids)).items():
+            found[(waba_link_id, wamid)] = message_id
+    for change, waba in items:
+        if (change.wamid and change.kind.startswith("status_") and (waba["id"], change.wamid) not in found
+                and _young(change.value)
+                and messages.hand_over_in_flight(conn, waba["id"], change.meta_phone_number_id)):
+            raise RetryLater(waba["id"], change.wamid, change.meta_phone_number_id)
+    return found
+
+
+def _phone(conn: Cursor, phones: dict[tuple[str, str], Row | None], waba: Row,
+           meta_phone_number_id: str) -> Row | None:
+    if not meta_phone_number_id:
         return None
-    log.info("status held for its predecessor", extra={"message_id": message_id, "kind": kind})
-    return now + STATUS_HOLD_SECONDS
+    key = (waba["id"], meta_phone_number_id)
+    if key not in phones:
+        found = links.find_phone_by_meta_id(conn, *key)
+        phones[key] = found if found is not None and found["linked"] else None
+    return phones[key]
+
+
+class StatusOrdering:
+    """Per-message order of the statuses a transaction records. A status that arrives before its
+    predecessor (read before delivered, delivered before sent: Meta retries out of order) is held,
+    up to STATUS_HOLD_SECONDS, for it; a status recorded releases the successors held for it.
+    Delivery publishes a message's events by status rank (store/events.py), so a held status goes
+    out after the predecessor. The messages' earlier events are read once, under a lock per message
+    (one transaction at a time records a message's statuses); the events this transaction adds are
+    followed in memory."""
+
+    def __init__(self, conn: Cursor, message_ids: list[str]) -> None:
+        conn.lock_all([f"message-events:{message_id}" for message_id in message_ids])
+        now = time.time()
+        self._kinds: dict[str, set[str]] = {}
+        self._held_in_store: set[tuple[str, str]] = set()  # (message id, kind): waiting, never attempted
+        self._held_here: dict[tuple[str, str], list[Row]] = {}  # rows of this transaction, waiting
+        self._releases: list[tuple[str, str]] = []
+        for event in event_store.events_of_messages(conn, message_ids):
+            self._kinds.setdefault(event["message_id"], set()).add(event["kind"])
+            if (event["state"] in event_store.OPEN_STATES and event["attempts"] == 0
+                    and event["next_attempt_at"] > now):
+                self._held_in_store.add((event["message_id"], event["kind"]))
+
+    def place(self, message_id: str, kind: str, now: float) -> float | None:
+        """Releases what waited for this status; returns its own hold's end (None: not held)."""
+        for successor, predecessor in event_store.PREDECESSORS.items():
+            if predecessor != kind:
+                continue
+            if (message_id, successor) in self._held_in_store:
+                self._held_in_store.discard((message_id, successor))
+                self._releases.append((message_id, successor))
+            for row in self._held_here.pop((message_id, successor), []):
+                row["next_attempt_at"] = now
+        awaited = event_store.PREDECESSORS.get(kind)
+        if awaited is None or awaited in self._kinds.get(message_id, ()):
+            return None
+        log.info("status held for its predecessor", extra={"message_id": message_id, "kind": kind})
+        return now + STATUS_HOLD_SECONDS
+
+    def add(self, row: Row, now: float) -> None:
+        """`row` (an event about to be inserted) is now among its message's events."""
+        self._kinds.setdefault(row["message_id"], set()).add(row["kind"])
+        if row["next_attempt_at"] > now:
+            self._held_here.setdefault((row["message_id"], row["kind"]), []).append(row)
+
+    def write_releases(self, conn: Cursor, now: float) -> None:
+        for message_id, kind in self._releases:
+            event_store.release_held(conn, message_id, kind, now)
+        self._releases.clear()
 
 
 def _kind_and_wamid(field: Any, value: Row) -> tuple[str, str | None]:

@@ -12,6 +12,7 @@ processes on the same file (the CLI) still meet SQLite's busy timeout.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sqlite3
@@ -115,6 +116,21 @@ class Query:
         return found
 
 
+class InListQuery:
+    """A statement with `{IN}` standing for "IN <a list of strings of any length>", bound as ONE
+    parameter named `values`, so its text is compiled once per dialect whatever the length:
+    PostgreSQL takes the list as an array (`= ANY(...)`), SQLite as a JSON array read by json_each."""
+
+    def __init__(self, template: str) -> None:
+        self._by_dialect = {
+            "postgresql": Query(text(template.format(IN="= ANY(CAST(:values AS TEXT[]))"))),
+            "sqlite": Query(text(template.format(IN="IN (SELECT value FROM json_each(:values))"))),
+        }
+
+    def query(self, dialect_name: str) -> Query:
+        return self._by_dialect[dialect_name]
+
+
 @dataclass(frozen=True)
 class _Compiled:
     sql: str
@@ -163,6 +179,21 @@ class Cursor:
     def row(self, query: Query, **params: Any) -> dict[str, Any] | None:
         found = self.rows(query, **params)
         return found[0] if found else None
+
+    def tuples_in(self, query: InListQuery, values: list[str], **params: Any) -> list[tuple[Any, ...]]:
+        """Rows of an `InListQuery` for `values` (none: no statement at all)."""
+        if not values:
+            return []
+        bound = list(values) if self._dialect.name == "postgresql" else json.dumps(list(values))
+        return self.tuples(query.query(self._dialect.name), values=bound, **params)
+
+    def lock_all(self, keys: list[str]) -> None:
+        """`lock` for many keys in one statement, in sorted order (two transactions locking
+        overlapping sets then never wait for each other crosswise)."""
+        if self._dialect.name == "postgresql" and keys:
+            self._cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(key, 0)) "
+                                 "FROM (SELECT DISTINCT key FROM unnest(%s::text[]) AS key ORDER BY key) AS sorted",
+                                 (sorted(keys),))
 
     def lock(self, key: str) -> None:
         """Serializes, until this transaction ends, the writers that lock the same key (a

@@ -32,7 +32,7 @@ from sqlalchemy import (
     update,
 )
 
-from wabalink.store.db import Cursor, Query
+from wabalink.store.db import Cursor, InListQuery, Query
 from wabalink.store.schema import metadata
 
 Row = dict[str, Any]
@@ -97,7 +97,6 @@ def _open(columns: Any) -> Any:
 
 _INSERT = Query(insert(events).values({column.name: bindparam(column.name) for column in events.columns
                                        if column.name != "seq"}))
-_HAS_DEDUPE = Query(select(E.seq).where(E.dedupe_key == bindparam("dedupe_key")))
 # Due events whose message has no preceding event (by rank, then seq) still open: per-message order.
 _CLAIMABLE = (select(events).where(
     _open(E), E.next_attempt_at <= bindparam("now"), E.claimed_until < bindparam("now"),
@@ -114,7 +113,6 @@ _FAILED = Query(update(events).where(E.seq == bindparam("key")).values(
 _REPLAY = Query(update(events).where(E.id == bindparam("id")).values(
     state=PENDING, next_attempt_at=bindparam("now"), claimed_until=0.0, last_error=None, delivered_at=None))
 _GET = Query(select(events).where(E.id == bindparam("id")))
-_HAS_KIND = Query(select(E.seq).where(E.message_id == bindparam("message_id"), E.kind == bindparam("kind")).limit(1))
 # Held successors (never attempted, not yet due) of a status just recorded become due now.
 _RELEASE = Query(update(events).where(
     E.message_id == bindparam("message_id"), E.kind == bindparam("kind"), _open(E), E.attempts == 0,
@@ -123,26 +121,39 @@ _NEXT_DUE = Query(select(E.next_attempt_at).where(_open(E))
                   .order_by(E.next_attempt_at).limit(1))
 
 
+_EXISTING_DEDUPE_KEYS = InListQuery("SELECT dedupe_key FROM events WHERE dedupe_key {IN}")
+_EVENTS_OF_MESSAGES = InListQuery(
+    "SELECT message_id, kind, state, attempts, next_attempt_at FROM events WHERE message_id {IN}")
+
+
+def _full_row(row: Row) -> Row:
+    return {"attempts": 0, "last_error": None, "claimed_until": 0.0, "delivered_at": None,
+            "phone_link_id": None, "wamid": None, "dedupe_key": None, **row}
+
+
 def insert_event(cursor: Cursor, row: Row) -> None:
-    cursor.run(_INSERT, **{"attempts": 0, "last_error": None, "claimed_until": 0.0, "delivered_at": None,
-                           "phone_link_id": None, "wamid": None, "dedupe_key": None, **row})
+    cursor.run(_INSERT, **_full_row(row))
 
 
-def has_dedupe_key(cursor: Cursor, dedupe_key: str) -> bool:
-    return cursor.scalar(_HAS_DEDUPE, dedupe_key=dedupe_key) is not None
+def insert_events(cursor: Cursor, rows: list[Row]) -> None:
+    """Several events in one driver call (pipelined on PostgreSQL), in list order (their seq)."""
+    cursor.run_many(_INSERT, [_full_row(row) for row in rows])
 
 
-def has_event_of_kind(cursor: Cursor, message_id: str, kind: str) -> bool:
-    return cursor.scalar(_HAS_KIND, message_id=message_id, kind=kind) is not None
+def existing_dedupe_keys(cursor: Cursor, keys: list[str]) -> set[str]:
+    """Those of `keys` some recorded event already has."""
+    return {row[0] for row in cursor.tuples_in(_EXISTING_DEDUPE_KEYS, keys)}
 
 
-def release_successors(cursor: Cursor, message_id: str, kind: str, now: float) -> int:
-    """Events of the message held waiting for a `kind` event (just recorded) become due now."""
-    released = 0
-    for successor, predecessor in PREDECESSORS.items():
-        if predecessor == kind:
-            released += cursor.run(_RELEASE, message_id=message_id, kind=successor, now=now)
-    return released
+def events_of_messages(cursor: Cursor, message_ids: list[str]) -> list[Row]:
+    """Every event of these AWS messageIds: message_id, kind, state, attempts, next_attempt_at."""
+    return [{"message_id": row[0], "kind": row[1], "state": row[2], "attempts": row[3], "next_attempt_at": row[4]}
+            for row in cursor.tuples_in(_EVENTS_OF_MESSAGES, message_ids)]
+
+
+def release_held(cursor: Cursor, message_id: str, kind: str, now: float) -> int:
+    """The message's `kind` events held waiting for their predecessor (just recorded) become due now."""
+    return cursor.run(_RELEASE, message_id=message_id, kind=kind, now=now)
 
 
 def claim_due(cursor: Cursor, now: float, lease_until: float, limit: int) -> list[Row]:

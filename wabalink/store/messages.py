@@ -29,7 +29,7 @@ from sqlalchemy import (
     update,
 )
 
-from wabalink.store.db import Cursor, Query
+from wabalink.store.db import Cursor, InListQuery, Query
 from wabalink.store.schema import metadata
 
 Row = dict[str, Any]
@@ -105,6 +105,14 @@ def release(cursor: Cursor, message_id: str, until: float) -> None:
 def due_messages(cursor: Cursor, now: float, limit: int) -> list[tuple[str, int]]:
     """Messages nobody holds: never claimed, or claimed by a process that died or gave up for now."""
     return [(row[0], int(row[1])) for row in cursor.tuples(_DUE, now=now, limit=limit)]
+
+
+_BY_WAMIDS = InListQuery("SELECT wamid, id FROM sent_messages WHERE waba_link_id = :waba_link_id AND wamid {IN}")
+
+
+def message_ids_for_wamids(cursor: Cursor, waba_link_id: str, wamids: list[str]) -> dict[str, str]:
+    """wamid -> AWS messageId, for those of `wamids` sent through SendWhatsAppMessage."""
+    return {row[0]: row[1] for row in cursor.tuples_in(_BY_WAMIDS, wamids, waba_link_id=waba_link_id)}
 
 
 def message_id_for_wamid(cursor: Cursor, waba_link_id: str, wamid: str) -> str | None:
