@@ -12,7 +12,6 @@ processes on the same file (the CLI) still meet SQLite's busy timeout.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sqlite3
@@ -20,17 +19,15 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, select, text
-from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.expression import ClauseElement
 
 from wabalink.store import migrations, schema
+from wabalink.store.cursor import Cursor, InListQuery, Query
 from wabalink.store.group_commit import GroupCommit
 
 DEFAULT_STATE_DIR = ".wabalink"
@@ -91,125 +88,6 @@ def _sqlalchemy_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix):]
     return url
-
-
-class Query:
-    """A Core statement compiled once per SQL dialect and run straight on the DBAPI cursor.
-
-    The service's hot paths (a signed GET, an association) run a handful of small statements;
-    SQLAlchemy's per-execution machinery costs several times the SQLite query itself, so those
-    paths compile their statements once and skip it. Parameters are `bindparam` names."""
-
-    def __init__(self, statement: ClauseElement) -> None:
-        self.statement = statement
-        self._compiled: dict[str, _Compiled] = {}
-
-    def compiled(self, dialect: Dialect) -> _Compiled:
-        found = self._compiled.get(dialect.name)
-        if found is None:
-            # Queries are SELECT/INSERT/UPDATE/DELETE statements: SQL compilers, not DDL ones.
-            compiled = cast(SQLCompiler, self.statement.compile(dialect=dialect))
-            positional = tuple(compiled.positiontup) if compiled.positional and compiled.positiontup else None
-            # Literals in the statement (`status == "INCOMPLETE"`) are bound parameters too.
-            literals = {name: bind.effective_value for name, bind in compiled.binds.items() if not bind.required}
-            found = self._compiled[dialect.name] = _Compiled(str(compiled), positional, literals)
-        return found
-
-
-class InListQuery:
-    """A statement with `{IN}` standing for "IN <a list of strings of any length>", bound as ONE
-    parameter named `values`, so its text is compiled once per dialect whatever the length:
-    PostgreSQL takes the list as an array (`= ANY(...)`), SQLite as a JSON array read by json_each."""
-
-    def __init__(self, template: str) -> None:
-        self._by_dialect = {
-            "postgresql": Query(text(template.format(IN="= ANY(CAST(:values AS TEXT[]))"))),
-            "sqlite": Query(text(template.format(IN="IN (SELECT value FROM json_each(:values))"))),
-        }
-
-    def query(self, dialect_name: str) -> Query:
-        return self._by_dialect[dialect_name]
-
-
-@dataclass(frozen=True)
-class _Compiled:
-    sql: str
-    positional_names: tuple[str, ...] | None  # for positional paramstyles (SQLite's "?")
-    literals: dict[str, Any]
-
-    def parameters(self, params: dict[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
-        if self.positional_names is None:
-            return {**self.literals, **params} if self.literals else params
-        if self.literals:
-            params = {**self.literals, **params}
-        return tuple([params[name] for name in self.positional_names])
-
-
-class Cursor:
-    """One DBAPI connection inside one transaction, running `Query`s. Rows are dicts."""
-
-    def __init__(self, dbapi_connection: Any, dialect: Dialect) -> None:
-        self._cursor = dbapi_connection.cursor()
-        self._dialect = dialect
-
-    def run(self, query: Query, **params: Any) -> int:
-        """Executes; returns the number of rows changed."""
-        compiled = query.compiled(self._dialect)
-        self._cursor.execute(compiled.sql, compiled.parameters(params))
-        return self._cursor.rowcount
-
-    def run_many(self, query: Query, params: list[dict[str, Any]]) -> None:
-        """Executes once per parameter set, in one driver call (psycopg pipelines the round trips;
-        sqlite3 loops in C)."""
-        if not params:
-            return
-        compiled = query.compiled(self._dialect)
-        self._cursor.executemany(compiled.sql, [compiled.parameters(one) for one in params])
-
-    def tuples(self, query: Query, **params: Any) -> list[tuple[Any, ...]]:
-        """Rows as the driver gives them, columns in the statement's order."""
-        self.run(query, **params)
-        return self._cursor.fetchall()
-
-    def rows(self, query: Query, **params: Any) -> list[dict[str, Any]]:
-        self.run(query, **params)
-        columns = [column[0] for column in self._cursor.description]
-        return [dict(zip(columns, row)) for row in self._cursor.fetchall()]
-
-    def row(self, query: Query, **params: Any) -> dict[str, Any] | None:
-        found = self.rows(query, **params)
-        return found[0] if found else None
-
-    def tuples_in(self, query: InListQuery, values: list[str], **params: Any) -> list[tuple[Any, ...]]:
-        """Rows of an `InListQuery` for `values` (none: no statement at all)."""
-        if not values:
-            return []
-        bound = list(values) if self._dialect.name == "postgresql" else json.dumps(list(values))
-        return self.tuples(query.query(self._dialect.name), values=bound, **params)
-
-    def lock_all(self, keys: list[str]) -> None:
-        """`lock` for many keys in one statement, in sorted order (two transactions locking
-        overlapping sets then never wait for each other crosswise)."""
-        if self._dialect.name == "postgresql" and keys:
-            self._cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(key, 0)) "
-                                 "FROM (SELECT DISTINCT key FROM unnest(%s::text[]) AS key ORDER BY key) AS sorted",
-                                 (sorted(keys),))
-
-    def lock(self, key: str) -> None:
-        """Serializes, until this transaction ends, the writers that lock the same key (a
-        check-then-write such as a quota count). SQLite's BEGIN IMMEDIATE already serializes every
-        writer; PostgreSQL, at READ COMMITTED, takes a transaction-scoped advisory lock."""
-        if self._dialect.name == "postgresql":
-            self._cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (key,))
-
-    def scalar(self, query: Query, **params: Any) -> Any:
-        self.run(query, **params)
-        first = self._cursor.fetchone()
-        return first[0] if first else None
-
-    def execute_sql(self, sql: str) -> None:
-        """A statement without parameters (SAVEPOINT, RELEASE): for the store's own machinery."""
-        self._cursor.execute(sql)
 
 
 class _Reader:
@@ -426,4 +304,5 @@ def open_store(url: str | None = None) -> Store:
 
 LATEST_VERSION = latest_version()
 
-__all__ = ["Store", "open_store", "default_database_url", "latest_version", "LATEST_VERSION"]
+__all__ = ["Store", "Cursor", "Query", "InListQuery", "open_store", "default_database_url", "latest_version",
+           "LATEST_VERSION"]
