@@ -98,8 +98,9 @@ def _send(sim: MetaSimulator, call: GraphCall) -> dict[str, Any]:
     wamid = new_wamid(checked.wa_id)
     now = time.time()
     # Committed together with other threads' writes under load (store/group_commit.py).
-    sim.store.write_grouped(lambda cursor: _admit_and_store(sim, cursor, phone, checked, wamid, category, now))
-    sim.messaging.scheduler.wake()
+    first_due = sim.store.write_grouped(
+        lambda cursor: _admit_and_store(sim, cursor, phone, checked, wamid, category, now))
+    sim.messaging.scheduler.wake_by(first_due)
     return {"messaging_product": "whatsapp", "contacts": [{"input": checked.to, "wa_id": checked.wa_id}],
             "messages": [{"id": wamid, "message_status": "accepted"}]}
 
@@ -119,7 +120,8 @@ def _check_references(sim: MetaSimulator, phone: PhoneNumberRecord, checked: Che
 
 
 def _admit_and_store(sim: MetaSimulator, cursor: Cursor, phone: PhoneNumberRecord, checked: CheckedMessage,
-                     wamid: str, category: str, now: float) -> None:
+                     wamid: str, category: str, now: float) -> float:
+    """Admits and stores the message with its scheduled statuses; returns when the first is due."""
     settings = number_settings(cursor, phone.id)
     if not sim.messaging.throughput.admit(phone.id, settings.throughput_mps, now):
         raise throughput_error()
@@ -138,7 +140,7 @@ def _admit_and_store(sim: MetaSimulator, cursor: Cursor, phone: PhoneNumberRecor
                direction="outbound", user_wa_id=checked.wa_id, type=checked.type,
                content=json.dumps(content, ensure_ascii=False), status="accepted", error_code=None,
                pricing_category=category, callback_data=checked.callback_data, created_at=now, updated_at=now)
-    schedule_statuses(cursor, wamid, settings, now, failure)
+    return schedule_statuses(cursor, wamid, settings, now, failure)
 
 
 def _mark_read(sim: MetaSimulator, phone: PhoneNumberRecord, message: dict[str, Any]) -> dict[str, Any]:

@@ -175,7 +175,7 @@ DUE_STATUSES = Query(
                  .join(meta_phone_numbers, P.id == M.phone_number_id))
     .where(SCH.due_at <= bindparam("now")).order_by(SCH.due_at, SCH.id).limit(bindparam("limit")))
 DELETE_SCHEDULED = Query(delete(meta_status_schedule).where(SCH.id == bindparam("schedule_id")))
-NEXT_STATUS_DUE = Query(select(func.min(SCH.due_at)).where(SCH.due_at > bindparam("now")))
+FIRST_STATUS_DUE = Query(select(func.min(SCH.due_at)))
 
 # --- windows
 SELECT_WINDOW = Query(select(meta_conversation_windows).where(
