@@ -9,10 +9,10 @@ injected faults apply, then the route's handler (from the resource modules' rout
 
 from __future__ import annotations
 
-import json
 import re
 from urllib.parse import parse_qsl
 
+from wabalink import jsontext
 from wabalink.meta import (
     calling,
     datasets,
@@ -93,10 +93,10 @@ def _body_params(request: HttpRequest) -> dict[str, str]:
         return multipart_params(request)
     if content_type == "application/json" or request.body.lstrip().startswith(b"{"):
         try:
-            body = json.loads(request.body)
+            body = jsontext.loads(request.body)
             if not isinstance(body, dict):
                 raise invalid_parameter_error("The request body must be a JSON object")
-            return {k: v if isinstance(v, str) else json.dumps(v) for k, v in body.items() if v is not None}
+            return {k: v if isinstance(v, str) else jsontext.compact(v) for k, v in body.items() if v is not None}
         except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser goes
             raise invalid_parameter_error("The request body is not valid JSON") from None
     return dict(parse_qsl(request.body.decode("utf-8", "replace"), keep_blank_values=True))

@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from wabalink import jsontext
 from wabalink.meta.calls import SandboxCall
 from wabalink.meta.errors import invalid_parameter_error
 from wabalink.meta.http11 import Http11Connection
@@ -74,7 +75,7 @@ def enqueue_webhook(sim: MetaSimulator, cursor: Cursor | None, meta_waba_id: str
 def webhook_rows(meta_waba_id: str, field: str, value: dict[str, Any], ordering_key: str | None,
                  targets: list[Target], now: float) -> list[dict[str, Any]]:
     """The queue rows of one change (one per target), for a caller inserting many at once."""
-    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    text = jsontext.compact_unicode(value)
     return [{"waba_id": meta_waba_id, "app_id": app_id, "target_url": url, "field": field, "value": text,
              "ordering_key": ordering_key, "created_at": now, "due_at": now, "attempts": 0, "last_error": None}
             for app_id, url in targets]
@@ -140,13 +141,12 @@ def webhook_body(rows: list[dict[str, Any]]) -> bytes:
     """One body for rows of one target: consecutive changes of a WABA share its entry."""
     entries: list[dict[str, Any]] = []
     for row in rows:
-        change = {"value": json.loads(row["value"]), "field": row["field"]}
+        change = {"value": jsontext.loads(row["value"]), "field": row["field"]}
         if entries and entries[-1]["id"] == row["waba_id"]:
             entries[-1]["changes"].append(change)
         else:
             entries.append({"id": row["waba_id"], "changes": [change]})
-    return json.dumps({"object": "whatsapp_business_account", "entry": entries},
-                      separators=(",", ":"), ensure_ascii=False).encode()
+    return jsontext.compact_utf8({"object": "whatsapp_business_account", "entry": entries})
 
 
 def backoff_seconds(attempts: int) -> float:

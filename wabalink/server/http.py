@@ -6,12 +6,13 @@ HttpResponse`, run in worker threads (they touch the store, and injected latency
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
+
+from wabalink import jsontext
 
 
 @dataclass
@@ -40,6 +41,6 @@ class HttpResponse:
 
 
 def json_response(status: int, payload: Any, extra_headers: list[tuple[bytes, bytes]] | None = None) -> HttpResponse:
-    body = json.dumps(payload).encode()
+    body = jsontext.compact_utf8(payload)
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     return HttpResponse(status, headers + (extra_headers or []), body)

@@ -25,6 +25,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from wabalink import jsontext
 from wabalink.service.events import CONNECT_NOT_DELIVERABLE, on_new_events
 from wabalink.service.sns_publisher import Call, PublisherProcess, PublisherSettings, SnsPublisher
 from wabalink.store import events as event_store
@@ -101,7 +102,7 @@ class EventDelivery:
         not_deliverable: list[Row] = []
         by_topic: dict[tuple[str, str | None], list[Row]] = {}
         for row in claimed:
-            topic = _sns_destination(json.loads(row["destinations"]))
+            topic = _sns_destination(jsontext.loads(row["destinations"]))
             if topic is None:
                 not_deliverable.append(row)
             else:

@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from wabalink import jsontext
 from wabalink.service import ids
 from wabalink.store import events as event_store
 from wabalink.store.db import Cursor
@@ -67,7 +68,7 @@ def envelope(waba: Row, phone: Row | None, entry: Row, message_id: str, epoch_ns
             "MetaWabaIds": [{"wabaId": waba["meta_waba_id"], "arn": ids.waba_arn(region, account_id, waba["id"])}],
             "MetaPhoneNumberIds": phones,
         },
-        "whatsAppWebhookEntry": json.dumps(entry, separators=(",", ":")),
+        "whatsAppWebhookEntry": jsontext.compact(entry),
         "aws_account_id": account_id,
         "message_timestamp": aws_timestamp(epoch_ns),
         "messageId": message_id,
@@ -103,13 +104,13 @@ def event_row(*, waba: Row, phone: Row | None, kind: str, entry: Row, message_id
     epoch_ns = time.time_ns()
     now = epoch_ns / 1e9
     message_id = message_id or str(uuid.uuid4())
-    destinations = json.loads(waba.get("event_destinations") or "[]")
+    destinations = jsontext.loads(waba.get("event_destinations") or "[]")
     state, reason = initial_state(destinations)
     return {
         "id": str(uuid.uuid4()), "account_id": waba["account_id"], "region": waba["region"], "waba_link_id": waba["id"],
         "phone_link_id": phone["id"] if phone else None, "message_id": message_id, "wamid": wamid, "kind": kind,
-        "envelope": json.dumps(envelope(waba, phone, entry, message_id, epoch_ns), separators=(",", ":")),
-        "destinations": json.dumps(destinations), "dedupe_key": dedupe_key, "state": state, "last_error": reason,
+        "envelope": jsontext.compact(envelope(waba, phone, entry, message_id, epoch_ns)),
+        "destinations": jsontext.compact(destinations), "dedupe_key": dedupe_key, "state": state, "last_error": reason,
         "next_attempt_at": max(now, hold_until or now), "created_at": now}
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 import time
 from collections.abc import Iterator
@@ -29,6 +28,7 @@ from urllib.parse import parse_qs
 
 from sqlalchemy import bindparam, select
 
+from wabalink import jsontext
 from wabalink.secret_compare import same_secret
 from wabalink.server.http import HttpRequest, HttpResponse, json_response
 from wabalink.service.events import event_row, notify_new_events
@@ -80,7 +80,7 @@ class WebhookReceiver:
             log.warning("webhook signature mismatch")
             return json_response(401, {"error": {"message": "X-Hub-Signature-256 does not match the body"}})
         try:
-            body = json.loads(request.body)
+            body = jsontext.loads(request.body)
         except (ValueError, RecursionError):
             return json_response(400, {"error": {"message": "the webhook body is not JSON"}})
         entries = body.get("entry") if isinstance(body, dict) else None
@@ -162,7 +162,7 @@ def _prepared_changes(entries: list[Any]) -> Iterator[_Change]:
             given_metadata = value.get("metadata")
             metadata: dict[str, Any] = given_metadata if isinstance(given_metadata, dict) else {}
             kind, wamid = _kind_and_wamid(change.get("field"), value)
-            yield _Change(meta_waba_id, change, json.dumps(change, sort_keys=True, separators=(",", ":")), value,
+            yield _Change(meta_waba_id, change, jsontext.compact(change, sort_keys=True), value,
                           str(metadata.get("phone_number_id") or ""), kind, wamid)
 
 
