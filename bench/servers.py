@@ -188,6 +188,10 @@ def child_pids(pid: int) -> list[int]:
     return found
 
 
+def children_cpu_seconds(pid: int) -> float:
+    return sum(cpu_seconds(child) or 0.0 for child in child_pids(pid))
+
+
 def tree_cpu_seconds(pid: int) -> float:
     """CPU seconds of the process and its direct children (wabalink's SNS publisher runs in one)."""
     return sum(cpu_seconds(one) or 0.0 for one in [pid, *child_pids(pid)])

@@ -4,6 +4,9 @@ and a child that dies costs one round (retried), not the delivery."""
 from __future__ import annotations
 
 import json
+import socket
+import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -31,22 +34,30 @@ def test_the_body_is_encoded_once_byte_for_byte_as_botocore_encodes_it() -> None
     assert parse_qsl(params["body"].decode(), keep_blank_values=True) == list(body.items())
 
 
-def test_a_killed_child_fails_one_round_and_the_next_round_starts_a_new_one() -> None:
-    # Nothing listens on port 9: each call fails fast, which is all this test needs from SNS.
-    publisher = PublisherProcess(PublisherSettings(sns_endpoint_url="http://127.0.0.1:9", timeout_seconds=2))
+def test_a_child_killed_mid_round_fails_that_round_and_the_next_round_starts_a_new_one() -> None:
+    silent = socket.socket()  # accepts connections and never answers: rounds stay in flight
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)
+    endpoint = f"http://127.0.0.1:{silent.getsockname()[1]}"
+    publisher = PublisherProcess(PublisherSettings(sns_endpoint_url=endpoint, timeout_seconds=5))
     calls = [("arn:aws:sns:us-east-1:123456789012:events", None, [{"Id": "5", "Message": "{}"}])]
     try:
-        [first] = publisher.publish_many(calls)
-        assert "SNS PublishBatch to arn:aws:sns:us-east-1:123456789012:events failed" in str(first[5])
-        child = publisher._child
-        assert child is not None
-        child.kill()
-        child.wait()
-        [second] = publisher.publish_many(calls)
-        assert "publisher process failed" in str(second[5]) or "PublishBatch" in str(second[5])
-        [third] = publisher.publish_many(calls)
-        assert "SNS PublishBatch to" in str(third[5])
-        assert publisher._child is not None and publisher._child.pid != child.pid
+        with ThreadPoolExecutor(2) as rounds:
+            in_flight = [rounds.submit(publisher.publish_many, calls) for _ in range(2)]  # two rounds at once
+            deadline = time.monotonic() + 10
+            while (publisher._child is None or len(publisher._child.waiting) < 2) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            first_child = publisher._child
+            assert first_child is not None and len(first_child.waiting) == 2
+            first_child.process.kill()
+            for round_ in in_flight:
+                [outcomes] = round_.result(10)
+                assert "the SNS publisher process failed" in str(outcomes[5])
+        silent.close()  # now refused at once: the next round's call fails fast, as SNS down
+        [outcomes] = publisher.publish_many(calls)
+        assert "SNS PublishBatch to arn:aws:sns:us-east-1:123456789012:events failed" in str(outcomes[5])
+        assert publisher._child is not None and publisher._child.process.pid != first_child.process.pid
     finally:
+        silent.close()
         publisher.close()
     assert publisher._child is None

@@ -1,7 +1,8 @@
 """The delivery worker: publishes each pending event of the event log to its SNS topic.
 
-One thread per server (started and stopped with the app), woken when events are committed and
-otherwise polling with bounded sleeps. Each round claims up to CLAIM_BATCH due events with a lease
+DELIVERY_THREADS threads per server (started and stopped with the app), woken when events are
+committed and otherwise polling with bounded sleeps, each running rounds: while one round is being
+published the other claims or records, as replicas do. Each round claims up to CLAIM_BATCH due events with a lease
 (PostgreSQL: `SELECT ... FOR UPDATE SKIP LOCKED`, so several replicas on one database share the
 work and never claim the same event; a killed replica's lease simply expires), publishes them with
 SNS `PublishBatch` (10 per call, botocore's client at `--sns-endpoint-url` / AWS_ENDPOINT_URL_SNS,
@@ -9,8 +10,9 @@ credentials from the standard chain, region from the topic ARN, `roleArn` assume
 and its credentials cached until shortly before they expire), then records each outcome: delivered,
 or retrying with exponential backoff and the last error, or dead once the retry budget (attempts
 and/or age) is spent. The PublishBatch calls themselves run in a child process of the server
-(sns_publisher.py), off the server's interpreter. Per AWS messageId, an event is claimed only when every earlier event of that
-message is finished, so `sent` is published before `delivered` before `read`.
+(sns_publisher.py), off the server's interpreter. Per AWS messageId, an event is claimed only when
+every earlier event of that message is finished (a claimed one is not), so `sent` is published
+before `delivered` before `read` whichever thread or replica claims them.
 
 Events whose destination is not an SNS topic (a replayed Amazon Connect or destination-less event)
 go back to `undeliverable` / `no_destination`.
@@ -35,6 +37,7 @@ log = logging.getLogger("wabalink.events")
 
 Row = dict[str, Any]
 CLAIM_BATCH = 200
+DELIVERY_THREADS = 2
 PUBLISH_BATCH = 10  # SNS PublishBatch's limit
 IDLE_POLL_SECONDS = 0.5
 # After a wake-up, events committed within this long join the same round: fuller PublishBatch calls
@@ -60,22 +63,25 @@ class EventDelivery:
         self.settings = settings
         self._wake = threading.Event()
         self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         publisher_settings = PublisherSettings(settings.sns_endpoint_url, settings.publish_timeout_seconds)
         self._publisher: SnsPublisher | PublisherProcess = (
             PublisherProcess(publisher_settings) if settings.publish_in_child else SnsPublisher(publisher_settings))
         self._remove_listener = on_new_events(self._wake.set)
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="wabalink-event-delivery", daemon=True)
-        self._thread.start()
+        for index in range(DELIVERY_THREADS):
+            thread = threading.Thread(target=self._run, name=f"wabalink-event-delivery-{index}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stopping.set()
         self._wake.set()
         self._remove_listener()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
         self._publisher.close()
 
     def _run(self) -> None:

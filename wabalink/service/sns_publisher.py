@@ -5,7 +5,8 @@ it, and parses SNS's XML answer. At a few hundred messages a second (four events
 the largest CPU cost of a message's life in the server, and the server is one interpreter. So
 `PublisherProcess` runs an `SnsPublisher` in a child Python process (`python -m
 wabalink.service.sns_publisher`): the delivery worker sends it a round's PublishBatch calls over a
-pipe and gets back each entry's outcome. The child never touches the store; the event log and
+pipe and gets back each entry's outcome (several delivery threads may have rounds in flight at
+once). The child never touches the store; the event log and
 every decision about retries stay in the server. A child that dies is started again for the next
 round (the round's events are retried like any failed delivery); when the server dies, the child
 reads the end of its pipe and exits.
@@ -22,13 +23,12 @@ from __future__ import annotations
 import logging
 import os
 import pickle
-import select
 import struct
 import subprocess
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import IO, Any
 from urllib.parse import urlencode
@@ -39,6 +39,7 @@ Entry = dict[str, str]  # {"Id": str(seq), "Message": envelope}
 Outcomes = dict[int, str | None]  # seq -> None (published) or why not
 Call = tuple[str, str | None, list[Entry]]  # topic ARN, role ARN, at most 10 entries
 PUBLISH_CONCURRENCY = 8  # PublishBatch calls in flight at once (botocore clients are thread-safe)
+ROUNDS_AT_ONCE = 4  # delivery rounds the child publishes side by side
 ROLE_CREDENTIALS_MARGIN_SECONDS = 300
 _FRAME = struct.Struct("!I")
 
@@ -138,60 +139,94 @@ def _utf8(value: Any) -> Any:
 # --- the child process --------------------------------------------------------------------------
 
 class PublisherProcess:
-    """An `SnsPublisher` in a child process, started on first use and again after it dies."""
+    """An `SnsPublisher` in a child process, started on first use and again after it dies. Several
+    rounds may be in flight at once (one per delivery thread): each request carries an id, the child
+    answers each as it finishes, and a reader thread hands every answer to its waiting caller."""
 
     def __init__(self, settings: PublisherSettings) -> None:
         self.settings = settings
-        self._child: subprocess.Popen[bytes] | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the child, the request ids, writes to its pipe
+        self._child: _Child | None = None
+        self._next_request = 0
 
     def publish_many(self, calls: list[Call]) -> list[Outcomes]:
-        with self._lock:  # one round at a time: requests and answers alternate on the pipe
-            try:
+        waiting: Future[list[Outcomes]] = Future()
+        try:
+            with self._lock:
                 child = self._started()
-                _write_frame(child.stdin, calls)  # type: ignore[arg-type]
-                answer: list[Outcomes] = _read_frame(child.stdout, self._answer_timeout(calls))  # type: ignore[arg-type]
-                return answer
-            except (OSError, EOFError, TimeoutError, pickle.UnpicklingError) as error:
-                self._stop_child()
-                reason = f"the SNS publisher process failed ({type(error).__name__}: {error}); retried"
-                log.warning("SNS publisher process failed; it is started again for the next round",
-                            extra={"error": type(error).__name__})
-                return [{int(entry["Id"]): reason for entry in entries} for _, _, entries in calls]
+                self._next_request += 1
+                request_id = self._next_request
+                child.waiting[request_id] = waiting
+                _write_frame(child.process.stdin, (request_id, calls))  # type: ignore[arg-type]
+            return waiting.result(self._answer_timeout(calls))
+        except (OSError, EOFError, TimeoutError, pickle.UnpicklingError) as error:
+            with self._lock:
+                if self._child is not None and self._child.process.poll() is None and isinstance(error, TimeoutError):
+                    self._child.process.kill()  # stuck: its other rounds fail too, and are retried
+            reason = f"the SNS publisher process failed ({type(error).__name__}: {error}); retried"
+            log.warning("SNS publisher process failed; it is started again for the next round",
+                        extra={"error": type(error).__name__})
+            return [{int(entry["Id"]): reason for entry in entries} for _, _, entries in calls]
 
     def close(self) -> None:
         with self._lock:
-            self._stop_child()
+            child, self._child = self._child, None
+        if child is not None:
+            child.stop()
 
     def _answer_timeout(self, calls: list[Call]) -> float:
         # Calls run PUBLISH_CONCURRENCY at a time, each bounded by connect + read timeouts; an STS
-        # call may come first.
+        # call may come first; another round may share the child.
         waves = -(-len(calls) // PUBLISH_CONCURRENCY)
-        return (waves + 1) * 2 * self.settings.timeout_seconds + 5.0
+        return (waves + 2) * 2 * self.settings.timeout_seconds + 5.0
 
-    def _started(self) -> subprocess.Popen[bytes]:
-        if self._child is not None and self._child.poll() is None:
-            return self._child
-        # Unbuffered pipes: select() then sees every byte of an answer not read yet
-        self._child = subprocess.Popen([sys.executable, "-m", "wabalink.service.sns_publisher"],
-                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0, close_fds=True)
-        _write_frame(self._child.stdin, asdict(self.settings))  # type: ignore[arg-type]
+    def _started(self) -> _Child:
+        if self._child is None or not self._child.alive():
+            self._child = _Child(self.settings)
         return self._child
 
-    def _stop_child(self) -> None:
-        child, self._child = self._child, None
-        if child is None:
-            return
-        for stream in (child.stdin, child.stdout):
+
+class _Child:
+    """One child process and the thread reading its answers."""
+
+    def __init__(self, settings: PublisherSettings) -> None:
+        # Unbuffered answers: the reader gets each as soon as it is written.
+        self.process = subprocess.Popen([sys.executable, "-m", "wabalink.service.sns_publisher"],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0, close_fds=True)
+        self.waiting: dict[int, Future[list[Outcomes]]] = {}
+        self._gone = threading.Event()
+        _write_frame(self.process.stdin, asdict(settings))  # type: ignore[arg-type]
+        threading.Thread(target=self._read_answers, name="wabalink-sns-answers", daemon=True).start()
+
+    def alive(self) -> bool:
+        return not self._gone.is_set() and self.process.poll() is None
+
+    def _read_answers(self) -> None:
+        try:
+            while True:
+                request_id, outcomes = _read_frame(self.process.stdout)  # type: ignore[arg-type]
+                waiting = self.waiting.pop(request_id, None)
+                if waiting is not None:
+                    waiting.set_result(outcomes)
+        except (OSError, EOFError, pickle.UnpicklingError, ValueError) as error:
+            self._gone.set()
+            for waiting in list(self.waiting.values()):
+                if not waiting.done():
+                    waiting.set_exception(EOFError(f"the publisher process ended ({type(error).__name__})"))
+            self.waiting.clear()
+
+    def stop(self) -> None:
+        self._gone.set()
+        for stream in (self.process.stdin, self.process.stdout):
             try:
                 stream.close()  # type: ignore[union-attr]
             except OSError:
                 pass
         try:
-            child.wait(2.0)  # it exits at the end of its input
+            self.process.wait(2.0)  # it exits at the end of its input
         except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
+            self.process.kill()
+            self.process.wait()
 
 
 def _write_frame(stream: IO[bytes], value: Any) -> None:
@@ -203,9 +238,7 @@ def _write_frame(stream: IO[bytes], value: Any) -> None:
     stream.flush()
 
 
-def _read_frame(stream: IO[bytes], timeout: float | None = None) -> Any:
-    if timeout is not None and not select.select([stream], [], [], timeout)[0]:
-        raise TimeoutError(f"no answer within {timeout:.0f} s")
+def _read_frame(stream: IO[bytes]) -> Any:
     header = _read_exactly(stream, _FRAME.size)
     return pickle.loads(_read_exactly(stream, _FRAME.unpack(header)[0]))
 
@@ -222,16 +255,26 @@ def _read_exactly(stream: IO[bytes], size: int) -> bytes:
 
 
 def _serve(requests: IO[bytes], answers: IO[bytes]) -> None:
-    """The child's loop: settings first, then one answer per round of calls, until end of input."""
+    """The child's loop: settings first, then rounds of calls, each answered (with its request id)
+    as soon as it is published; rounds run side by side. Ends at the end of its input."""
     publisher = SnsPublisher(PublisherSettings(**_read_frame(requests)))
+    rounds = ThreadPoolExecutor(ROUNDS_AT_ONCE, thread_name_prefix="wabalink-sns-round")
+    answer_lock = threading.Lock()
+
+    def publish_round(request_id: int, calls: list[Call]) -> None:
+        outcomes = publisher.publish_many(calls)
+        with answer_lock:
+            _write_frame(answers, (request_id, outcomes))
+
     try:
         while True:
             try:
-                calls = _read_frame(requests)
+                request_id, calls = _read_frame(requests)
             except EOFError:
                 return
-            _write_frame(answers, publisher.publish_many(calls))
+            rounds.submit(publish_round, request_id, calls)
     finally:
+        rounds.shutdown(wait=True)
         publisher.close()
 
 
