@@ -36,6 +36,7 @@ from wabalink.server.events_api import EVENTS_PREFIX, handle_events
 from wabalink.server.http import HttpRequest, HttpResponse, json_response
 from wabalink.service.event_delivery import DeliverySettings, EventDelivery
 from wabalink.service.handover import HandoverWorker
+from wabalink.service.ids import new_uuid
 from wabalink.service.messaging import SIMULATOR_VERSIONS
 from wabalink.service.operations import (
     BoundOperation,
@@ -167,7 +168,7 @@ class WabalinkApp:
         if path.startswith("/meta/"):
             return json_response(413, {"error": {"message": message}})
         status, headers, body = self.protocol.serialize_error(ValidationException(message),
-                                                              new_request_id())
+                                                              new_uuid())
         return HttpResponse(status, headers, body)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
@@ -198,7 +199,7 @@ class WabalinkApp:
 
     async def _aws(self, request: HttpRequest) -> HttpResponse:
         started = time.perf_counter()
-        request_id = new_request_id()
+        request_id = new_uuid()
         operation_name = "-"
         operation = None
         principal = None
@@ -243,13 +244,6 @@ class WabalinkApp:
                 "region": principal.region if principal else None,
                 "duration_ms": round((time.perf_counter() - started) * 1000, 2)})
         return HttpResponse(status, headers, body)
-
-
-def new_request_id() -> str:
-    """A random (version 4) UUID string, as AWS request ids are; cheaper than uuid.uuid4()."""
-    digits = os.urandom(16).hex()
-    variant = "89ab"[int(digits[16], 16) & 3]
-    return f"{digits[:8]}-{digits[8:12]}-4{digits[13:16]}-{variant}{digits[17:20]}-{digits[20:]}"
 
 
 def _header_dict(raw_headers: list[tuple[bytes, bytes]]) -> dict[str, str]:

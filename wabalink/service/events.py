@@ -12,10 +12,10 @@ worker at once (it also polls, so forgetting it only costs latency).
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -55,7 +55,13 @@ def notify_new_events() -> None:
 def aws_timestamp(epoch_ns: int) -> str:
     """RFC 3339 with nanoseconds and Z, as AWS's envelope: 2025-01-08T23:30:43.271279391Z."""
     seconds, nanos = divmod(epoch_ns, 1_000_000_000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{nanos:09d}Z"
+    return f"{_second_text(seconds)}.{nanos:09d}Z"
+
+
+@functools.lru_cache(maxsize=4)
+def _second_text(seconds: int) -> str:
+    # Events come hundreds a second: format each second once.
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
 
 
 def envelope(waba: Row, phone: Row | None, entry: Row, message_id: str, epoch_ns: int) -> Row:
@@ -103,11 +109,11 @@ def event_row(*, waba: Row, phone: Row | None, kind: str, entry: Row, message_id
     """The event log row `record_event` writes (for writers that insert several at once)."""
     epoch_ns = time.time_ns()
     now = epoch_ns / 1e9
-    message_id = message_id or str(uuid.uuid4())
+    message_id = message_id or ids.new_uuid()
     destinations = jsontext.loads(waba.get("event_destinations") or "[]")
     state, reason = initial_state(destinations)
     return {
-        "id": str(uuid.uuid4()), "account_id": waba["account_id"], "region": waba["region"], "waba_link_id": waba["id"],
+        "id": ids.new_uuid(), "account_id": waba["account_id"], "region": waba["region"], "waba_link_id": waba["id"],
         "phone_link_id": phone["id"] if phone else None, "message_id": message_id, "wamid": wamid, "kind": kind,
         "envelope": jsontext.compact(envelope(waba, phone, entry, message_id, epoch_ns)),
         "destinations": jsontext.compact(destinations), "dedupe_key": dedupe_key, "state": state, "last_error": reason,

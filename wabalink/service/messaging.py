@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import re
 import time
-import uuid
 from typing import Any
 
 import orjson
 
 from wabalink.aws.exceptions import InvalidParametersException, ResourceNotFoundException
 from wabalink.aws.shapes import SendWhatsAppMessageInput, SendWhatsAppMessageOutput
+from wabalink.service import ids
 from wabalink.service.operations import Operations, RequestContext, operation
 from wabalink.service.ownership import owned_phone
 from wabalink.store import links, messages
@@ -41,8 +41,9 @@ class Messaging(Operations):
     def send_whatsapp_message(self, ctx: RequestContext, params: SendWhatsAppMessageInput) -> SendWhatsAppMessageOutput:
         body = checked_message(params["message"])
         version = checked_version(params["metaApiVersion"], self.deps.extensions.get("graph_versions"))
-        message_id = str(uuid.uuid4())
+        message_id = ids.new_uuid()
         now = time.time()
+
         def accept(conn: Cursor) -> None:
             phone = owned_phone(conn, ctx, params["originationPhoneNumberId"], "originationPhoneNumberId",
                                 missing=ResourceNotFoundException, linked_only=False)

@@ -6,7 +6,8 @@ DBAPI connection inside one transaction). `store.db` re-exports them; `Store.wri
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Callable
+from operator import itemgetter
 from typing import Any, cast
 
 from sqlalchemy import text
@@ -53,18 +54,27 @@ class InListQuery:
         return self._by_dialect[dialect_name]
 
 
-@dataclass(frozen=True)
 class _Compiled:
-    sql: str
-    positional_names: tuple[str, ...] | None  # for positional paramstyles (SQLite's "?")
-    literals: dict[str, Any]
+    __slots__ = ("sql", "positional_names", "literals", "_positional")
+
+    def __init__(self, sql: str, positional_names: tuple[str, ...] | None, literals: dict[str, Any]) -> None:
+        self.sql = sql
+        self.positional_names = positional_names  # for positional paramstyles (SQLite's "?")
+        self.literals = literals
+        # The parameter tuple in one C call; itemgetter of one name gives the value, not a tuple.
+        self._positional: Callable[[dict[str, Any]], Any] | None = None
+        if positional_names:
+            getter = itemgetter(*positional_names)
+            self._positional = getter if len(positional_names) > 1 else (lambda params: (getter(params),))
 
     def parameters(self, params: dict[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
         if self.positional_names is None:
             return {**self.literals, **params} if self.literals else params
         if self.literals:
             params = {**self.literals, **params}
-        return tuple([params[name] for name in self.positional_names])
+        if self._positional is None:
+            return ()
+        return cast(tuple[Any, ...], self._positional(params))
 
 
 class Cursor:

@@ -114,6 +114,59 @@ class _Reader:
             self._store._release(self._connection, self._pooled)
 
 
+class _Writer:
+    """The context manager `Store.writer()` returns: a class, not a generator, since it runs several
+    times per message."""
+
+    __slots__ = ("_store", "_queued", "_outermost", "_connection", "_pooled")
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def __enter__(self) -> Cursor:
+        store = self._store
+        # Queue in-process first (SQLite); after the busy timeout, fall back to SQLite's own wait
+        # rather than block for ever on a writer of this process that waits for something else.
+        lock = store._writer_lock
+        self._queued = lock is not None and lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
+        self._outermost = not getattr(store._thread_connections, "in_writer", False)
+        store._thread_connections.in_writer = True
+        try:
+            self._connection, self._pooled = store._checkout()
+            try:
+                cursor = Cursor(self._connection, store.engine.dialect)
+                if store.is_sqlite:
+                    self._connection.execute("BEGIN IMMEDIATE")
+            except BaseException:
+                store._release(self._connection, self._pooled)
+                raise
+        except BaseException:
+            self._leave()
+            raise
+        return cursor
+
+    def __exit__(self, exc_type: type[BaseException] | None, error: BaseException | None, _tb: object) -> None:
+        store, connection = self._store, self._connection
+        try:
+            if error is None:
+                connection.commit()
+            else:
+                connection.rollback()
+                if isinstance(error, store.engine.dialect.loaded_dbapi.IntegrityError):
+                    raise IntegrityError(None, None, error) from error
+        finally:
+            try:
+                store._release(connection, self._pooled)
+            finally:
+                self._leave()
+
+    def _leave(self) -> None:
+        if self._outermost:
+            self._store._thread_connections.in_writer = False
+        if self._queued:
+            self._store._writer_lock.release()  # type: ignore[union-attr]
+
+
 class Store:
     """Owns the engine. `writer()` / `reader()` give the lean `Cursor` every query runs on;
     `transaction()` gives a SQLAlchemy connection, for the migrations."""
@@ -160,42 +213,10 @@ class Store:
             with conn.begin():
                 yield conn
 
-    @contextmanager
-    def writer(self) -> Iterator[Cursor]:
-        """One atomic write transaction on a `Cursor`. Constraint violations surface as
-        SQLAlchemy's `IntegrityError`, whichever driver raised them."""
-        # Queue in-process first (SQLite); after the busy timeout, fall back to SQLite's own wait
-        # rather than block for ever on a writer of this process that waits for something else.
-        queued = self._writer_lock is not None and self._writer_lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
-        outermost = not getattr(self._thread_connections, "in_writer", False)
-        self._thread_connections.in_writer = True
-        try:
-            with self._write_transaction() as cursor:
-                yield cursor
-        finally:
-            if outermost:
-                self._thread_connections.in_writer = False
-            if queued:
-                self._writer_lock.release()  # type: ignore[union-attr]
-
-    @contextmanager
-    def _write_transaction(self) -> Iterator[Cursor]:
-        dbapi_connection, pooled = self._checkout()
-        try:
-            cursor = Cursor(dbapi_connection, self.engine.dialect)
-            if self.is_sqlite:
-                dbapi_connection.execute("BEGIN IMMEDIATE")
-            try:
-                yield cursor
-            except self.engine.dialect.loaded_dbapi.IntegrityError as error:
-                dbapi_connection.rollback()
-                raise IntegrityError(None, None, error) from error
-            except BaseException:
-                dbapi_connection.rollback()
-                raise
-            dbapi_connection.commit()
-        finally:
-            self._release(dbapi_connection, pooled)
+    def writer(self) -> _Writer:
+        """One atomic write transaction on a `Cursor` (`with store.writer() as cursor:`).
+        Constraint violations surface as SQLAlchemy's `IntegrityError`, whichever driver raised them."""
+        return _Writer(self)
 
     def reader(self, *, snapshot: bool = True) -> _Reader:
         """Reads on a `Cursor` (`with store.reader() as cursor:`). On SQLite, one snapshot for all

@@ -43,7 +43,9 @@ class _Pending(Generic[T]):
 
     def __init__(self, work: Callable[[Cursor], T]) -> None:
         self.work = work
-        self.done = threading.Event()
+        # Held until the work is committed: a bare lock is the cheapest wait-and-wake there is.
+        self.done = threading.Lock()
+        self.done.acquire()
         self.result: T | None = None
         self.error: BaseException | None = None
 
@@ -65,7 +67,7 @@ class GroupCommit:
         self._ensure_started()
         pending: _Pending[T] = _Pending(work)
         self._waiting.put(pending)
-        if not pending.done.wait(WAIT_SECONDS):
+        if not pending.done.acquire(timeout=WAIT_SECONDS):
             raise TimeoutError("the store's group commit did not answer in time")
         if pending.error is not None:
             raise pending.error
@@ -120,7 +122,7 @@ class GroupCommit:
                     pending.error = error
                     pending.result = None
         for pending in batch:
-            pending.done.set()
+            pending.done.release()
 
 
 def _run_in_savepoint(cursor: Cursor, pending: _Pending[Any]) -> None:
