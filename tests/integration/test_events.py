@@ -9,11 +9,13 @@ import subprocess
 import sys
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.support import REPO_ROOT
+from tests.support.servers import child_commands
 from tests.support.service_messaging import (
     TEST_APP_SECRET,
     FakeGraph,
@@ -69,6 +71,21 @@ def test_webhooks_are_verified_recorded_once_and_inbound_messages_reach_sns(
     import urllib.request
     challenge = urllib.request.urlopen(receiver + "?hub.mode=subscribe&hub.verify_token=verify-me&hub.challenge=42")
     assert challenge.read() == b"42"
+    # The events went out through the server's SNS publisher process, which ends with a SIGKILLed server.
+    [publisher] = [pid for pid, command in child_commands(server.process.pid) if "wabalink.service.sns_publisher" in command]
+    server.kill()
+    deadline = time.monotonic() + 10
+    while not process_gone(publisher) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert process_gone(publisher)
+
+
+def process_gone(pid: int) -> bool:
+    """Exited (a zombie waiting for its new parent to reap it counts as exited)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
 
 
 def test_sns_outage_loses_nothing_and_keeps_order_per_message(

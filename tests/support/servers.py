@@ -27,6 +27,18 @@ def new_account_id() -> str:
     return str(random.randint(100000000000, 999999999999))
 
 
+def child_commands(pid: int) -> list[tuple[int, str]]:
+    """(pid, command line) of the process's direct children (Linux /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append((int(entry.name), (entry / "cmdline").read_text().replace("\0", " ")))
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
+
+
 class ServerProcess:
     """`wabalink serve` in a child process, as users run it."""
 

@@ -10,6 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import parse_qsl
 
+import pytest
+
+from wabalink.service import sns_publisher
 from wabalink.service.sns_publisher import PublisherProcess, PublisherSettings, encode_form_body
 
 
@@ -61,3 +64,16 @@ def test_a_child_killed_mid_round_fails_that_round_and_the_next_round_starts_a_n
         silent.close()
         publisher.close()
     assert publisher._child is None
+
+
+def test_without_a_child_process_it_publishes_in_the_servers_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sns_publisher.sys, "executable", "/nonexistent/python")
+    publisher = PublisherProcess(PublisherSettings(sns_endpoint_url="http://127.0.0.1:9", timeout_seconds=2))
+    calls = [("arn:aws:sns:us-east-1:123456789012:events", None, [{"Id": "5", "Message": "{}"}])]
+    try:
+        for _ in range(2):
+            [outcomes] = publisher.publish_many(calls)
+            assert "SNS PublishBatch to arn:aws:sns:us-east-1:123456789012:events failed" in str(outcomes[5])
+        assert publisher._child is None and publisher._in_process is not None
+    finally:
+        publisher.close()

@@ -69,7 +69,9 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 class WabalinkApp:
-    def __init__(self, settings: Settings, store: Store | None = None) -> None:
+    def __init__(self, settings: Settings, store: Store | None = None, *, publish_in_child: bool = False) -> None:
+        """`publish_in_child`: SNS PublishBatch from a child process (`wabalink serve`); in-process
+        otherwise (the testing kit, whose users may mock SNS in their own process)."""
         self.settings = settings
         self.store = store or Store(settings.database_url or default_database_url())
         self.store.migrate()
@@ -97,7 +99,7 @@ class WabalinkApp:
         self.delivery = EventDelivery(self.store, DeliverySettings(
             sns_endpoint_url=settings.sns_endpoint_url, max_attempts=settings.event_max_attempts,
             max_age_seconds=settings.event_max_age_seconds,
-            retry_max_delay_seconds=settings.event_retry_max_delay_seconds, publish_in_child=True))
+            retry_max_delay_seconds=settings.event_retry_max_delay_seconds, publish_in_child=publish_in_child))
         self.throttle = RequestThrottle() if settings.throttle == "aws" else None
         # The built operations; the model's others answer NotImplementedException.
         self.operations: dict[str, BoundOperation] = build_dispatch_table(

@@ -250,7 +250,7 @@ def main(argv: list[str]) -> int:
         print(f"wabalink serve: {listen_failure_message(settings.host, settings.port, error)}", file=sys.stderr)
         return 1
     try:
-        app = WabalinkApp(settings)
+        app = WabalinkApp(settings, publish_in_child=True)  # its CPU off the server's interpreter
     except ValueError as error:  # a bad --database or --credentials value
         listener.close()
         print(f"wabalink serve: {error}", file=sys.stderr)

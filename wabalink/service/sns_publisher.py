@@ -148,12 +148,21 @@ class PublisherProcess:
         self._lock = threading.Lock()  # the child, the request ids, writes to its pipe
         self._child: _Child | None = None
         self._next_request = 0
+        self._in_process: SnsPublisher | None = None  # when no child process can be started
 
     def publish_many(self, calls: list[Call]) -> list[Outcomes]:
+        if self._in_process is not None:
+            return self._in_process.publish_many(calls)
         waiting: Future[list[Outcomes]] = Future()
         try:
             with self._lock:
-                child = self._started()
+                try:
+                    child = self._started()
+                except OSError as error:
+                    log.warning("cannot start the SNS publisher process; publishing in the server's process",
+                                extra={"error": f"{type(error).__name__}: {error}"})
+                    self._in_process = SnsPublisher(self.settings)
+                    return self._in_process.publish_many(calls)
                 self._next_request += 1
                 request_id = self._next_request
                 child.waiting[request_id] = waiting
@@ -173,6 +182,8 @@ class PublisherProcess:
             child, self._child = self._child, None
         if child is not None:
             child.stop()
+        if self._in_process is not None:
+            self._in_process.close()
 
     def _answer_timeout(self, calls: list[Call]) -> float:
         # Calls run PUBLISH_CONCURRENCY at a time, each bounded by connect + read timeouts; an STS
