@@ -10,7 +10,8 @@ and outcome, the webhook receiver's events) spent most of their time on that, no
 transaction, each inside its own savepoint, so a work that raises is rolled back alone and its
 caller gets the exception while the others commit. Each caller returns once its own work is
 committed (or re-raises what it raised), so callers keep the plain "my write is durable when this
-returns" contract of `store.writer()`. A work must not open `store.writer()` itself.
+returns" contract of `store.writer()` (a caller that gives up after WAIT_SECONDS cannot know
+whether its work was committed). A work must not open `store.writer()` itself.
 
 PostgreSQL takes concurrent writers (and each statement there is a network round trip one thread
 would serialize), so on PostgreSQL `run` is simply `store.writer()` in the caller's thread.
@@ -102,8 +103,8 @@ class GroupCommit:
                 except queue.Empty:
                     break
             self._commit(batch)
-        # Stopped: whatever was queued meanwhile is written by its own caller's thread rule (run
-        # checks _stopping), except works queued in the instant before; finish those here.
+        # Stopped: new works now commit in their callers' threads (run() checks _stopping); the
+        # few queued in the instant before the flag was set are committed here.
         while True:
             try:
                 self._commit([self._waiting.get_nowait()])
