@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.postgres import drop_postgres_schema, fresh_postgres_url, require_postgres
+from tests.support.postgres import migrated_store
 from tests.support.service_messaging import (
     AWS_TEST_ENV,
     FakeGraph,
@@ -109,17 +109,8 @@ def test_a_status_arriving_before_its_predecessor_is_published_after_it(
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "postgresql":
-        require_postgres()
-        url = fresh_postgres_url()
-    else:
-        url = f"sqlite:///{tmp_path / 'store.db'}"
-    opened = Store(url)
-    opened.migrate()
-    yield opened
-    opened.dispose()
-    if request.param == "postgresql":
-        drop_postgres_schema(url)
+    with migrated_store(request.param, tmp_path) as opened:
+        yield opened
 
 
 WABA = {"id": "0123456789abcdef0123456789abcdef", "account_id": "111122223333", "region": "us-east-1",

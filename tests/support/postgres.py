@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
+
+from wabalink.store.db import Store
 
 POSTGRES_URL = os.environ.get("WABALINK_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REQUIRE_POSTGRES = os.environ.get("WABALINK_REQUIRE_POSTGRES") == "1"
@@ -48,3 +53,22 @@ def require_postgres() -> None:
     if REQUIRE_POSTGRES:
         pytest.fail(reason + " (WABALINK_REQUIRE_POSTGRES=1: CI must run the PostgreSQL tests)")
     pytest.skip(reason)
+
+
+@contextmanager
+def migrated_store(kind: str, folder: Path) -> Iterator[Store]:
+    """A migrated store: "sqlite" a file in `folder`, "postgresql" a fresh schema dropped afterwards
+    (skipped, or failed under WABALINK_REQUIRE_POSTGRES=1, when PostgreSQL is unreachable)."""
+    if kind == "postgresql":
+        require_postgres()
+        url = fresh_postgres_url()
+    else:
+        url = f"sqlite:///{folder / 'store.db'}"
+    opened = Store(url)
+    opened.migrate()
+    try:
+        yield opened
+    finally:
+        opened.dispose()
+        if kind == "postgresql":
+            drop_postgres_schema(url)

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
-from tests.support.postgres import drop_postgres_schema, fresh_postgres_url, require_postgres
+from tests.support.postgres import migrated_store
 from wabalink.store import links
 from wabalink.store.db import LATEST_VERSION, Query, Store
 from wabalink.store.schema import linked_wabas, schema_version
@@ -18,17 +18,8 @@ from wabalink.store.schema import linked_wabas, schema_version
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "postgresql":
-        require_postgres()
-        url = fresh_postgres_url()
-    else:
-        url = f"sqlite:///{tmp_path / 'store.db'}"
-    opened = Store(url)
-    opened.migrate()
-    yield opened
-    opened.dispose()
-    if request.param == "postgresql":
-        drop_postgres_schema(url)
+    with migrated_store(request.param, tmp_path) as opened:
+        yield opened
 
 
 def waba_row(hex_id: str, meta_waba_id: str = "1001") -> dict[str, object]:
