@@ -52,7 +52,6 @@ class HandoverWorker:
         self._queue: queue.Queue[tuple[str, int]] = queue.Queue(QUEUE_LIMIT)
         self._stopping = threading.Event()
         self._running: list[threading.Thread] = []
-        self._recorder = OutcomeRecorder(store)
 
     def start(self) -> None:
         for index in range(self.threads):
@@ -125,18 +124,24 @@ class HandoverWorker:
         try:
             wamid = self.graph.send_message(row["meta_phone_number_id"], row["meta_api_version"], row["body"].encode())
         except GraphApiError as error:
-            self._recorder.record(Outcome(row, messages.FAILED, None, _graph_error(error)))
+            self._record(Outcome(row, messages.FAILED, None, _graph_error(error)))
             return
         except GraphUnavailableError as error:
             if row["attempts"] < UNREACHABLE_ATTEMPTS:
                 with self.store.writer() as conn:
                     messages.release(conn, row["id"], time.time() + UNREACHABLE_BACKOFF_SECONDS * row["attempts"])
                 return
-            self._recorder.record(Outcome(row, messages.FAILED, None, {
+            self._record(Outcome(row, messages.FAILED, None, {
                 "code": 131000, "title": "Something went wrong",
                 "message": "Meta's Graph API could not be reached", "error_data": {"details": str(error)[:300]}}))
             return
-        self._recorder.record(Outcome(row, messages.HANDED_OVER, wamid or None, None))
+        self._record(Outcome(row, messages.HANDED_OVER, wamid or None, None))
+
+    def _record(self, outcome: Outcome) -> None:
+        """Returns once `outcome` is committed (through the store's group commit: on SQLite the
+        outcomes of all hand-over threads share transactions); raises what recording it raised."""
+        if self.store.write_grouped(lambda conn: _write_outcome(conn, outcome)):
+            notify_new_events()
 
 
 @dataclass
@@ -147,37 +152,23 @@ class Outcome:
     error: Row | None
 
 
-class OutcomeRecorder:
-    """Records hand-over outcomes, each with its event, through the store's group commit: on SQLite
-    the outcomes of all hand-over threads (and other writes) share transactions instead of queueing
-    for the write lock one by one; on PostgreSQL each is written by its own thread."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-
-    def record(self, outcome: Outcome) -> None:
-        """Returns once `outcome` is committed; raises what recording it raised."""
-        if self.store.write_grouped(lambda conn: self._write(conn, outcome)):
-            notify_new_events()
-
-    @staticmethod
-    def _write(conn: Cursor, outcome: Outcome) -> bool:
-        """The outcome and its event; whether an event was written."""
-        row, wamid, error = outcome.row, outcome.wamid, outcome.error
-        if not messages.finish(conn, row["id"], outcome.state, wamid, time.time()):
-            return False  # a lease expired and another worker recorded it first
-        waba = links.get_waba(conn, row["account_id"], row["region"], row["waba_link_id"])
-        if waba is None:
-            return False  # unlinked since: no destination to tell
-        phone = links.get_phone(conn, row["account_id"], row["region"], row["phone_link_id"])
-        kind = "handover_succeeded" if error is None else "handover_failed"
-        record_event(conn, waba=waba, phone=phone, kind=kind, entry=handover_entry(waba, phone, row, wamid, error),
-                     message_id=row["id"], wamid=wamid)
-        # Failures at info, successes at debug: at 1,000 sends/s a line per success is noise and cost.
-        if error is not None or log.isEnabledFor(logging.DEBUG):
-            log.log(logging.INFO if error else logging.DEBUG, "hand-over", extra={
-                "message_id": row["id"], "outcome": kind, "meta_error_code": error["code"] if error else None})
-        return True
+def _write_outcome(conn: Cursor, outcome: Outcome) -> bool:
+    """The outcome and its event; whether an event was written."""
+    row, wamid, error = outcome.row, outcome.wamid, outcome.error
+    if not messages.finish(conn, row["id"], outcome.state, wamid, time.time()):
+        return False  # a lease expired and another worker recorded it first
+    waba = links.get_waba(conn, row["account_id"], row["region"], row["waba_link_id"])
+    if waba is None:
+        return False  # unlinked since: no destination to tell
+    phone = links.get_phone(conn, row["account_id"], row["region"], row["phone_link_id"])
+    kind = "handover_succeeded" if error is None else "handover_failed"
+    record_event(conn, waba=waba, phone=phone, kind=kind, entry=handover_entry(waba, phone, row, wamid, error),
+                 message_id=row["id"], wamid=wamid)
+    # Failures at info, successes at debug: at 1,000 sends/s a line per success is noise and cost.
+    if error is not None or log.isEnabledFor(logging.DEBUG):
+        log.log(logging.INFO if error else logging.DEBUG, "hand-over", extra={
+            "message_id": row["id"], "outcome": kind, "meta_error_code": error["code"] if error else None})
+    return True
 
 
 def _graph_error(error: GraphApiError) -> Row:

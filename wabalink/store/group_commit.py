@@ -58,11 +58,10 @@ class GroupCommit:
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self._stopping = threading.Event()
-        self._committer_ident: int | None = None
 
     def run(self, work: Callable[[Cursor], T]) -> T:
         """`work(cursor)` committed; its result, or what it raised."""
-        if not self.store.is_sqlite or self._stopping.is_set() or threading.get_ident() == self._committer_ident:
+        if not self.store.is_sqlite or self._stopping.is_set():
             with self.store.writer() as cursor:
                 return work(cursor)
         self._ensure_started()
@@ -89,7 +88,6 @@ class GroupCommit:
                 self._thread = thread
 
     def _run(self) -> None:
-        self._committer_ident = threading.get_ident()
         while True:
             try:
                 batch = [self._waiting.get(timeout=IDLE_SECONDS)]
