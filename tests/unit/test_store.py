@@ -84,3 +84,60 @@ def test_lock_serializes_writers_of_one_key(store: Store) -> None:
     for thread in threads:
         thread.join(30)
     assert inserted == [True]
+
+
+def test_insert_rows_keeps_list_order_and_types(store: Store) -> None:
+    """Many rows in one multi-row INSERT (chunked past INSERT_ROWS_PER_STATEMENT): generated keys
+    follow the list's order, and floats, None and non-ASCII text come back as given."""
+    from wabalink.store import cursor as cursor_module
+    from wabalink.store.meta_messages import meta_status_schedule
+
+    count = cursor_module.INSERT_ROWS_PER_STATEMENT + 7
+    rows = [{"wamid": f"wamid.{index}", "status": "sent", "due_at": 1700000000.125 + index,
+             "error_code": None if index % 2 else 131026, "error_title": "ünïcode ✓" if index == 3 else None}
+            for index in range(count)]
+    with store.writer() as cursor:
+        cursor.insert_rows(meta_status_schedule, rows)
+    with store.reader() as cursor:
+        stored = cursor.rows(Query(select(meta_status_schedule).order_by(meta_status_schedule.c.id)))
+    assert [row["wamid"] for row in stored] == [row["wamid"] for row in rows]
+    assert [{key: row[key] for key in rows[0]} for row in stored] == rows
+
+
+def test_insert_rows_refuses_rows_that_name_other_columns(store: Store) -> None:
+    from wabalink.store.meta_messages import meta_status_schedule
+
+    good = {"wamid": "w1", "status": "sent", "due_at": 1.0, "error_code": None, "error_title": None}
+    with store.writer() as cursor:
+        with pytest.raises(ValueError, match="no column 'nope'"):
+            cursor.insert_rows(meta_status_schedule, [{**good, "nope": 1}])
+        with pytest.raises(ValueError, match="same columns"):
+            cursor.insert_rows(meta_status_schedule, [good, {**good, "extra": 1}])
+        with pytest.raises(ValueError, match="same columns"):
+            cursor.insert_rows(meta_status_schedule, [good, {k: v for k, v in good.items() if k != "status"}])
+        cursor.insert_rows(meta_status_schedule, [])  # nothing to insert: no statement
+
+
+def test_run_in_changes_exactly_the_listed_rows(store: Store) -> None:
+    """An UPDATE and a DELETE over a list of integer keys, one statement each; an empty list
+    changes nothing."""
+    from wabalink.store.db import InListQuery
+    from wabalink.store.meta_messages import meta_status_schedule
+
+    rows = [{"wamid": f"w{index}", "status": "sent", "due_at": float(index), "error_code": None,
+             "error_title": None} for index in range(6)]
+    with store.writer() as cursor:
+        cursor.insert_rows(meta_status_schedule, rows)
+    with store.reader() as cursor:
+        ids = [row[0] for row in cursor.tuples(Query(select(meta_status_schedule.c.id)
+                                                     .order_by(meta_status_schedule.c.id)))]
+    set_due = InListQuery("UPDATE meta_status_schedule SET due_at = :due WHERE id {IN}", element="BIGINT")
+    remove = InListQuery("DELETE FROM meta_status_schedule WHERE id {IN}", element="BIGINT")
+    with store.writer() as cursor:
+        assert cursor.run_in(set_due, ids[:2], due=99.5) == 2
+        assert cursor.run_in(remove, ids[4:]) == 2
+        assert cursor.run_in(remove, []) == 0
+    with store.reader() as cursor:
+        left = cursor.tuples(Query(select(meta_status_schedule.c.id, meta_status_schedule.c.due_at)
+                                   .order_by(meta_status_schedule.c.id)))
+    assert [tuple(row) for row in left] == [(ids[0], 99.5), (ids[1], 99.5), (ids[2], 2.0), (ids[3], 3.0)]

@@ -136,7 +136,7 @@ def schedule_statuses(cursor: Cursor, wamid: str, settings: NumberSettings, now:
     for status, delay_ms in steps:
         due += delay_ms / 1000
         scheduled.append({"wamid": wamid, "status": status, "due_at": due, "error_code": None, "error_title": None})
-    cursor.run_many(q.INSERT_SCHEDULED, scheduled)
+    cursor.insert_rows(q.meta_status_schedule, scheduled)
     return first_due
 
 
@@ -189,16 +189,19 @@ class StatusScheduler:
             cursor.lock("meta-status-scheduler")
             rows = cursor.rows(q.DUE_STATUSES, now=now, limit=STATUSES_PER_STEP)
             targets: dict[str, list[Target]] = {}
-            cursor.run_many(q.SET_STATUS, [{"message_wamid": row["wamid"], "status": row["status"],
-                                            "error_code": row["error_code"], "updated_at": now} for row in rows])
+            reaching: dict[tuple[str, int | None], list[str]] = {}  # (status, error code) -> wamids
+            for row in rows:
+                reaching.setdefault((row["status"], row["error_code"]), []).append(row["wamid"])
+            for (status, error_code), wamids in reaching.items():
+                cursor.run_in(q.SET_STATUSES, wamids, status=status, error_code=error_code, updated_at=now)
             queued: list[dict[str, Any]] = []
             for row in rows:
                 waba_targets = targets.get(row["waba_id"])
                 if waba_targets is None:
                     waba_targets = targets[row["waba_id"]] = webhook_targets(self.sim, cursor, row["waba_id"])
                 queued += webhook_rows(row["waba_id"], "messages", status_value(row), row["wamid"], waba_targets, now)
-            cursor.run_many(q.INSERT_WEBHOOK, queued)  # one pipelined round trip on PostgreSQL
-            cursor.run_many(q.DELETE_SCHEDULED, [{"schedule_id": row["id"]} for row in rows])
+            cursor.insert_rows(q.meta_webhook_queue, queued)
+            cursor.run_in(q.DELETE_SCHEDULED, [row["id"] for row in rows])
         if rows:
             wake_sender(self.sim)
         # A full step: more is due now. Otherwise let the next statuses gather for a moment.

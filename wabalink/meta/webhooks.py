@@ -68,7 +68,7 @@ def enqueue_webhook(sim: MetaSimulator, cursor: Cursor | None, meta_waba_id: str
     if targets is None:
         targets = webhook_targets(sim, cursor, meta_waba_id)
     rows = webhook_rows(meta_waba_id, field, value, ordering_key, targets, time.time())
-    cursor.run_many(q.INSERT_WEBHOOK, rows)
+    cursor.insert_rows(q.meta_webhook_queue, rows)
     return len(rows)
 
 
@@ -165,7 +165,7 @@ class WebhookSender:
         with self.sim.store.writer() as cursor:
             cursor.lock("meta-webhook-sender")
             rows = cursor.rows(q.READY_WEBHOOKS, now=now, limit=ROWS_PER_STEP)
-            cursor.run_many(q.LEASE_WEBHOOK, [{"webhook_id": row["id"], "due_at": now + LEASE_SECONDS} for row in rows])
+            cursor.run_in(q.LEASE_WEBHOOKS, [row["id"] for row in rows], due_at=now + LEASE_SECONDS)
             if not rows:
                 next_due = cursor.scalar(q.NEXT_WEBHOOK_DUE, now=now)
         if not rows:
@@ -184,7 +184,7 @@ class WebhookSender:
             error = self._post(target, webhook_body(chunk))
             if error is None:
                 with self.sim.store.writer() as cursor:
-                    cursor.run_many(q.DELETE_WEBHOOK, [{"webhook_id": row["id"]} for row in chunk])
+                    cursor.run_in(q.DELETE_WEBHOOKS, [row["id"] for row in chunk])
                 continue
             self._retry_later(target, rows[index * CHANGES_PER_BODY:], error)
             return

@@ -10,10 +10,13 @@ from collections.abc import Callable
 from operator import itemgetter
 from typing import Any, cast
 
-from sqlalchemy import text
+from sqlalchemy import Table, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
+
+# Rows per multi-row INSERT: under SQLite's 32,766 bound parameters for the widest table (events).
+INSERT_ROWS_PER_STATEMENT = 500
 
 
 class Query:
@@ -40,13 +43,14 @@ class Query:
 
 
 class InListQuery:
-    """A statement with `{IN}` standing for "IN <a list of strings of any length>", bound as ONE
-    parameter named `values`, so its text is compiled once per dialect whatever the length:
-    PostgreSQL takes the list as an array (`= ANY(...)`), SQLite as a JSON array read by json_each."""
+    """A statement with `{IN}` standing for "IN <a list of any length>", bound as ONE parameter
+    named `values`, so its text is compiled once per dialect whatever the length: PostgreSQL takes
+    the list as an array (`= ANY(...)`), SQLite as a JSON array read by json_each. `element` is the
+    PostgreSQL type of the list's items (TEXT, or BIGINT for integer keys)."""
 
-    def __init__(self, template: str) -> None:
+    def __init__(self, template: str, *, element: str = "TEXT") -> None:
         self._by_dialect = {
-            "postgresql": Query(text(template.format(IN="= ANY(CAST(:values AS TEXT[]))"))),
+            "postgresql": Query(text(template.format(IN=f"= ANY(CAST(:values AS {element}[]))"))),
             "sqlite": Query(text(template.format(IN="IN (SELECT value FROM json_each(:values))"))),
         }
 
@@ -90,14 +94,6 @@ class Cursor:
         self._cursor.execute(compiled.sql, compiled.parameters(params))
         return self._cursor.rowcount
 
-    def run_many(self, query: Query, params: list[dict[str, Any]]) -> None:
-        """Executes once per parameter set, in one driver call (psycopg pipelines the round trips;
-        sqlite3 loops in C)."""
-        if not params:
-            return
-        compiled = query.compiled(self._dialect)
-        self._cursor.executemany(compiled.sql, [compiled.parameters(one) for one in params])
-
     def tuples(self, query: Query, **params: Any) -> list[tuple[Any, ...]]:
         """Rows as the driver gives them, columns in the statement's order."""
         self.run(query, **params)
@@ -112,12 +108,43 @@ class Cursor:
         found = self.rows(query, **params)
         return found[0] if found else None
 
-    def tuples_in(self, query: InListQuery, values: list[str], **params: Any) -> list[tuple[Any, ...]]:
+    def tuples_in(self, query: InListQuery, values: list[Any], **params: Any) -> list[tuple[Any, ...]]:
         """Rows of an `InListQuery` for `values` (none: no statement at all)."""
         if not values:
             return []
-        bound = list(values) if self._dialect.name == "postgresql" else json.dumps(list(values))
-        return self.tuples(query.query(self._dialect.name), values=bound, **params)
+        return self.tuples(query.query(self._dialect.name), values=self._list_parameter(values), **params)
+
+    def run_in(self, query: InListQuery, values: list[Any], **params: Any) -> int:
+        """An UPDATE or DELETE `InListQuery` for `values` in one statement (none: no statement);
+        the number of rows changed. One statement, not one per row: on SQLite each statement gives
+        up the GIL and takes it back, which under load costs more than the row."""
+        if not values:
+            return 0
+        return self.run(query.query(self._dialect.name), values=self._list_parameter(values), **params)
+
+    def insert_rows(self, table: Table, rows: list[dict[str, Any]]) -> None:
+        """Rows into `table` in list order (so generated keys follow it), as multi-row INSERTs of
+        at most INSERT_ROWS_PER_STATEMENT rows; each row names the same columns, those of the
+        first. Columns and values are bound parameters, never SQL text."""
+        if not rows:
+            return
+        names = list(rows[0])
+        unknown = [name for name in names if name not in table.c]
+        if unknown:
+            raise ValueError(f"insert_rows: {table.name} has no column {unknown[0]!r}")
+        marker = "?" if self._dialect.paramstyle == "qmark" else "%s"
+        row_sql = "(" + ", ".join([marker] * len(names)) + ")"
+        head = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES "
+        values = itemgetter(*names) if len(names) > 1 else (lambda row: (row[names[0]],))
+        for start in range(0, len(rows), INSERT_ROWS_PER_STATEMENT):
+            chunk = rows[start:start + INSERT_ROWS_PER_STATEMENT]
+            if any(len(row) != len(names) for row in chunk):  # same length, other names: KeyError below
+                raise ValueError(f"insert_rows: every row must name the same columns of {table.name}")
+            self._cursor.execute(head + ", ".join([row_sql] * len(chunk)),
+                                 [value for row in chunk for value in values(row)])
+
+    def _list_parameter(self, values: list[Any]) -> Any:
+        return list(values) if self._dialect.name == "postgresql" else json.dumps(list(values))
 
     def lock_all(self, keys: list[str]) -> None:
         """`lock` for many keys in one statement, in sorted order (two transactions locking

@@ -104,9 +104,11 @@ _CLAIMABLE = (select(events).where(
                     or_(_rank(_EARLIER.c) < _rank(E), and_(_rank(_EARLIER.c) == _rank(E), _EARLIER.c.seq < E.seq))),
 ).limit(bindparam("limit")))  # no ORDER BY: the (state, next_attempt_at) index is the order
 _CLAIM_SELECT = Query(_CLAIMABLE.with_for_update(skip_locked=True, of=events))
-_SET_CLAIM = Query(update(events).where(E.seq == bindparam("key")).values(claimed_until=bindparam("until")))
-_DELIVERED = Query(update(events).where(E.seq == bindparam("key")).values(
-    state=DELIVERED, attempts=E.attempts + 1, delivered_at=bindparam("now"), claimed_until=0.0, last_error=None))
+# Claims and deliveries touch a round's events in one statement each (cursor.run_in).
+_SET_CLAIM = InListQuery("UPDATE events SET claimed_until = :until WHERE seq {IN}", element="BIGINT")
+_DELIVERED = InListQuery(
+    f"UPDATE events SET state = '{DELIVERED}', attempts = attempts + 1, delivered_at = :now, claimed_until = 0, "
+    "last_error = NULL WHERE seq {IN}", element="BIGINT")
 _FAILED = Query(update(events).where(E.seq == bindparam("key")).values(
     state=bindparam("state"), attempts=E.attempts + 1, last_error=bindparam("last_error"),
     next_attempt_at=bindparam("next_attempt_at"), claimed_until=0.0))
@@ -136,8 +138,8 @@ def insert_event(cursor: Cursor, row: Row) -> None:
 
 
 def insert_events(cursor: Cursor, rows: list[Row]) -> None:
-    """Several events in one driver call (pipelined on PostgreSQL), in list order (their seq)."""
-    cursor.run_many(_INSERT, [_full_row(row) for row in rows])
+    """Several events in one statement, in list order (their seq)."""
+    cursor.insert_rows(events, [_full_row(row) for row in rows])
 
 
 def existing_dedupe_keys(cursor: Cursor, keys: list[str]) -> set[str]:
@@ -159,18 +161,17 @@ def release_held(cursor: Cursor, message_id: str, kind: str, now: float) -> int:
 def claim_due(cursor: Cursor, now: float, lease_until: float, limit: int) -> list[Row]:
     """Due events, held by the caller until `lease_until` (inside the caller's writer)."""
     rows = cursor.rows(_CLAIM_SELECT, now=now, limit=limit)
-    cursor.run_many(_SET_CLAIM, [{"key": row["seq"], "until": lease_until} for row in rows])
+    cursor.run_in(_SET_CLAIM, [row["seq"] for row in rows], until=lease_until)
     return rows
 
 
 def mark_delivered(cursor: Cursor, seq: int, now: float) -> None:
-    cursor.run(_DELIVERED, key=seq, now=now)
+    cursor.run_in(_DELIVERED, [seq], now=now)
 
 
 def mark_all_delivered(cursor: Cursor, seqs: list[int], now: float) -> None:
-    if not seqs:  # a round where nothing was published: no statement at all
-        return
-    cursor.run_many(_DELIVERED, [{"key": seq, "now": now} for seq in seqs])
+    if seqs:  # a round where nothing was published: no statement at all
+        cursor.run_in(_DELIVERED, seqs, now=now)
 
 
 def mark_failed(cursor: Cursor, seq: int, state: str, last_error: str, next_attempt_at: float) -> None:

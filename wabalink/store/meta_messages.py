@@ -27,7 +27,7 @@ from sqlalchemy import (
     update,
 )
 
-from wabalink.store.db import Cursor, Query
+from wabalink.store.db import Cursor, InListQuery, Query
 from wabalink.store.schema import meta_phone_numbers, meta_webhook_subscriptions, metadata
 
 WAMID_MAX_LENGTH = 128
@@ -152,8 +152,9 @@ SELECT_MESSAGE = Query(select(meta_messages).where(M.wamid == bindparam("message
 MARK_INBOUND_READ = Query(update(meta_messages).where(
     M.wamid == bindparam("message_wamid"), M.phone_number_id == bindparam("phone_id"),
     M.direction == "inbound").values(status="read", updated_at=bindparam("updated_at")))
-SET_STATUS = Query(update(meta_messages).where(M.wamid == bindparam("message_wamid")).values(
-    status=bindparam("status"), error_code=bindparam("error_code"), updated_at=bindparam("updated_at")))
+# The messages of a scheduler step that reach one status (with one error code): one statement.
+SET_STATUSES = InListQuery("UPDATE meta_messages SET status = :status, error_code = :error_code, "
+                           "updated_at = :updated_at WHERE wamid {IN}")
 COUNT_TO_USER_SINCE = Query(select(func.count()).select_from(meta_messages).where(
     M.phone_number_id == bindparam("phone_id"), M.user_wa_id == bindparam("user"),
     M.direction == "outbound", M.created_at > bindparam("since")))
@@ -174,7 +175,7 @@ DUE_STATUSES = Query(
     .select_from(meta_status_schedule.join(meta_messages, M.wamid == SCH.wamid)
                  .join(meta_phone_numbers, P.id == M.phone_number_id))
     .where(SCH.due_at <= bindparam("now")).order_by(SCH.due_at, SCH.id).limit(bindparam("limit")))
-DELETE_SCHEDULED = Query(delete(meta_status_schedule).where(SCH.id == bindparam("schedule_id")))
+DELETE_SCHEDULED = InListQuery("DELETE FROM meta_status_schedule WHERE id {IN}", element="BIGINT")
 FIRST_STATUS_DUE = Query(select(func.min(SCH.due_at)))
 
 # --- windows
@@ -204,7 +205,6 @@ DELETE_OVERRIDE = Query(delete(meta_webhook_overrides).where(
 INSERT_OVERRIDE = Query(insert(meta_webhook_overrides))
 
 # --- the webhook queue
-INSERT_WEBHOOK = _insert_generating_id(meta_webhook_queue)
 _earlier = meta_webhook_queue.alias("earlier")
 # Ready rows whose ordering key has no earlier row of the same target still waiting (for its retry,
 # or being sent by any server).
@@ -215,8 +215,10 @@ READY_WEBHOOKS = Query(
                         _earlier.c.app_id == Q.app_id, _earlier.c.target_url.is_not_distinct_from(Q.target_url),
                         _earlier.c.due_at > bindparam("now")))
     .order_by(Q.id).limit(bindparam("limit")))
-LEASE_WEBHOOK = Query(update(meta_webhook_queue).where(Q.id == bindparam("webhook_id")).values(
-    due_at=bindparam("due_at"), attempts=Q.attempts + 1))
+# A step's rows in one statement each (cursor.run_in), not one per row.
+LEASE_WEBHOOKS = InListQuery("UPDATE meta_webhook_queue SET due_at = :due_at, attempts = attempts + 1 WHERE id {IN}",
+                             element="BIGINT")
+DELETE_WEBHOOKS = InListQuery("DELETE FROM meta_webhook_queue WHERE id {IN}", element="BIGINT")
 RETRY_WEBHOOK = Query(update(meta_webhook_queue).where(Q.id == bindparam("webhook_id")).values(
     due_at=bindparam("due_at"), last_error=bindparam("last_error")))
 DELETE_WEBHOOK = Query(delete(meta_webhook_queue).where(Q.id == bindparam("webhook_id")))
