@@ -33,6 +33,7 @@ from servers import (  # noqa: E402
     Server,
     children_cpu_seconds,
     dump_json,
+    named_processes_cpu_seconds,
     memory_report,
     sandbox,
     say,
@@ -144,6 +145,7 @@ def load_phase(name: str, sink: Server, servers: list[Server], waba: dict[str, A
     cpu_before = [tree_cpu_seconds(server.pid) for server in servers]
     children_before = [children_cpu_seconds(server.pid) for server in servers]
     sink_before = tree_cpu_seconds(sink.pid)
+    database_before = named_processes_cpu_seconds("postgres")
     generator_before = sum(os.times()[:2])
     if paced:
         sends = sendload.paced(endpoints, waba["phones"], KEY, rate=args.rate, duration=args.lag_seconds,
@@ -156,7 +158,12 @@ def load_phase(name: str, sink: Server, servers: list[Server], waba: dict[str, A
     children_cpu = sum(children_cpu_seconds(s.pid) - before for s, before in zip(servers, children_before))
     generator_cpu = sum(os.times()[:2]) - generator_before
     sink_cpu = tree_cpu_seconds(sink.pid) - sink_before
+    database_cpu = named_processes_cpu_seconds("postgres") - database_before
     waited = wait_for_events(sink, list(sends.accepted), args.drain_timeout)
+    # Until every event is at the sink: the whole cost of the load's messages, for the CPU budget.
+    cpu_drained = (sum(tree_cpu_seconds(s.pid) - before for s, before in zip(servers, cpu_before))
+                   + named_processes_cpu_seconds("postgres") - database_before
+                   + sum(os.times()[:2]) - generator_before + tree_cpu_seconds(sink.pid) - sink_before)
     recorded = event_check.sink_get(sink, "/_sink/events")
     events = event_check.event_report(sends.accepted, recorded, load_end)
     count = max(1, len(sends.accepted))
@@ -169,16 +176,31 @@ def load_phase(name: str, sink: Server, servers: list[Server], waba: dict[str, A
         "publisher_cpu_ms_per_message": round(children_cpu * 1000 / count, 2),
         "generator_cpu_ms_per_message": round(generator_cpu * 1000 / count, 2),
         "sink_cpu_ms_per_message": round(sink_cpu * 1000 / count, 2),
+        # PostgreSQL's processes (on SQLite: whatever else uses this machine's PostgreSQL, near 0).
+        "database_cpu_ms_per_message": round(database_cpu * 1000 / count, 2),
         # Sustained: every message's events at the sink, from the load's start to the last event.
         "complete_per_second": round(events["complete"] / max(0.001, sends.elapsed + max(
             0.0, events["last_event_after_load_s"] or 0.0)), 1),
         "machine_load_average_1m": os.getloadavg()[0]}
+    report["cpu_budget"] = cpu_budget(cpu_drained, count)
     s, e = report["sends"], report["events"]
     say(f"{name}: {s['accepted']} accepted in {s['duration_s']}s = {s['accepted_per_second']}/s "
         f"(p50 {s['latency']['p50_ms']} ms, p99 {s['latency']['p99_ms']} ms, {s['failures']} failed); events: "
         f"{e['complete']}/{e['messages']} complete, missing {e['missing_by_kind']}, {e['duplicates']} duplicates, "
         f"lag to read p50 {e['lag_to_read']['p50_ms']} ms p99 {e['lag_to_read']['p99_ms']} ms")
     return report
+
+
+def cpu_budget(cpu_seconds: float, messages: int) -> dict[str, float]:
+    """What the machine's cores allow: every process of the run (server with its SNS publisher,
+    PostgreSQL, load generator, sink) together spent `cpu_seconds` on `messages`, from the load's
+    start until their last event reached the sink; at that cost the cores, doing nothing else,
+    would carry at most `ceiling_per_second`."""
+    per_message_ms = cpu_seconds * 1000 / max(1, messages)
+    cores = os.cpu_count() or 1
+    return {"cpu_ms_per_message_all_processes": round(per_message_ms, 2), "cores": cores,
+            "ceiling_per_second": round(cores * 1000 / max(0.001, per_message_ms), 1),
+            "cores_needed_at_target": round(TARGETS["accepted_per_second"] * per_message_ms / 1000, 2)}
 
 
 def scenario(name: str, database_url: str, replicas: int, sink: Server, args: argparse.Namespace, workdir: Path,
@@ -335,11 +357,18 @@ def print_report(results: dict[str, Any]) -> None:
                   f"sink, from the load's start to the last event); server CPU "
                   f"{flat['server_cpu_ms_per_message_during_load']} ms/message (of which its SNS publisher process "
                   f"{flat.get('publisher_cpu_ms_per_message')}), "
+                  f"PostgreSQL {flat.get('database_cpu_ms_per_message')} ms, "
                   f"generator {flat['generator_cpu_ms_per_message']} ms, SNS sink "
                   f"{flat.get('sink_cpu_ms_per_message')} ms; last event "
                   f"{flat['events']['last_event_after_load_s']}s after the load (paced: "
                   f"{paced['events']['last_event_after_load_s']}s); 1-min load average "
                   f"{flat['machine_load_average_1m']:.1f} on {os.cpu_count()} CPUs")
+            budget = flat.get("cpu_budget")
+            if budget:
+                print(f"    CPU budget: {budget['cpu_ms_per_message_all_processes']} ms per message in all processes "
+                      f"together; at that cost {budget['cores']} cores doing nothing else carry at most "
+                      f"{budget['ceiling_per_second']} messages/s, and "
+                      f"{TARGETS['accepted_per_second']:.0f}/s would need {budget['cores_needed_at_target']} cores")
             if paced.get("stages"):
                 print("    paced, from the call (p50 ms): " + ", ".join(
                     f"{stage} {figures['p50_ms']}" for stage, figures in paced["stages"].items()))

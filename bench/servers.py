@@ -197,6 +197,21 @@ def tree_cpu_seconds(pid: int) -> float:
     return sum(cpu_seconds(one) or 0.0 for one in [pid, *child_pids(pid)])
 
 
+def named_processes_cpu_seconds(command_name: str) -> float:
+    """CPU seconds so far of every running process whose /proc/PID/comm is `command_name`
+    (PostgreSQL's server processes are all `postgres`)."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() != command_name:
+                    continue
+            except OSError:
+                continue
+            total += cpu_seconds(int(entry.name)) or 0.0
+    return total
+
+
 def cpu_seconds(pid: int) -> float | None:
     """User + system CPU seconds a process has used so far (/proc/PID/stat)."""
     import os
