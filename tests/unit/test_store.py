@@ -141,3 +141,54 @@ def test_run_in_changes_exactly_the_listed_rows(store: Store) -> None:
         left = cursor.tuples(Query(select(meta_status_schedule.c.id, meta_status_schedule.c.due_at)
                                    .order_by(meta_status_schedule.c.id)))
     assert [tuple(row) for row in left] == [(ids[0], 99.5), (ids[1], 99.5), (ids[2], 2.0), (ids[3], 3.0)]
+
+
+@pytest.fixture
+def postgres_store(tmp_path: Path) -> Iterator[Store]:
+    with migrated_store("postgresql", tmp_path) as opened:
+        yield opened
+
+
+def _terminate_backends_of(store: Store) -> int:
+    """Ends, from outside, the server processes of the store's pooled connections (as a PostgreSQL
+    restart would); how many."""
+    import psycopg
+
+    from tests.support.postgres import POSTGRES_URL
+
+    pids = _backend_pids(store)
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+        for pid in pids:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    return len(pids)
+
+
+def _backend_pids(store: Store) -> set[int]:
+    pool = store.engine.pool
+    return {record.dbapi_connection.info.backend_pid  # type: ignore[attr-defined]
+            for record in list(pool._pool.queue)}  # type: ignore[attr-defined]
+
+
+def test_a_pooled_postgres_connection_that_sat_idle_is_pinged_and_replaced_when_gone(postgres_store: Store) -> None:
+    """No ping per checkout (a round trip per transaction under load): a connection idle past
+    POSTGRES_PING_IDLE_SECONDS is pinged, and one the server closed meanwhile is replaced."""
+    from wabalink.store import db
+
+    with postgres_store.reader() as cursor:
+        assert cursor.scalar(Query(select(linked_wabas.c.id).limit(1))) is None
+    assert _terminate_backends_of(postgres_store) >= 1
+    for record in list(postgres_store.engine.pool._pool.queue):  # type: ignore[attr-defined]
+        record.info["last_used"] -= db.POSTGRES_PING_IDLE_SECONDS + 1  # as if idle since
+    with postgres_store.reader() as cursor:
+        assert cursor.scalar(Query(select(linked_wabas.c.id).limit(1))) is None
+
+
+def test_a_postgres_connection_lost_in_use_fails_once_and_is_not_pooled_again(postgres_store: Store) -> None:
+    with postgres_store.reader() as cursor:
+        cursor.scalar(Query(select(linked_wabas.c.id).limit(1)))
+    assert _terminate_backends_of(postgres_store) >= 1  # used a moment ago: no ping before the next use
+    with pytest.raises(Exception):  # noqa: B017 - psycopg's OperationalError, whichever its wording
+        with postgres_store.reader() as cursor:
+            cursor.scalar(Query(select(linked_wabas.c.id).limit(1)))
+    with postgres_store.reader() as cursor:  # the lost connection was discarded, not reused
+        assert cursor.scalar(Query(select(linked_wabas.c.id).limit(1))) is None

@@ -123,23 +123,29 @@ class Cursor:
         return self.run(query.query(self._dialect.name), values=self._list_parameter(values), **params)
 
     def insert_rows(self, table: Table, rows: list[dict[str, Any]]) -> None:
-        """Rows into `table` in list order (so generated keys follow it), as multi-row INSERTs of
-        at most INSERT_ROWS_PER_STATEMENT rows; each row names the same columns, those of the
-        first. Columns and values are bound parameters, never SQL text."""
+        """Rows into `table` in list order (so generated keys follow it); each row names the same
+        columns, those of the first. Columns and values are bound parameters, never SQL text.
+
+        SQLite: multi-row INSERTs of at most INSERT_ROWS_PER_STATEMENT rows (each statement gives
+        up the GIL once, not once per row). PostgreSQL: one single-row INSERT run for every row in
+        one pipelined driver call; psycopg converts and prepares that one text once, where
+        multi-row texts of every length would each be parsed anew."""
         if not rows:
             return
         names = list(rows[0])
         unknown = [name for name in names if name not in table.c]
         if unknown:
             raise ValueError(f"insert_rows: {table.name} has no column {unknown[0]!r}")
-        marker = "?" if self._dialect.paramstyle == "qmark" else "%s"
-        row_sql = "(" + ", ".join([marker] * len(names)) + ")"
-        head = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES "
+        if any(len(row) != len(names) for row in rows):  # same length, other names: KeyError below
+            raise ValueError(f"insert_rows: every row must name the same columns of {table.name}")
         values = itemgetter(*names) if len(names) > 1 else (lambda row: (row[names[0]],))
+        head = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES "
+        if self._dialect.name == "postgresql":
+            self._cursor.executemany(head + "(" + ", ".join(["%s"] * len(names)) + ")", [values(row) for row in rows])
+            return
+        row_sql = "(" + ", ".join(["?"] * len(names)) + ")"
         for start in range(0, len(rows), INSERT_ROWS_PER_STATEMENT):
             chunk = rows[start:start + INSERT_ROWS_PER_STATEMENT]
-            if any(len(row) != len(names) for row in chunk):  # same length, other names: KeyError below
-                raise ValueError(f"insert_rows: every row must name the same columns of {table.name}")
             self._cursor.execute(head + ", ".join([row_sql] * len(chunk)),
                                  [value for row in chunk for value in values(row)])
 

@@ -33,6 +33,10 @@ from wabalink.store.group_commit import GroupCommit
 DEFAULT_STATE_DIR = ".wabalink"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 POSTGRES_MAX_OVERFLOW = 32
+# A pooled PostgreSQL connection idle longer than this is pinged before use (a server restart or an
+# idle timeout may have closed it). A busy server reuses its connections within milliseconds, and a
+# ping on every checkout was a round trip per transaction, several per message.
+POSTGRES_PING_IDLE_SECONDS = 1.0
 T = TypeVar("T")
 
 # One writer lock per SQLite file in this process (several Store objects may open the same file).
@@ -193,8 +197,8 @@ class Store:
             self._writer_lock: threading.RLock | None = _sqlite_writer_lock(self._sqlite_file or "")
         else:
             # Up to one connection per server worker thread (see server/app.py), no more.
-            self.engine = create_engine(sa_url, pool_size=pool_size, max_overflow=POSTGRES_MAX_OVERFLOW,
-                                        pool_pre_ping=True)
+            self.engine = create_engine(sa_url, pool_size=pool_size, max_overflow=POSTGRES_MAX_OVERFLOW)
+            self._pool_capacity = pool_size + POSTGRES_MAX_OVERFLOW
             self._writer_lock = None
         self.group_commit = GroupCommit(self)
 
@@ -231,6 +235,8 @@ class Store:
         transaction (its COMMIT or ROLLBACK failed) would hold the write lock for ever: it is rolled
         back, or dropped."""
         if pooled:
+            # (A connection the server closed fails its reset on return and the pool drops it.)
+            dbapi_connection.info["last_used"] = time.monotonic()
             dbapi_connection.close()
             return
         if not dbapi_connection.in_transaction:
@@ -248,7 +254,7 @@ class Store:
         SQLite files: one connection per thread, kept open (opening is the costly part and SQLite
         connections are cheap to hold); otherwise one from the engine's pool."""
         if self._sqlite_file is None:
-            return self.engine.raw_connection(), True
+            return self._postgres_connection(), True
         connection = getattr(self._thread_connections, "sqlite", None)
         if connection is None:
             connection = sqlite3.connect(self._sqlite_file, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000,
@@ -258,6 +264,24 @@ class Store:
             with self._opened_lock:
                 self._opened.append(connection)
         return connection, False
+
+    def _postgres_connection(self) -> Any:
+        """A pooled connection, pinged first when it sat idle (POSTGRES_PING_IDLE_SECONDS); one that
+        fails the ping is discarded and another taken."""
+        for _attempt in range(self._pool_capacity + 1):
+            connection = self.engine.raw_connection()
+            if time.monotonic() - connection.info.get("last_used", 0.0) < POSTGRES_PING_IDLE_SECONDS:
+                return connection
+            try:
+                alive = connection.dbapi_connection is not None and self.engine.dialect.do_ping(
+                    connection.dbapi_connection)
+            except self.engine.dialect.loaded_dbapi.Error:
+                alive = False
+            if alive:
+                return connection
+            connection.invalidate()
+            connection.close()
+        return self.engine.raw_connection()  # every pooled one was stale: a new connection
 
     def migrate(self, target: int | None = None) -> int:
         """Bring the schema to the latest version (or to `target`, for tests); returns the version. Safe to run from
