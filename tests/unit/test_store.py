@@ -5,9 +5,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 
 from tests.support.postgres import migrated_store
@@ -104,6 +105,33 @@ def test_insert_rows_keeps_list_order_and_types(store: Store) -> None:
     assert [{key: row[key] for key in rows[0]} for row in stored] == rows
 
 
+def test_insert_rows_stays_within_an_old_sqlite_parameter_limit(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQLite before 3.32 binds at most 999 parameters a statement: the chunks shrink to fit."""
+    from wabalink.store import cursor as cursor_module
+    from wabalink.store.events import events
+
+    monkeypatch.setattr(cursor_module, "SQLITE_MAX_PARAMETERS", 999)
+    with migrated_store("sqlite", tmp_path) as store:
+        with store.writer() as cursor:
+            cursor.execute_sql("SELECT 1")  # a connection of this thread, to watch its statements
+        def value(column: Any, index: int) -> object:
+            python_type = column.type.python_type
+            return python_type(1) if python_type in (int, float) else f"{column.name}-{index}"  # ids unique
+
+        rows = [{column.name: value(column, index) for column in events.columns if column.name != "seq"}
+                for index in range(120)]
+        statements: list[str] = []
+        with store.writer() as cursor:
+            cursor._cursor.connection.set_trace_callback(statements.append)
+            cursor.insert_rows(events, rows)
+            cursor._cursor.connection.set_trace_callback(None)
+        width = len(rows[0])
+        assert len([sql for sql in statements if sql.startswith("INSERT")]) == -(-120 // (999 // width))
+        with store.reader() as cursor:
+            assert cursor.scalar(Query(select(func.count()).select_from(events))) == 120
+
+
 def test_insert_rows_refuses_rows_that_name_other_columns(store: Store) -> None:
     from wabalink.store.meta_messages import meta_status_schedule
 
@@ -149,46 +177,83 @@ def postgres_store(tmp_path: Path) -> Iterator[Store]:
         yield opened
 
 
-def _terminate_backends_of(store: Store) -> int:
+def _pooled(store: Store) -> list[object]:
+    return list(store.engine.pool._pool.queue)  # type: ignore[attr-defined]
+
+
+def _terminate_pooled_backends(store: Store) -> int:
     """Ends, from outside, the server processes of the store's pooled connections (as a PostgreSQL
     restart would); how many."""
     import psycopg
 
     from tests.support.postgres import POSTGRES_URL
 
-    pids = _backend_pids(store)
+    pids = {record.dbapi_connection.info.backend_pid for record in _pooled(store)}  # type: ignore[attr-defined]
     with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
         for pid in pids:
             admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
     return len(pids)
 
 
-def _backend_pids(store: Store) -> set[int]:
-    pool = store.engine.pool
-    return {record.dbapi_connection.info.backend_pid  # type: ignore[attr-defined]
-            for record in list(pool._pool.queue)}  # type: ignore[attr-defined]
+def _age_pool(store: Store, seconds: float) -> None:
+    for record in _pooled(store):
+        record.info["last_used"] -= seconds  # type: ignore[attr-defined]
 
 
-def test_a_pooled_postgres_connection_that_sat_idle_is_pinged_and_replaced_when_gone(postgres_store: Store) -> None:
-    """No ping per checkout (a round trip per transaction under load): a connection idle past
-    POSTGRES_PING_IDLE_SECONDS is pinged, and one the server closed meanwhile is replaced."""
+def _read(store: Store) -> None:
+    with store.reader() as cursor:
+        assert cursor.scalar(Query(select(linked_wabas.c.id).limit(1))) is None
+
+
+def _open_connections(store: Store, count: int) -> None:
+    """`count` connections in the pool (as many readers at once)."""
+    readers = [store.reader() for _ in range(count)]
+    for reader in readers:
+        reader.__enter__()
+    for reader in readers:
+        reader.__exit__(None, None, None)
+
+
+def test_postgres_connections_in_use_are_not_pinged_and_idle_ones_are(
+        postgres_store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No ping per checkout (it was a round trip per transaction, several per message): only a
+    connection idle past POSTGRES_PING_IDLE_SECONDS is pinged before use."""
     from wabalink.store import db
 
-    with postgres_store.reader() as cursor:
-        assert cursor.scalar(Query(select(linked_wabas.c.id).limit(1))) is None
-    assert _terminate_backends_of(postgres_store) >= 1
-    for record in list(postgres_store.engine.pool._pool.queue):  # type: ignore[attr-defined]
-        record.info["last_used"] -= db.POSTGRES_PING_IDLE_SECONDS + 1  # as if idle since
-    with postgres_store.reader() as cursor:
-        assert cursor.scalar(Query(select(linked_wabas.c.id).limit(1))) is None
+    dialect = postgres_store.engine.dialect
+    pings: list[object] = []
+    real_ping = dialect.do_ping
+    monkeypatch.setattr(dialect, "do_ping", lambda connection: pings.append(connection) or real_ping(connection))
+    for _ in range(5):
+        _read(postgres_store)
+    assert pings == []
+    _age_pool(postgres_store, db.POSTGRES_PING_IDLE_SECONDS + 1)
+    _read(postgres_store)
+    assert len(pings) == 1
 
 
-def test_a_postgres_connection_lost_in_use_fails_once_and_is_not_pooled_again(postgres_store: Store) -> None:
-    with postgres_store.reader() as cursor:
-        cursor.scalar(Query(select(linked_wabas.c.id).limit(1)))
-    assert _terminate_backends_of(postgres_store) >= 1  # used a moment ago: no ping before the next use
-    with pytest.raises(Exception):  # noqa: B017 - psycopg's OperationalError, whichever its wording
-        with postgres_store.reader() as cursor:
-            cursor.scalar(Query(select(linked_wabas.c.id).limit(1)))
-    with postgres_store.reader() as cursor:  # the lost connection was discarded, not reused
-        assert cursor.scalar(Query(select(linked_wabas.c.id).limit(1))) is None
+def test_an_idle_postgres_connection_the_server_closed_is_replaced_unseen(postgres_store: Store) -> None:
+    from wabalink.store import db
+
+    _open_connections(postgres_store, 3)
+    assert _terminate_pooled_backends(postgres_store) == 3
+    _age_pool(postgres_store, db.POSTGRES_PING_IDLE_SECONDS + 1)
+    _read(postgres_store)
+    assert postgres_store.integrity_check() == "ok"  # the SQLAlchemy connection path is pinged too
+    for _ in range(4):
+        _read(postgres_store)
+
+
+def test_after_a_postgres_restart_in_use_one_transaction_fails_not_one_per_pooled_connection(
+        postgres_store: Store) -> None:
+    """Connections used a moment ago are not pinged, so the first transaction after a restart
+    fails; it renews the whole pool, and the next ones work."""
+    _open_connections(postgres_store, 4)
+    assert _terminate_pooled_backends(postgres_store) == 4
+    failures = 0
+    for _ in range(8):
+        try:
+            _read(postgres_store)
+        except Exception:  # noqa: BLE001 - psycopg's OperationalError, whichever its wording
+            failures += 1
+    assert failures == 1

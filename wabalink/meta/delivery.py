@@ -189,9 +189,12 @@ class StatusScheduler:
             cursor.lock("meta-status-scheduler")
             rows = cursor.rows(q.DUE_STATUSES, now=now, limit=STATUSES_PER_STEP)
             targets: dict[str, list[Target]] = {}
-            reaching: dict[tuple[str, int | None], list[str]] = {}  # (status, error code) -> wamids
-            for row in rows:
-                reaching.setdefault((row["status"], row["error_code"]), []).append(row["wamid"])
+            # Each message ends on its last due status of the step (rows come in due order); the
+            # messages ending on one (status, error code) are updated in one statement.
+            last = {row["wamid"]: (row["status"], row["error_code"]) for row in rows}
+            reaching: dict[tuple[str, int | None], list[str]] = {}
+            for wamid, ending in last.items():
+                reaching.setdefault(ending, []).append(wamid)
             for (status, error_code), wamids in reaching.items():
                 cursor.run_in(q.SET_STATUSES, wamids, status=status, error_code=error_code, updated_at=now)
             queued: list[dict[str, Any]] = []

@@ -6,6 +6,7 @@ DBAPI connection inside one transaction). `store.db` re-exports them; `Store.wri
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Callable
 from operator import itemgetter
 from typing import Any, cast
@@ -15,8 +16,10 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
 
-# Rows per multi-row INSERT: under SQLite's 32,766 bound parameters for the widest table (events).
+# Rows per multi-row INSERT on SQLite, at most, and within its bound-parameter limit (999 before
+# SQLite 3.32).
 INSERT_ROWS_PER_STATEMENT = 500
+SQLITE_MAX_PARAMETERS = 32_766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999
 
 
 class Query:
@@ -144,8 +147,9 @@ class Cursor:
             self._cursor.executemany(head + "(" + ", ".join(["%s"] * len(names)) + ")", [values(row) for row in rows])
             return
         row_sql = "(" + ", ".join(["?"] * len(names)) + ")"
-        for start in range(0, len(rows), INSERT_ROWS_PER_STATEMENT):
-            chunk = rows[start:start + INSERT_ROWS_PER_STATEMENT]
+        per_statement = min(INSERT_ROWS_PER_STATEMENT, SQLITE_MAX_PARAMETERS // len(names))
+        for start in range(0, len(rows), per_statement):
+            chunk = rows[start:start + per_statement]
             self._cursor.execute(head + ", ".join([row_sql] * len(chunk)),
                                  [value for row in chunk for value in values(row)])
 

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, select, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, IntegrityError
+from sqlalchemy.exc import ArgumentError, IntegrityError, InvalidatePoolError
 
 from wabalink.store import migrations, schema
 from wabalink.store.cursor import Cursor, InListQuery, Query
@@ -198,7 +198,10 @@ class Store:
         else:
             # Up to one connection per server worker thread (see server/app.py), no more.
             self.engine = create_engine(sa_url, pool_size=pool_size, max_overflow=POSTGRES_MAX_OVERFLOW)
-            self._pool_capacity = pool_size + POSTGRES_MAX_OVERFLOW
+            self._connection_lost = False  # a transaction lost its connection: renew the pool's
+            event.listen(self.engine, "connect", _mark_used)
+            event.listen(self.engine, "checkin", _mark_used)
+            event.listen(self.engine, "checkout", self._check_out_postgres)
             self._writer_lock = None
         self.group_commit = GroupCommit(self)
 
@@ -235,8 +238,11 @@ class Store:
         transaction (its COMMIT or ROLLBACK failed) would hold the write lock for ever: it is rolled
         back, or dropped."""
         if pooled:
-            # (A connection the server closed fails its reset on return and the pool drops it.)
-            dbapi_connection.info["last_used"] = time.monotonic()
+            driver_connection = dbapi_connection.dbapi_connection
+            if driver_connection is not None and driver_connection.closed:
+                # The server closed it (a restart?): the pool's other connections are likely gone
+                # too, and were used too recently to be pinged.
+                self._connection_lost = True
             dbapi_connection.close()
             return
         if not dbapi_connection.in_transaction:
@@ -249,12 +255,29 @@ class Store:
                 self._opened.remove(dbapi_connection)
             dbapi_connection.close()
 
+    def _check_out_postgres(self, dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        """The pool's checkout hook: `pool_pre_ping`, for connections idle past
+        POSTGRES_PING_IDLE_SECONDS only. As with `pool_pre_ping`, a failed ping (or a connection
+        lost in use since the last checkout) renews every pooled connection older than now, and
+        the pool retries with a new one."""
+        if self._connection_lost:
+            self._connection_lost = False
+            raise InvalidatePoolError()
+        if time.monotonic() - record.info.get("last_used", 0.0) < POSTGRES_PING_IDLE_SECONDS:
+            return
+        try:
+            alive = self.engine.dialect.do_ping(dbapi_connection)
+        except self.engine.dialect.loaded_dbapi.Error:
+            alive = False
+        if not alive:
+            raise InvalidatePoolError()
+
     def _checkout(self) -> tuple[Any, bool]:
         """A DBAPI connection for `writer()`/`reader()`, and whether it goes back to a pool.
         SQLite files: one connection per thread, kept open (opening is the costly part and SQLite
         connections are cheap to hold); otherwise one from the engine's pool."""
         if self._sqlite_file is None:
-            return self._postgres_connection(), True
+            return self.engine.raw_connection(), True
         connection = getattr(self._thread_connections, "sqlite", None)
         if connection is None:
             connection = sqlite3.connect(self._sqlite_file, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000,
@@ -264,24 +287,6 @@ class Store:
             with self._opened_lock:
                 self._opened.append(connection)
         return connection, False
-
-    def _postgres_connection(self) -> Any:
-        """A pooled connection, pinged first when it sat idle (POSTGRES_PING_IDLE_SECONDS); one that
-        fails the ping is discarded and another taken."""
-        for _attempt in range(self._pool_capacity + 1):
-            connection = self.engine.raw_connection()
-            if time.monotonic() - connection.info.get("last_used", 0.0) < POSTGRES_PING_IDLE_SECONDS:
-                return connection
-            try:
-                alive = connection.dbapi_connection is not None and self.engine.dialect.do_ping(
-                    connection.dbapi_connection)
-            except self.engine.dialect.loaded_dbapi.Error:
-                alive = False
-            if alive:
-                return connection
-            connection.invalidate()
-            connection.close()
-        return self.engine.raw_connection()  # every pooled one was stale: a new connection
 
     def migrate(self, target: int | None = None) -> int:
         """Bring the schema to the latest version (or to `target`, for tests); returns the version. Safe to run from
@@ -314,6 +319,11 @@ class Store:
                 connection.close()
             self._opened.clear()
         self.engine.dispose()
+
+
+def _mark_used(_dbapi_connection: Any, record: Any) -> None:
+    """Pool hook (connect, checkin): when a PostgreSQL connection was last known to work."""
+    record.info["last_used"] = time.monotonic()
 
 
 def _apply_sqlite_pragmas(connection: sqlite3.Connection) -> None:
