@@ -261,7 +261,7 @@ def check_template_send(sim: MetaSimulator, waba_id: str, template_json_: Any, c
     if cursor is not None:
         row = rows.find_template(cursor, waba_id, name, code)
     else:
-        with sim.state.store.reader() as own:
+        with sim.state.store.reader(snapshot=False) as own:  # one SELECT, on every template send
             row = rows.find_template(own, waba_id, name, code)
     missing = f"template name ({name}) does not exist in {code}"
     if row is None:

@@ -297,7 +297,7 @@ class MetaState:
         return [_phone_from_row(r) for r in rows]
 
     def get_phone_number(self, phone_id: str) -> PhoneNumberRecord | None:
-        with self.store.reader() as cursor:
+        with self.store.reader(snapshot=False) as cursor:  # one SELECT: no BEGIN/ROLLBACK per message sent
             row = cursor.row(_SELECT_PHONE, phone_id=phone_id)
         return _phone_from_row(row) if row else None
 
