@@ -63,20 +63,6 @@ def account_id() -> str:
     return new_account_id()
 
 
-# Modules whose module-scoped set-up is costly (AWS CLI v2 recordings, building the wheel): under
-# pytest-xdist (`make test` uses --dist loadgroup) each runs on one worker, so that set-up runs once.
-ONE_WORKER_MODULES = ("tests/e2e/test_cli_v2_parity.py", "tests/e2e/test_cli_output_oracle.py",
-                      "tests/integration/test_packaging.py")
-
-
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        module = item.nodeid.split("::", 1)[0]
-        if module in ONE_WORKER_MODULES:
-            item.add_marker(pytest.mark.xdist_group(module.rsplit("/", 1)[-1].removesuffix(".py")))
-
-
 # --- messaging: an SNS/SQS (moto's server) and a fake Graph messages endpoint ------------------------
 
 @pytest.fixture(scope="module")

@@ -37,6 +37,10 @@ from urllib.parse import parse_qs, urlparse
 import jmespath
 import pytest
 
+# Costly module-scoped set-up: under pytest-xdist (`make test`, --dist loadgroup) the whole module
+# runs on one worker, so it runs once. A module mark, so the group is there when xdist reads it.
+pytestmark = pytest.mark.xdist_group("test_cli_output_oracle")
+
 RESPONSES_DIR = Path(__file__).resolve().parents[1] / "data" / "cli_responses"
 TABLE_WIDTHS = (80, 160)
 ORACLE_WORKERS = max(2, min(4, os.cpu_count() or 2))

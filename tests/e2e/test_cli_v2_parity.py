@@ -38,6 +38,10 @@ import pytest
 from tests.e2e.test_cli_output_oracle import RECORDINGS, RecordedService
 from wabalink.cli.aws import model
 
+# Costly module-scoped set-up: under pytest-xdist (`make test`, --dist loadgroup) the whole module
+# runs on one worker, so it runs once. A module mark, so the group is there when xdist reads it.
+pytestmark = pytest.mark.xdist_group("test_cli_v2_parity")
+
 REPO = Path(__file__).resolve().parents[2]
 INSTALLER = REPO / ".." / "shared" / "tools" / "install-aws-cli-v2"
 RUNNER = Path(__file__).resolve().parents[1] / "support" / "cli_batch_runner.py"

@@ -21,6 +21,10 @@ import wabalink
 from tests.support import REPO_ROOT
 from tests.support.servers import free_port
 
+# Costly module-scoped set-up: under pytest-xdist (`make test`, --dist loadgroup) the whole module
+# runs on one worker, so it runs once. A module mark, so the group is there when xdist reads it.
+pytestmark = pytest.mark.xdist_group("test_packaging")
+
 CONSOLE_DATA = [("templates", "*.html"), ("static", "*")]
 
 USE_THE_INSTALLED_KIT = """
