@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -187,7 +188,8 @@ def test_app_credentials_are_generated_per_database(server: Server, tmp_path: Pa
     assert app.app_secret != defaults.meta_app_secret and len(app.app_secret) >= 32
     assert simulator_app_credentials(server.store) == (app.app_id, app.app_token, app.app_secret)
     # A restart (another simulator on the same database) keeps them.
-    assert MetaSimulator(server.store, server.settings).app == app
+    with closing(MetaSimulator(server.store, server.settings)) as restarted:  # its background pumps stop
+        assert restarted.app == app
     # The built-in constant of the settings is no credential here.
     assert_graph_error(graph(server, "GET", "/debug_token?input_token=x", token=defaults.meta_app_token), 190)
     with store_of_kind("sqlite", tmp_path) as (other_store, _):
@@ -195,8 +197,8 @@ def test_app_credentials_are_generated_per_database(server: Server, tmp_path: Pa
 
 
 def test_each_simulator_has_its_own_fault_injector(server: Server) -> None:
-    other = MetaSimulator(server.store, server.settings)
-    assert other.faults is not server.simulator.faults
+    with closing(MetaSimulator(server.store, server.settings)) as other:
+        assert other.faults is not server.simulator.faults
 
 
 # --- token errors say why ---------------------------------------------------------------------------
