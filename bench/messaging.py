@@ -142,11 +142,7 @@ def load_phase(name: str, sink: Server, servers: list[Server], waba: dict[str, A
                *, paced: bool, first_index: int) -> dict[str, Any]:
     sink_reset(sink)
     endpoints = [server.endpoint for server in servers]
-    cpu_before = [tree_cpu_seconds(server.pid) for server in servers]
-    children_before = [children_cpu_seconds(server.pid) for server in servers]
-    sink_before = tree_cpu_seconds(sink.pid)
-    database_before = named_processes_cpu_seconds("postgres")
-    generator_before = sum(os.times()[:2])
+    cpu_at_start = cpu_readings(servers, sink)
     if paced:
         sends = sendload.paced(endpoints, waba["phones"], KEY, rate=args.rate, duration=args.lag_seconds,
                                first_index=first_index)
@@ -154,16 +150,9 @@ def load_phase(name: str, sink: Server, servers: list[Server], waba: dict[str, A
         sends = sendload.flat_out(endpoints, waba["phones"], KEY, threads=args.threads, duration=args.seconds,
                                   first_index=first_index)
     load_end = time.time()
-    cpu_load = sum(tree_cpu_seconds(s.pid) - before for s, before in zip(servers, cpu_before))
-    children_cpu = sum(children_cpu_seconds(s.pid) - before for s, before in zip(servers, children_before))
-    generator_cpu = sum(os.times()[:2]) - generator_before
-    sink_cpu = tree_cpu_seconds(sink.pid) - sink_before
-    database_cpu = named_processes_cpu_seconds("postgres") - database_before
+    cpu_load = cpu_spent(cpu_at_start, cpu_readings(servers, sink))
     waited = wait_for_events(sink, list(sends.accepted), args.drain_timeout)
-    # Until every event is at the sink: the whole cost of the load's messages, for the CPU budget.
-    cpu_drained = (sum(tree_cpu_seconds(s.pid) - before for s, before in zip(servers, cpu_before))
-                   + named_processes_cpu_seconds("postgres") - database_before
-                   + sum(os.times()[:2]) - generator_before + tree_cpu_seconds(sink.pid) - sink_before)
+    cpu_drained = cpu_spent(cpu_at_start, cpu_readings(servers, sink))  # the whole cost of the load's messages
     recorded = event_check.sink_get(sink, "/_sink/events")
     events = event_check.event_report(sends.accepted, recorded, load_end)
     count = max(1, len(sends.accepted))
@@ -172,23 +161,37 @@ def load_phase(name: str, sink: Server, servers: list[Server], waba: dict[str, A
         "problems": event_check.diagnose(servers[0], recorded, events["examples"]),
         "stages": event_check.stage_breakdown(servers[0], sends.accepted, recorded) if paced else None,
         "drain_wait_s": round(waited, 2),
-        "server_cpu_ms_per_message_during_load": round(cpu_load * 1000 / count, 2),
-        "publisher_cpu_ms_per_message": round(children_cpu * 1000 / count, 2),
-        "generator_cpu_ms_per_message": round(generator_cpu * 1000 / count, 2),
-        "sink_cpu_ms_per_message": round(sink_cpu * 1000 / count, 2),
+        "server_cpu_ms_per_message_during_load": round(cpu_load["server"] * 1000 / count, 2),
+        "publisher_cpu_ms_per_message": round(cpu_load["publisher"] * 1000 / count, 2),
+        "generator_cpu_ms_per_message": round(cpu_load["generator"] * 1000 / count, 2),
+        "sink_cpu_ms_per_message": round(cpu_load["sink"] * 1000 / count, 2),
         # PostgreSQL's processes (on SQLite: whatever else uses this machine's PostgreSQL, near 0).
-        "database_cpu_ms_per_message": round(database_cpu * 1000 / count, 2),
+        "database_cpu_ms_per_message": round(cpu_load["database"] * 1000 / count, 2),
         # Sustained: every message's events at the sink, from the load's start to the last event.
         "complete_per_second": round(events["complete"] / max(0.001, sends.elapsed + max(
             0.0, events["last_event_after_load_s"] or 0.0)), 1),
         "machine_load_average_1m": os.getloadavg()[0]}
-    report["cpu_budget"] = cpu_budget(cpu_drained, count)
+    # The publisher runs in the server's process tree: counted in "server" already.
+    report["cpu_budget"] = cpu_budget(sum(cpu_drained.values()) - cpu_drained["publisher"], count)
     s, e = report["sends"], report["events"]
     say(f"{name}: {s['accepted']} accepted in {s['duration_s']}s = {s['accepted_per_second']}/s "
         f"(p50 {s['latency']['p50_ms']} ms, p99 {s['latency']['p99_ms']} ms, {s['failures']} failed); events: "
         f"{e['complete']}/{e['messages']} complete, missing {e['missing_by_kind']}, {e['duplicates']} duplicates, "
         f"lag to read p50 {e['lag_to_read']['p50_ms']} ms p99 {e['lag_to_read']['p99_ms']} ms")
     return report
+
+
+def cpu_readings(servers: list[Server], sink: Server) -> dict[str, float]:
+    """CPU seconds so far: the servers with their SNS publishers (and those apart), PostgreSQL's
+    processes, this process (the load generator) and the sink."""
+    return {"server": sum(tree_cpu_seconds(server.pid) for server in servers),
+            "publisher": sum(children_cpu_seconds(server.pid) for server in servers),
+            "database": named_processes_cpu_seconds("postgres"),
+            "generator": sum(os.times()[:2]), "sink": tree_cpu_seconds(sink.pid)}
+
+
+def cpu_spent(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {key: after[key] - before[key] for key in before}
 
 
 def cpu_budget(cpu_seconds: float, messages: int) -> dict[str, float]:

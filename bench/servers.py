@@ -175,16 +175,19 @@ def memory_report(pid: int) -> dict[str, Any]:
             "children_vm_hwm_mb": round(children_hwm / 1024, 1)}
 
 
+def _process_dirs() -> list[Path]:
+    return [entry for entry in Path("/proc").iterdir() if entry.name.isdigit()]
+
+
 def child_pids(pid: int) -> list[int]:
     """The process's direct children (from /proc/*/stat)."""
     found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                    found.append(int(entry.name))
-            except (OSError, IndexError, ValueError):
-                continue
+    for entry in _process_dirs():
+        try:
+            if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+        except (OSError, IndexError, ValueError):
+            continue
     return found
 
 
@@ -201,14 +204,12 @@ def named_processes_cpu_seconds(command_name: str) -> float:
     """CPU seconds so far of every running process whose /proc/PID/comm is `command_name`
     (PostgreSQL's server processes are all `postgres`)."""
     total = 0.0
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if (entry / "comm").read_text().strip() != command_name:
-                    continue
-            except OSError:
-                continue
-            total += cpu_seconds(int(entry.name)) or 0.0
+    for entry in _process_dirs():
+        try:
+            if (entry / "comm").read_text().strip() == command_name:
+                total += cpu_seconds(int(entry.name)) or 0.0
+        except OSError:
+            continue
     return total
 
 

@@ -123,19 +123,20 @@ def schedule_statuses(cursor: Cursor, wamid: str, settings: NumberSettings, now:
                       failure: tuple[int, str] | None) -> float:
     """Schedules the message's statuses; returns when the first falls due."""
     due = first_due = now + settings.sent_delay_ms / 1000
-    if failure is not None:
-        cursor.run(q.INSERT_SCHEDULED, wamid=wamid, status="failed", due_at=due, error_code=failure[0],
-                   error_title=failure[1])
-        return first_due
-    steps = [("sent", 0)]
-    if settings.stop_at != "sent":
-        steps.append(("delivered", settings.delivered_delay_ms))
-        if settings.stop_at != "delivered":
-            steps.append(("read", settings.read_delay_ms))
-    scheduled = []
-    for status, delay_ms in steps:
-        due += delay_ms / 1000
-        scheduled.append({"wamid": wamid, "status": status, "due_at": due, "error_code": None, "error_title": None})
+    if failure is not None:  # one status: failed, with its code
+        scheduled = [{"wamid": wamid, "status": "failed", "due_at": due, "error_code": failure[0],
+                      "error_title": failure[1]}]
+    else:
+        steps = [("sent", 0)]
+        if settings.stop_at != "sent":
+            steps.append(("delivered", settings.delivered_delay_ms))
+            if settings.stop_at != "delivered":
+                steps.append(("read", settings.read_delay_ms))
+        scheduled = []
+        for status, delay_ms in steps:
+            due += delay_ms / 1000
+            scheduled.append({"wamid": wamid, "status": status, "due_at": due, "error_code": None,
+                              "error_title": None})
     cursor.insert_rows(q.meta_status_schedule, scheduled)
     return first_due
 

@@ -167,7 +167,6 @@ LAST_MESSAGES = Query(select(meta_messages).where(
     .order_by(M.created_at.desc()).limit(bindparam("limit")))
 
 # --- scheduled statuses
-INSERT_SCHEDULED = _insert_generating_id(meta_status_schedule)
 DUE_STATUSES = Query(
     select(SCH.id, SCH.wamid, SCH.status, SCH.due_at, SCH.error_code, SCH.error_title,
            M.phone_number_id, M.waba_id, M.user_wa_id, M.pricing_category, M.callback_data, M.created_at,
